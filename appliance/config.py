@@ -1,0 +1,461 @@
+"""Settings: one table (name, environment variable, default, help), read once.
+
+Nothing else in the appliance reads the environment: ``Settings.from_env()``
+builds a frozen object at start-up and it is passed down. Invalid values fail
+at start-up with a ``ConfigError`` that names the variable. The README's
+settings section is generated from ``SETTINGS`` (``appliance settings-doc``)
+and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appliance.errors import ConfigError
+
+SANDBOX_IMAGE_VERSION = "1"
+"""Bumped whenever sandbox_image/ changes; the image is tagged and labelled with it."""
+
+MANIM_VERSION = "0.19.0"
+"""The Manim Community release installed in the sandbox image; prompts are written for it."""
+
+QUALITIES = ("low", "medium", "high")
+STORAGE_BACKENDS = ("local", "s3")
+TELEGRAM_MODES = ("polling", "webhook")
+KNOWN_PROVIDERS = (
+    "groq",
+    "cloudflare",
+    "huggingface",
+    "openai",
+    "ollama",
+    "openrouter",
+    "anthropic",
+    "gemini",
+    "mistral",
+    "together_ai",
+    "deepseek",
+    "builtin",
+)
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true/false")
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be zero or a positive integer")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _string(raw: str) -> str:
+    return raw.strip()
+
+
+def _optional_string(raw: str) -> str | None:
+    value = raw.strip()
+    return value or None
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def _optional_path(raw: str) -> Path | None:
+    value = raw.strip()
+    return Path(value).expanduser() if value else None
+
+
+def _string_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _model_list(raw: str) -> tuple[str, ...]:
+    models = _string_list(raw)
+    for model in models:
+        provider = model.split("/", 1)[0]
+        if provider not in KNOWN_PROVIDERS:
+            raise ValueError(
+                f"unknown provider {provider!r} in {model!r}; known: {', '.join(KNOWN_PROVIDERS)}"
+            )
+    return models
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    env: str
+    default: str
+    help: str
+    parse: Callable[[str], Any]
+    group: str
+    secret: bool = False
+
+
+def _row(
+    group: str,
+    name: str,
+    env: str,
+    default: str,
+    parse: Callable[[str], Any],
+    help: str,
+    secret: bool = False,
+) -> Setting:
+    return Setting(name=name, env=env, default=default, help=help, parse=parse, group=group, secret=secret)
+
+
+def _default_data_dir() -> str:
+    return str(Path.home() / ".local" / "share" / "manim-appliance")
+
+
+def _default_render_slots() -> str:
+    # A render is pinned to APPLIANCE_RENDER_CPUS; more slots than the machine's
+    # CPUs can carry only slow every render down.
+    return "0"  # 0 = derived at start-up from os.cpu_count() and render_cpus
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # -- core --------------------------------------------------------------------------------
+    _row("Core", "data_dir", "APPLIANCE_DATA_DIR", _default_data_dir(), _path,
+         "Directory for the state store, the job queue and local videos (created 0700)."),
+    _row("Core", "host", "APPLIANCE_HOST", "127.0.0.1", _string,
+         "Address the HTTP server binds to (the appliance image sets 0.0.0.0)."),
+    _row("Core", "port", "APPLIANCE_PORT", "7860", _positive_int,
+         "Port of the HTTP server (API, web UI, Telegram webhook, local video URLs)."),
+    _row("Core", "public_url", "APPLIANCE_PUBLIC_URL", "", _string,
+         "Base URL people reach the appliance at, used in video links; empty means http://HOST:PORT."),
+    _row("Core", "log_level", "APPLIANCE_LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"),
+         "Logging level."),
+    # -- sandbox -----------------------------------------------------------------------------
+    _row("Sandbox", "sandbox_image", "APPLIANCE_SANDBOX_IMAGE",
+         f"manim-appliance-sandbox:{SANDBOX_IMAGE_VERSION}", _string,
+         "Docker image renders run in; `appliance sandbox build` creates it."),
+    _row("Sandbox", "sandbox_base_image", "APPLIANCE_SANDBOX_BASE_IMAGE", "debian:bookworm-slim", _string,
+         "Base image of the sandbox image. When it cannot be pulled, `appliance sandbox build "
+         "--debootstrap` makes it from Debian packages."),
+    _row("Sandbox", "extra_ca_certs", "APPLIANCE_EXTRA_CA_CERTS", "", _optional_path,
+         "PEM file of extra CA certificates trusted while building images (TLS-inspecting proxies)."),
+    _row("Sandbox", "render_timeout_s", "APPLIANCE_RENDER_TIMEOUT_S", "180", _positive_float,
+         "Wall-clock limit of one render; the container is killed when it is reached."),
+    _row("Sandbox", "render_memory_mb", "APPLIANCE_RENDER_MEMORY_MB", "1536", _positive_int,
+         "Memory limit of one render container (swap is not allowed: memory == memory+swap)."),
+    _row("Sandbox", "render_cpus", "APPLIANCE_RENDER_CPUS", "1.0", _positive_float,
+         "CPUs one render container may use."),
+    _row("Sandbox", "render_pids", "APPLIANCE_RENDER_PIDS", "256", _positive_int,
+         "Maximum number of processes and threads inside one render container."),
+    _row("Sandbox", "render_tmpfs_mb", "APPLIANCE_RENDER_TMPFS_MB", "512", _positive_int,
+         "Size of the in-memory work area (/work) of one render; /tmp gets a quarter of it."),
+    _row("Sandbox", "render_max_video_mb", "APPLIANCE_RENDER_MAX_VIDEO_MB", "100", _positive_int,
+         "Largest video a render may produce; a bigger one is refused as output too large."),
+    _row("Sandbox", "render_nofile", "APPLIANCE_RENDER_NOFILE", "1024", _positive_int,
+         "Open-file limit (ulimit nofile) inside a render container."),
+    _row("Sandbox", "render_log_kb", "APPLIANCE_RENDER_LOG_KB", "256", _positive_int,
+         "How much of a render's stdout/stderr is kept (the rest is dropped)."),
+    _row("Sandbox", "render_quality", "APPLIANCE_RENDER_QUALITY", "medium", _choice(*QUALITIES),
+         "Default video quality: low (480p15), medium (720p30) or high (1080p60)."),
+    _row("Sandbox", "warm_pool_size", "APPLIANCE_WARM_POOL_SIZE", "1", _non_negative_int,
+         "Containers kept started with Manim already imported, each used for one render (0 disables)."),
+    _row("Sandbox", "render_slots", "APPLIANCE_RENDER_SLOTS", _default_render_slots(), _non_negative_int,
+         "Renders run at once; 0 derives it from the CPUs and APPLIANCE_RENDER_CPUS."),
+    _row("Sandbox", "docker_hosts", "APPLIANCE_DOCKER_HOSTS", "", _string_list,
+         "Extra Docker engines for renders (comma-separated DOCKER_HOST-style URLs, e.g. "
+         "tcp://render2:2376); each adds render slots. The local engine comes from DOCKER_HOST "
+         "as usual."),
+    # -- generation --------------------------------------------------------------------------
+    _row("Generation", "llm_models", "APPLIANCE_LLM_MODELS", "", _model_list,
+         "Ordered litellm models to try, comma-separated (e.g. groq/llama-3.3-70b-versatile,"
+         "ollama/qwen2.5-coder). Empty: derived from the provider keys that are set. The "
+         "built-in solver always comes last."),
+    _row("Generation", "llm_timeout_s", "APPLIANCE_LLM_TIMEOUT_S", "60", _positive_float,
+         "Timeout of one model call."),
+    _row("Generation", "llm_retries", "APPLIANCE_LLM_RETRIES", "1", _non_negative_int,
+         "Retries of one provider (rate limits, timeouts) before moving to the next."),
+    _row("Generation", "llm_temperature", "APPLIANCE_LLM_TEMPERATURE", "0.2", float,
+         "Sampling temperature for scene generation."),
+    _row("Generation", "max_attempts", "APPLIANCE_MAX_ATTEMPTS", "3", _positive_int,
+         "Generation attempts per job (each failed validation or render feeds the error back)."),
+    _row("Generation", "code_cache", "APPLIANCE_CODE_CACHE", "true", _parse_bool,
+         "Reuse validated scene code for the same problem asked again within a day."),
+    _row("Generation", "code_cache_ttl_s", "APPLIANCE_CODE_CACHE_TTL_S", "86400", _positive_int,
+         "How long cached scene code is reused."),
+    _row("Generation", "max_code_bytes", "APPLIANCE_MAX_CODE_BYTES", "60000", _positive_int,
+         "Largest scene code accepted from a model."),
+    # -- provider keys (conventional variables) ----------------------------------------------
+    _row("Providers", "groq_api_key", "GROQ_API_KEY", "", _optional_string,
+         "Groq API key; enables groq/llama-3.3-70b-versatile.", secret=True),
+    _row("Providers", "cloudflare_api_key", "CLOUDFLARE_API_KEY", "", _optional_string,
+         "Cloudflare Workers AI token; needs CLOUDFLARE_ACCOUNT_ID too.", secret=True),
+    _row("Providers", "cloudflare_account_id", "CLOUDFLARE_ACCOUNT_ID", "", _optional_string,
+         "Cloudflare account id for Workers AI."),
+    _row("Providers", "huggingface_api_key", "HUGGINGFACE_API_KEY", "", _optional_string,
+         "Hugging Face token; enables a Hugging Face Inference model.", secret=True),
+    _row("Providers", "openai_api_key", "OPENAI_API_KEY", "", _optional_string,
+         "OpenAI (or OpenAI-compatible server) API key.", secret=True),
+    _row("Providers", "openai_api_base", "OPENAI_API_BASE", "", _optional_string,
+         "Base URL of an OpenAI-compatible server (vLLM, LM Studio, llama.cpp), e.g. "
+         "http://127.0.0.1:8000/v1."),
+    _row("Providers", "ollama_api_base", "OLLAMA_API_BASE", "", _optional_string,
+         "Base URL of an Ollama server, e.g. http://127.0.0.1:11434."),
+    # -- orchestration -----------------------------------------------------------------------
+    _row("Jobs", "max_active_jobs_per_session", "APPLIANCE_MAX_ACTIVE_JOBS_PER_SESSION", "2",
+         _positive_int, "Jobs one session (chat or browser) may have queued or running at once."),
+    _row("Jobs", "max_submissions_per_hour", "APPLIANCE_MAX_SUBMISSIONS_PER_HOUR", "20", _positive_int,
+         "Submissions one session may make per hour."),
+    _row("Jobs", "queued_timeout_s", "APPLIANCE_QUEUED_TIMEOUT_S", "3600", _positive_int,
+         "A job still QUEUED after this long fails (the seed's 1 h processing timeout)."),
+    _row("Jobs", "ready_ttl_s", "APPLIANCE_READY_TTL_S", "86400", _positive_int,
+         "A READY video not accessed within this window expires and is deleted."),
+    _row("Jobs", "web_replay_grace_s", "APPLIANCE_WEB_REPLAY_GRACE_S", "900", _non_negative_int,
+         "How long the web UI keeps a delivered video for replay after first access."),
+    _row("Jobs", "shutdown_grace_s", "APPLIANCE_SHUTDOWN_GRACE_S", "30", _non_negative_int,
+         "On shutdown, running renders get this long to finish before they are re-queued."),
+    _row("Jobs", "maintenance_interval_s", "APPLIANCE_MAINTENANCE_INTERVAL_S", "60", _positive_int,
+         "Interval of the housekeeping run (expiry, timeouts, cache culling)."),
+    _row("Jobs", "orphan_sweep_interval_s", "APPLIANCE_ORPHAN_SWEEP_INTERVAL_S", "300", _positive_int,
+         "Interval of the sweep that removes sandbox containers left by a crash."),
+    # -- storage -----------------------------------------------------------------------------
+    _row("Storage", "storage_backend", "APPLIANCE_STORAGE", "local", _choice(*STORAGE_BACKENDS),
+         "Where videos go: local (disk under the data directory, signed URLs) or s3 (S3/R2)."),
+    _row("Storage", "video_url_ttl_s", "APPLIANCE_VIDEO_URL_TTL_S", "86400", _positive_int,
+         "Lifetime of a video URL (presigned or signed)."),
+    _row("Storage", "signing_key", "APPLIANCE_SIGNING_KEY", "", _optional_string,
+         "HMAC key for local video URLs; empty: generated once and kept in the data directory.",
+         secret=True),
+    _row("Storage", "s3_bucket", "APPLIANCE_S3_BUCKET", "", _optional_string,
+         "Bucket for videos when APPLIANCE_STORAGE=s3."),
+    _row("Storage", "s3_endpoint_url", "APPLIANCE_S3_ENDPOINT_URL", "", _optional_string,
+         "S3-compatible endpoint, e.g. https://ACCOUNT.r2.cloudflarestorage.com for R2."),
+    _row("Storage", "s3_region", "APPLIANCE_S3_REGION", "auto", _string,
+         "Region of the bucket (R2 uses auto)."),
+    _row("Storage", "s3_access_key_id", "APPLIANCE_S3_ACCESS_KEY_ID", "", _optional_string,
+         "Access key id for the bucket.", secret=True),
+    _row("Storage", "s3_secret_access_key", "APPLIANCE_S3_SECRET_ACCESS_KEY", "", _optional_string,
+         "Secret access key for the bucket.", secret=True),
+    _row("Storage", "s3_prefix", "APPLIANCE_S3_PREFIX", "videos/", _string,
+         "Key prefix for videos in the bucket."),
+    # -- web and API -------------------------------------------------------------------------
+    _row("Web", "api_token", "APPLIANCE_API_TOKEN", "", _optional_string,
+         "When set, /api/* requires `Authorization: Bearer TOKEN`.", secret=True),
+    _row("Web", "web_auth", "APPLIANCE_WEB_AUTH", "", _optional_string,
+         "When set (user:password), the web UI asks for this login.", secret=True),
+    _row("Web", "max_request_bytes", "APPLIANCE_MAX_REQUEST_BYTES", "65536", _positive_int,
+         "Largest HTTP request body accepted by the API."),
+    _row("Web", "web_ui", "APPLIANCE_WEB_UI", "true", _parse_bool,
+         "Serve the Gradio web UI at /."),
+    # -- telegram ----------------------------------------------------------------------------
+    _row("Telegram", "telegram_bot_token", "TELEGRAM_BOT_TOKEN", "", _optional_string,
+         "Bot token from @BotFather; the bot is off when empty.", secret=True),
+    _row("Telegram", "telegram_mode", "APPLIANCE_TELEGRAM_MODE", "polling", _choice(*TELEGRAM_MODES),
+         "polling (no public URL needed) or webhook (Telegram calls APPLIANCE_TELEGRAM_WEBHOOK_URL)."),
+    _row("Telegram", "telegram_webhook_url", "APPLIANCE_TELEGRAM_WEBHOOK_URL", "", _optional_string,
+         "Public HTTPS URL of the webhook route (…/telegram/webhook) in webhook mode."),
+    _row("Telegram", "telegram_webhook_secret", "APPLIANCE_TELEGRAM_WEBHOOK_SECRET", "",
+         _optional_string,
+         "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; empty: generated and kept in "
+         "the data directory.", secret=True),
+    _row("Telegram", "telegram_api_base", "APPLIANCE_TELEGRAM_API_BASE", "https://api.telegram.org/bot",
+         _string, "Bot API base URL (a self-hosted Bot API server, or a test stand-in)."),
+)
+
+_SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def _parse_setting(setting: Setting, raw: str) -> Any:
+    try:
+        return setting.parse(raw)
+    except (ValueError, TypeError) as exc:
+        shown = "***" if setting.secret else repr(raw)
+        raise ConfigError(f"{setting.env}={shown} is invalid: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the appliance, parsed and checked. Build with ``from_env``."""
+
+    data_dir: Path
+    host: str
+    port: int
+    public_url: str
+    log_level: str
+    sandbox_image: str
+    sandbox_base_image: str
+    extra_ca_certs: Path | None
+    render_timeout_s: float
+    render_memory_mb: int
+    render_cpus: float
+    render_pids: int
+    render_tmpfs_mb: int
+    render_max_video_mb: int
+    render_nofile: int
+    render_log_kb: int
+    render_quality: str
+    warm_pool_size: int
+    render_slots: int
+    docker_hosts: tuple[str, ...]
+    llm_models: tuple[str, ...]
+    llm_timeout_s: float
+    llm_retries: int
+    llm_temperature: float
+    max_attempts: int
+    code_cache: bool
+    code_cache_ttl_s: int
+    max_code_bytes: int
+    groq_api_key: str | None
+    cloudflare_api_key: str | None
+    cloudflare_account_id: str | None
+    huggingface_api_key: str | None
+    openai_api_key: str | None
+    openai_api_base: str | None
+    ollama_api_base: str | None
+    max_active_jobs_per_session: int
+    max_submissions_per_hour: int
+    queued_timeout_s: int
+    ready_ttl_s: int
+    web_replay_grace_s: int
+    shutdown_grace_s: int
+    maintenance_interval_s: int
+    orphan_sweep_interval_s: int
+    storage_backend: str
+    video_url_ttl_s: int
+    signing_key: str | None
+    s3_bucket: str | None
+    s3_endpoint_url: str | None
+    s3_region: str
+    s3_access_key_id: str | None
+    s3_secret_access_key: str | None
+    s3_prefix: str
+    api_token: str | None
+    web_auth: str | None
+    max_request_bytes: int
+    web_ui: bool
+    telegram_bot_token: str | None
+    telegram_mode: str
+    telegram_webhook_url: str | None
+    telegram_webhook_secret: str | None
+    telegram_api_base: str
+    extras: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every setting from ``environ`` (default: the process environment).
+
+        ``overrides`` take already-parsed values by setting name, for tests and the CLI.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = env.get(setting.env)
+            values[setting.name] = _parse_setting(setting, setting.default if raw is None else raw)
+        unknown = set(overrides) - set(_SETTINGS_BY_NAME)
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values.update(overrides)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (already-parsed values)."""
+        settings = dataclasses.replace(self, **changes)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Cross-setting rules that one row alone cannot express."""
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ConfigError("APPLIANCE_STORAGE=s3 needs APPLIANCE_S3_BUCKET")
+        if (
+            self.telegram_bot_token
+            and self.telegram_mode == "webhook"
+            and not self.telegram_webhook_url
+        ):
+            raise ConfigError("APPLIANCE_TELEGRAM_MODE=webhook needs APPLIANCE_TELEGRAM_WEBHOOK_URL")
+        if bool(self.cloudflare_api_key) != bool(self.cloudflare_account_id) and any(
+            m.startswith("cloudflare/") for m in self.llm_models
+        ):
+            raise ConfigError("Cloudflare Workers AI needs both CLOUDFLARE_API_KEY and CLOUDFLARE_ACCOUNT_ID")
+        if self.render_tmpfs_mb < 64:
+            raise ConfigError("APPLIANCE_RENDER_TMPFS_MB must be at least 64")
+        if self.render_memory_mb < 256:
+            raise ConfigError("APPLIANCE_RENDER_MEMORY_MB must be at least 256")
+
+    # -- derived values ----------------------------------------------------------------------
+
+    @property
+    def effective_render_slots(self) -> int:
+        if self.render_slots:
+            return self.render_slots
+        cpus = os.cpu_count() or 1
+        return max(1, int(cpus // self.render_cpus))
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def videos_dir(self) -> Path:
+        return self.data_dir / "videos"
+
+    def secret_values(self) -> list[str]:
+        """Every secret setting's value: none of these may enter a sandbox."""
+        return [str(getattr(self, s.name)) for s in SETTINGS if s.secret and getattr(self, s.name)]
+
+
+def settings_markdown() -> str:
+    """The README's settings section, generated from the table."""
+    lines: list[str] = []
+    group = None
+    for setting in SETTINGS:
+        if setting.group != group:
+            group = setting.group
+            lines += ["", f"#### {group}", "", "| Variable | Default | What it does |", "|---|---|---|"]
+        default = setting.default
+        if setting.name == "data_dir":
+            default = "~/.local/share/manim-appliance"
+        shown_default = f"`{default}`" if default else "(empty)"
+        lines.append(f"| `{setting.env}` | {shown_default} | {setting.help.replace('|', '/')} |")
+    return "\n".join(lines).strip() + "\n"

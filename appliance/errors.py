@@ -1,0 +1,128 @@
+"""One exception tree for the whole appliance.
+
+Third-party exceptions (docker, botocore, litellm, diskcache, OSError from the
+filesystem) are translated into these at the boundary that meets them, with
+``raise X(...) from exc`` so the original stays in the traceback for logs.
+
+    ApplianceError                      base of everything the appliance raises on purpose
+    ├── ConfigError                     a setting is missing or invalid (names the variable)
+    ├── ValidationError                 input breaks a data-model rule (has .field and .rule)
+    │   └── ProblemRejected             the problem text is refused (length, emptiness)
+    ├── InvalidTransition               a job status change not in the transition table
+    ├── NotFound                        a session, job or video does not exist (or expired)
+    ├── LimitExceeded                   a per-session limit refuses a submission (has .reason)
+    ├── StoreError                      the diskcache store cannot be read or written
+    ├── SandboxError                    infrastructure faults of the renderer (not render failures)
+    │   ├── SandboxUnavailable          the Docker engine cannot be reached
+    │   └── SandboxImageMissing         the sandbox image is absent or the wrong version
+    ├── GenerationError                 no scene code could be produced
+    │   ├── ProviderError               one LLM provider failed (the chain moves on)
+    │   ├── AllProvidersFailed          every provider in the chain failed
+    │   ├── UnsupportedProblem          the built-in solver does not understand the problem
+    │   └── CodeRejected                scene code fails validation (has .reason)
+    ├── StorageError                    the video store (local disk or S3/R2) failed
+    └── DeliveryError                   a frontend could not deliver a video
+
+Render failures (timeouts, scene errors, memory) are *data*
+(``appliance.sandbox.result.RenderResult``), not exceptions.
+"""
+
+from __future__ import annotations
+
+
+class ApplianceError(Exception):
+    """Base class of every error the appliance raises on purpose."""
+
+
+class ConfigError(ApplianceError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class ValidationError(ApplianceError, ValueError):
+    """A value breaks a rule of the data model.
+
+    ``field`` names the offending field and ``rule`` the rule it broke, so
+    frontends can show a specific message (HTTP 422, a Telegram reply).
+    """
+
+    def __init__(self, field: str, rule: str, message: str | None = None) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(message or f"{field}: {rule}")
+
+
+class ProblemRejected(ValidationError):
+    """The problem text itself is refused (too short, too long, empty)."""
+
+
+class InvalidTransition(ApplianceError):
+    """A status change that the transition table does not allow."""
+
+    def __init__(self, current: str, target: str) -> None:
+        self.current = current
+        self.target = target
+        super().__init__(f"illegal job transition {current} -> {target}")
+
+
+class NotFound(ApplianceError, LookupError):
+    """A session, job or video does not exist, or has expired."""
+
+
+class LimitExceeded(ApplianceError):
+    """A per-session limit refuses a submission; ``reason`` is a stable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class StoreError(ApplianceError):
+    """The state store cannot be read or written."""
+
+
+class SandboxError(ApplianceError):
+    """Infrastructure fault of the renderer (not a failed render)."""
+
+
+class SandboxUnavailable(SandboxError):
+    """The Docker engine cannot be reached."""
+
+
+class SandboxImageMissing(SandboxError):
+    """The sandbox image is missing or is not the version this appliance expects."""
+
+
+class GenerationError(ApplianceError):
+    """No scene code could be produced for a problem."""
+
+
+class ProviderError(GenerationError):
+    """One LLM provider failed; the chain moves on to the next."""
+
+    def __init__(self, provider: str, message: str) -> None:
+        self.provider = provider
+        super().__init__(f"{provider}: {message}")
+
+
+class AllProvidersFailed(GenerationError):
+    """Every provider of the chain failed."""
+
+
+class UnsupportedProblem(GenerationError):
+    """The built-in solver does not understand the problem."""
+
+
+class CodeRejected(GenerationError):
+    """Scene code fails validation; ``reason`` says why in words a model can act on."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class StorageError(ApplianceError):
+    """The video store (local disk, S3, R2) failed."""
+
+
+class DeliveryError(ApplianceError):
+    """A frontend could not deliver a video."""
