@@ -162,7 +162,7 @@ SETTINGS: tuple[Setting, ...] = (
     _row("Core", "public_url", "APPLIANCE_PUBLIC_URL", "", _string,
          "Base URL people reach the appliance at, used in video links; empty means http://HOST:PORT."),
     _row("Core", "log_level", "APPLIANCE_LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"),
-         "Logging level."),
+         "Logging level of the appliance's own messages."),
     # -- sandbox -----------------------------------------------------------------------------
     _row("Sandbox", "sandbox_image", "APPLIANCE_SANDBOX_IMAGE",
          f"manim-appliance-sandbox:{SANDBOX_IMAGE_VERSION}", _string,
@@ -443,6 +443,22 @@ class Settings:
     def secret_values(self) -> list[str]:
         """Every secret setting's value: none of these may enter a sandbox."""
         return [str(getattr(self, s.name)) for s in SETTINGS if s.secret and getattr(self, s.name)]
+
+
+def update_readme(readme: Path) -> bool:
+    """Rewrite the settings section of a README between its markers; True if it changed."""
+    import re
+
+    text = readme.read_text(encoding="utf-8")
+    new = re.sub(
+        r"<!-- settings:start -->.*<!-- settings:end -->",
+        lambda _: "<!-- settings:start -->\n" + settings_markdown() + "<!-- settings:end -->",
+        text,
+        flags=re.S,
+    )
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
 
 
 def settings_markdown() -> str:

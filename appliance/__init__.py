@@ -1,0 +1,1 @@
+"""Manim Appliance: the core (no web framework, no Telegram, no Gradio in here)."""

@@ -1,0 +1,508 @@
+"""The seed's data model: entities, the status enum, the transition table, validation.
+
+Names follow ``shared/seeds/data-model.md`` exactly (``UserSession``,
+``ProcessingJob``, ``VideoMetadata``, ``ProcessingStatus``, ...). Every entity
+round-trips losslessly through ``to_dict``/``from_dict`` (plain JSON types),
+because the store keeps them as JSON, never pickled. Validation failures raise
+``appliance.errors.ValidationError`` naming the field and the rule.
+
+Fields beyond the seed (``attempts``, ``answer_text``, ``answer_check``,
+``channel``, ...) are additions the issues ask for; every seed field is kept.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from appliance.errors import InvalidTransition, ProblemRejected, ValidationError
+
+PROBLEM_MIN_CHARS = 10
+PROBLEM_MAX_CHARS = 5000
+HISTORY_MAX_ENTRIES = 100
+PROBLEM_PREVIEW_CHARS = 50
+
+_UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+_NUMERIC = re.compile(r"^-?[0-9]{1,20}$")
+
+
+class ProcessingStatus(StrEnum):
+    QUEUED = "queued"
+    AI_GENERATING = "ai_generating"
+    CODE_VALIDATING = "code_validating"
+    RENDERING = "rendering"
+    UPLOADING = "uploading"
+    READY = "ready"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_in_flight(self) -> bool:
+        return self in IN_FLIGHT_STATUSES
+
+
+S = ProcessingStatus
+
+TRANSITIONS: dict[ProcessingStatus, frozenset[ProcessingStatus]] = {
+    S.QUEUED: frozenset({S.AI_GENERATING, S.FAILED}),
+    # AI_GENERATING -> RENDERING is the code cache's shortcut: cached code was already
+    # validated, so it goes straight to rendering.
+    S.AI_GENERATING: frozenset({S.CODE_VALIDATING, S.RENDERING, S.FAILED}),
+    S.CODE_VALIDATING: frozenset({S.RENDERING, S.AI_GENERATING, S.FAILED}),
+    S.RENDERING: frozenset({S.UPLOADING, S.AI_GENERATING, S.FAILED}),
+    S.UPLOADING: frozenset({S.READY, S.FAILED}),
+    S.READY: frozenset({S.DELIVERED, S.EXPIRED}),
+    S.DELIVERED: frozenset(),
+    S.FAILED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+"""Legal status changes. Anything not listed raises ``InvalidTransition``."""
+
+# Crash recovery puts these back in the queue; it is the one move outside the table,
+# done only by the store's start-up recovery.
+IN_FLIGHT_STATUSES = frozenset({S.AI_GENERATING, S.CODE_VALIDATING, S.RENDERING, S.UPLOADING})
+ACTIVE_STATUSES = frozenset({S.QUEUED}) | IN_FLIGHT_STATUSES
+TERMINAL_STATUSES = frozenset({S.DELIVERED, S.FAILED, S.EXPIRED})
+
+
+def check_transition(current: ProcessingStatus, target: ProcessingStatus) -> None:
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(current.value, target.value)
+
+
+def utc_now() -> str:
+    """Now as ISO 8601 UTC with a ``Z``-free explicit offset, e.g. 2026-01-15T10:00:00.123456+00:00."""
+    return datetime.now(UTC).isoformat()
+
+
+def parse_timestamp(value: str, field_name: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(field_name, "must be an ISO 8601 timestamp") from exc
+    if parsed.tzinfo is None:
+        raise ValidationError(field_name, "must be an ISO 8601 timestamp with a time zone (UTC)")
+    return parsed
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def check_uuid4(value: Any, field_name: str) -> str:
+    if not isinstance(value, str) or not _UUID4.match(value):
+        raise ValidationError(field_name, "must be a UUID v4")
+    return value
+
+
+def check_chat_id(value: Any, field_name: str = "telegram_chat_id") -> str:
+    if not isinstance(value, str) or not _NUMERIC.match(value):
+        raise ValidationError(field_name, "must be a numeric string")
+    return value
+
+
+def normalize_problem_text(text: Any) -> str:
+    """Trim and check a problem: 10 to 5000 characters after trimming."""
+    if not isinstance(text, str):
+        raise ProblemRejected("problem_text", "required", "problem_text: a text is required")
+    trimmed = text.strip()
+    if len(trimmed) < PROBLEM_MIN_CHARS:
+        raise ProblemRejected(
+            "problem_text",
+            "min_length",
+            f"problem_text: at least {PROBLEM_MIN_CHARS} characters are needed "
+            f"(got {len(trimmed)}); describe the problem in a full sentence",
+        )
+    if len(trimmed) > PROBLEM_MAX_CHARS:
+        raise ProblemRejected(
+            "problem_text",
+            "max_length",
+            f"problem_text: at most {PROBLEM_MAX_CHARS} characters are allowed (got {len(trimmed)})",
+        )
+    return trimmed
+
+
+def _check_non_negative(value: Any, field_name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValidationError(field_name, "must be an integer >= 0")
+    return value
+
+
+def _check_optional_number(value: Any, field_name: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
+        raise ValidationError(field_name, "must be a number >= 0")
+
+
+T = TypeVar("T")
+
+
+def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return {key: value for key, value in data.items() if key in names}
+
+
+@dataclass
+class VideoMetadata:
+    """A lightweight reference to a job, kept in ``UserSession.video_history``."""
+
+    job_id: str
+    problem_preview: str
+    status: ProcessingStatus
+    created_at: str
+    delivered_at: str | None = None
+    render_duration_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        check_uuid4(self.job_id, "job_id")
+        self.status = _coerce_status(self.status)
+        parse_timestamp(self.created_at, "created_at")
+        if self.delivered_at is not None:
+            parse_timestamp(self.delivered_at, "delivered_at")
+        if len(self.problem_preview) > PROBLEM_PREVIEW_CHARS:
+            raise ValidationError("problem_preview", f"at most {PROBLEM_PREVIEW_CHARS} characters")
+        _check_optional_number(self.render_duration_seconds, "render_duration_seconds")
+
+    @classmethod
+    def for_job(cls, job: ProcessingJob) -> VideoMetadata:
+        return cls(
+            job_id=job.job_id,
+            problem_preview=job.problem_text[:PROBLEM_PREVIEW_CHARS],
+            status=job.status,
+            created_at=job.created_at,
+            delivered_at=job.delivered_at,
+            render_duration_seconds=job.render_duration_seconds,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoMetadata:
+        return cls(**_known_fields(cls, data))
+
+
+def _coerce_status(value: Any) -> ProcessingStatus:
+    try:
+        return ProcessingStatus(value)
+    except ValueError as exc:
+        raise ValidationError("status", "must be a ProcessingStatus value") from exc
+
+
+@dataclass
+class UserSession:
+    """An anonymous session: one Telegram chat or one browser."""
+
+    session_id: str
+    telegram_chat_id: str
+    created_at: str
+    last_activity: str
+    language_preference: str = "en"
+    video_history: list[VideoMetadata] = field(default_factory=list)
+    total_submissions: int = 0
+    successful_generations: int = 0
+    # "telegram" or "web": a web session has no chat, and keeps the seed's required
+    # numeric telegram_chat_id as "0".
+    channel: str = "telegram"
+
+    def __post_init__(self) -> None:
+        check_uuid4(self.session_id, "session_id")
+        check_chat_id(self.telegram_chat_id)
+        parse_timestamp(self.created_at, "created_at")
+        parse_timestamp(self.last_activity, "last_activity")
+        _check_non_negative(self.total_submissions, "total_submissions")
+        _check_non_negative(self.successful_generations, "successful_generations")
+        if not isinstance(self.video_history, list):
+            raise ValidationError("video_history", "must be an array")
+        self.video_history = [
+            entry if isinstance(entry, VideoMetadata) else VideoMetadata.from_dict(entry)
+            for entry in self.video_history
+        ][-HISTORY_MAX_ENTRIES:]
+
+    @classmethod
+    def new(cls, telegram_chat_id: str = "0", channel: str = "telegram", language: str = "en") -> UserSession:
+        now = utc_now()
+        return cls(
+            session_id=new_id(),
+            telegram_chat_id=telegram_chat_id,
+            created_at=now,
+            last_activity=now,
+            language_preference=language,
+            channel=channel,
+        )
+
+    def record(self, entry: VideoMetadata) -> None:
+        """Add or update the history entry of a job; the oldest entries go past 100."""
+        for index, existing in enumerate(self.video_history):
+            if existing.job_id == entry.job_id:
+                self.video_history[index] = entry
+                return
+        self.video_history.append(entry)
+        del self.video_history[:-HISTORY_MAX_ENTRIES]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["video_history"] = [entry.to_dict() for entry in self.video_history]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UserSession:
+        return cls(**_known_fields(cls, data))
+
+
+@dataclass
+class ProcessingJob:
+    """One request to turn a problem into a video, and its whole life."""
+
+    job_id: str
+    session_id: str
+    problem_text: str
+    status: ProcessingStatus
+    created_at: str
+    problem_language: str | None = None
+    status_message: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    ai_provider_used: str | None = None
+    manim_code: str | None = None
+    ai_error: str | None = None
+    video_url: str | None = None
+    video_key: str | None = None
+    video_expires_at: str | None = None
+    render_duration_seconds: float | None = None
+    video_size_bytes: int | None = None
+    # Additions beyond the seed, asked for by the issues.
+    updated_at: str | None = None
+    delivered_at: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    failure_reason: str | None = None
+    scene_name: str | None = None
+    quality: str = "medium"
+    answer_text: str | None = None
+    answer_check: str | None = None
+    repairs: list[str] = field(default_factory=list)
+    code_cache_hit: bool = False
+    cancel_requested: bool = False
+    telegram_chat_id: str | None = None
+
+    def __post_init__(self) -> None:
+        check_uuid4(self.job_id, "job_id")
+        check_uuid4(self.session_id, "session_id")
+        self.problem_text = normalize_problem_text(self.problem_text)
+        self.status = _coerce_status(self.status)
+        parse_timestamp(self.created_at, "created_at")
+        for name in ("started_at", "completed_at", "video_expires_at", "updated_at", "delivered_at"):
+            value = getattr(self, name)
+            if value is not None:
+                parse_timestamp(value, name)
+        _check_non_negative(self.attempts, "attempts")
+        _check_optional_number(self.render_duration_seconds, "render_duration_seconds")
+        if self.video_size_bytes is not None:
+            _check_non_negative(self.video_size_bytes, "video_size_bytes")
+        if self.telegram_chat_id is not None:
+            check_chat_id(self.telegram_chat_id)
+
+    @classmethod
+    def new(
+        cls,
+        session_id: str,
+        problem_text: str,
+        quality: str = "medium",
+        language: str | None = None,
+        telegram_chat_id: str | None = None,
+    ) -> ProcessingJob:
+        now = utc_now()
+        return cls(
+            job_id=new_id(),
+            session_id=session_id,
+            problem_text=problem_text,
+            status=ProcessingStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+            problem_language=language,
+            status_message="Waiting in line",
+            quality=quality,
+            telegram_chat_id=telegram_chat_id,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProcessingJob:
+        return cls(**_known_fields(cls, data))
+
+
+@dataclass(frozen=True)
+class VideoGenerationRequest:
+    """What goes into the queue (internal)."""
+
+    job_id: str
+    problem_text: str
+    session_id: str
+    telegram_chat_id: str
+    priority: str = "normal"
+
+    def __post_init__(self) -> None:
+        check_uuid4(self.job_id, "job_id")
+        check_uuid4(self.session_id, "session_id")
+        normalize_problem_text(self.problem_text)
+        check_chat_id(self.telegram_chat_id)
+        if self.priority != "normal":
+            raise ValidationError("priority", 'must be "normal"')
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoGenerationRequest:
+        return cls(**_known_fields(cls, data))
+
+
+RESPONSE_STATUSES = ("queued", "processing", "ready", "failed")
+
+
+def response_status_of(status: ProcessingStatus) -> str:
+    """The seed's four user-facing statuses."""
+    if status is S.QUEUED:
+        return "queued"
+    if status in IN_FLIGHT_STATUSES:
+        return "processing"
+    if status in (S.READY, S.DELIVERED):
+        return "ready"
+    return "failed"
+
+
+@dataclass(frozen=True)
+class VideoGenerationResponse:
+    """What a user is told about a job."""
+
+    status: str
+    job_id: str
+    message: str
+    video_url: str | None = None
+    expires_at: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in RESPONSE_STATUSES:
+            raise ValidationError("status", f"must be one of {', '.join(RESPONSE_STATUSES)}")
+        check_uuid4(self.job_id, "job_id")
+        if self.video_url is not None and self.status != "ready":
+            raise ValidationError("video_url", "only when status=ready")
+
+    @classmethod
+    def for_job(cls, job: ProcessingJob) -> VideoGenerationResponse:
+        status = response_status_of(job.status)
+        ready = status == "ready" and job.status is S.READY
+        return cls(
+            status=status,
+            job_id=job.job_id,
+            message=job.status_message or job.status.value,
+            video_url=job.video_url if ready else None,
+            expires_at=job.video_expires_at if ready else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoGenerationResponse:
+        return cls(**_known_fields(cls, data))
+
+
+# -- Telegram webhook payload (the seed's subset) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class TelegramUser:
+    id: int
+    is_bot: bool
+    language_code: str | None = None
+
+
+@dataclass(frozen=True)
+class TelegramChat:
+    id: int
+    type: str
+
+
+@dataclass(frozen=True)
+class TelegramMessage:
+    message_id: int
+    from_: TelegramUser
+    chat: TelegramChat
+    date: int
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class TelegramUpdate:
+    update_id: int
+    message: TelegramMessage | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TelegramUpdate:
+        """Parse the seed's subset of a Telegram update; anything malformed raises ValidationError."""
+        if not isinstance(data, dict):
+            raise ValidationError("update", "must be a JSON object")
+        update_id = data.get("update_id")
+        if isinstance(update_id, bool) or not isinstance(update_id, int):
+            raise ValidationError("update_id", "must be an integer")
+        raw = data.get("message")
+        if raw is None:
+            return cls(update_id=update_id)
+        if not isinstance(raw, dict):
+            raise ValidationError("message", "must be an object")
+        try:
+            sender = raw["from"]
+            chat = raw["chat"]
+            message = TelegramMessage(
+                message_id=_int(raw["message_id"], "message.message_id"),
+                from_=TelegramUser(
+                    id=_int(sender["id"], "message.from.id"),
+                    is_bot=bool(sender.get("is_bot", False)),
+                    language_code=sender.get("language_code"),
+                ),
+                chat=TelegramChat(id=_int(chat["id"], "message.chat.id"), type=str(chat["type"])),
+                date=_int(raw["date"], "message.date"),
+                text=raw.get("text") if isinstance(raw.get("text"), str) else None,
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValidationError("message", f"missing or malformed field {exc}") from exc
+        return cls(update_id=update_id, message=message)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"update_id": self.update_id}
+        if self.message is not None:
+            m = self.message
+            message: dict[str, Any] = {
+                "message_id": m.message_id,
+                "from": {"id": m.from_.id, "is_bot": m.from_.is_bot},
+                "chat": {"id": m.chat.id, "type": m.chat.type},
+                "date": m.date,
+            }
+            if m.from_.language_code is not None:
+                message["from"]["language_code"] = m.from_.language_code
+            if m.text is not None:
+                message["text"] = m.text
+            data["message"] = message
+        return data
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(name, "must be an integer")
+    return value

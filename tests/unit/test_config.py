@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from appliance.config import SETTINGS, Settings, settings_markdown
+from appliance.errors import ConfigError
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_defaults_parse_and_match_seed_port():
+    settings = Settings.from_env({})
+    assert settings.port == 7860
+    assert settings.storage_backend == "local"
+    assert settings.llm_models == ()
+    assert settings.effective_render_slots >= 1
+
+
+def test_every_setting_is_a_field_and_vice_versa():
+    from dataclasses import fields
+
+    names = {f.name for f in fields(Settings)} - {"extras"}
+    assert names == {s.name for s in SETTINGS}
+    for s in SETTINGS:
+        assert s.env.startswith("APPLIANCE_") or s.env in {
+            "TELEGRAM_BOT_TOKEN", "GROQ_API_KEY", "CLOUDFLARE_API_KEY", "CLOUDFLARE_ACCOUNT_ID",
+            "HUGGINGFACE_API_KEY", "OPENAI_API_KEY", "OPENAI_API_BASE", "OLLAMA_API_BASE"}
+        assert len(s.help) > 15
+
+
+@pytest.mark.parametrize("env,var", [
+    ({"APPLIANCE_PORT": "-1"}, "APPLIANCE_PORT"),
+    ({"APPLIANCE_PORT": "http"}, "APPLIANCE_PORT"),
+    ({"APPLIANCE_MAX_ACTIVE_JOBS_PER_SESSION": "0"}, "APPLIANCE_MAX_ACTIVE_JOBS_PER_SESSION"),
+    ({"APPLIANCE_RENDER_CPUS": "-2"}, "APPLIANCE_RENDER_CPUS"),
+    ({"APPLIANCE_LLM_MODELS": "skynet/gpt-9"}, "APPLIANCE_LLM_MODELS"),
+    ({"APPLIANCE_RENDER_QUALITY": "4k"}, "APPLIANCE_RENDER_QUALITY"),
+    ({"APPLIANCE_CODE_CACHE": "maybe"}, "APPLIANCE_CODE_CACHE"),
+    ({"APPLIANCE_STORAGE": "s3"}, "APPLIANCE_S3_BUCKET"),
+])
+def test_invalid_values_fail_naming_the_variable(env, var):
+    with pytest.raises(ConfigError, match=var):
+        Settings.from_env(env)
+
+
+def test_secrets_are_not_echoed_in_errors():
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"APPLIANCE_MAX_CODE_BYTES": "lots"})
+    assert "lots" in str(info.value)
+    settings = Settings.from_env({"GROQ_API_KEY": "gsk_secret", "TELEGRAM_BOT_TOKEN": "1:abc"})
+    assert set(settings.secret_values()) == {"gsk_secret", "1:abc"}
+
+
+def test_known_provider_models_parse():
+    settings = Settings.from_env({"APPLIANCE_LLM_MODELS": "groq/llama-3.3-70b-versatile, ollama/qwen2.5, builtin"})
+    assert settings.llm_models == ("groq/llama-3.3-70b-versatile", "ollama/qwen2.5", "builtin")
+
+
+def test_readme_settings_section_is_in_step_with_the_table():
+    text = README.read_text()
+    match = re.search(r"<!-- settings:start -->\n(.*)<!-- settings:end -->", text, re.S)
+    assert match, "README lacks the settings markers"
+    assert match.group(1) == settings_markdown(), "README is stale: run `appliance settings --update-readme README.md`"
+    for setting in SETTINGS:
+        assert f"`{setting.env}`" in text
