@@ -372,17 +372,36 @@ class Store:
         with self._transaction() as cache:
             self._dequeue(cache, job_id)
 
-    def requeue(self, job_id: str) -> None:
-        """Put a running job back at the front of the queue (graceful shutdown)."""
+    def requeue(self, job_id: str, status_message: str = "Waiting in line again after a restart") -> bool:
+        """Put an interrupted job back at the front of the queue as QUEUED, attempts kept.
+
+        This is the one status move outside the transition table: it is crash recovery
+        and graceful shutdown, not a step of a job's normal life. Returns False when the
+        job is gone or already finished.
+        """
         with self._transaction() as cache:
-            state = self._queue_state(cache)
-            session_id = state["running"].get(job_id)
-            if session_id is None:
-                data = cache.get(job_key(job_id))
-                if data is None:
-                    return
-                session_id = data["session_id"]
-            self._enqueue(cache, job_id, session_id, front=True)
+            return self._requeue(cache, job_id, status_message)
+
+    def _requeue(self, cache: diskcache.Cache, job_id: str, status_message: str) -> bool:
+        data = cache.get(job_key(job_id))
+        if data is None:
+            self._dequeue(cache, job_id)
+            return False
+        job = ProcessingJob.from_dict(data)
+        if job.status not in ACTIVE_STATUSES:
+            self._dequeue(cache, job_id)
+            return False
+        job.status = ProcessingStatus.QUEUED
+        job.status_message = status_message
+        job.updated_at = utc_now()
+        cache.set(job_key(job_id), job.to_dict(), expire=self.ttls.for_status(job.status))
+        session_data = cache.get(session_key(job.session_id))
+        if session_data is not None:
+            session = UserSession.from_dict(session_data)
+            session.record(VideoMetadata.for_job(job))
+            self._write_session(cache, session)
+        self._enqueue(cache, job_id, job.session_id, front=True)
+        return True
 
     def remove_from_queue(self, job_id: str) -> None:
         with self._transaction() as cache:
@@ -404,39 +423,31 @@ class Store:
     def recover(self) -> list[str]:
         """At start-up: every job a dead process was working on goes back to the queue.
 
-        Jobs found running, or in an in-flight status, are queued again (front of the
-        line, attempt counts kept); jobs in the queue whose record expired are dropped.
-        Returns the ids re-queued.
+        Jobs marked running, or found in an in-flight status, become QUEUED again at the
+        front of the line with their attempt counts kept; queue entries whose job record
+        expired are dropped. Returns the ids re-queued, oldest first.
         """
         requeued: list[str] = []
         with self._transaction() as cache:
             state = self._queue_state(cache)
-            in_queue = {entry[0] for entry in state["pending"]}
-            stale = list(state["running"].items())
+            candidates = list(state["running"])
             state["running"] = {}
-            for key in list(cache.iterkeys()):
-                if not (isinstance(key, str) and key.startswith("job:")):
-                    continue
-                data = cache.get(key)
-                if data is None:
-                    continue
-                status = ProcessingStatus(data["status"])
-                job_id = data["job_id"]
-                already_known = job_id in in_queue or any(job_id == running for running, _ in stale)
-                if status in IN_FLIGHT_STATUSES and not already_known:
-                    stale.append((job_id, data["session_id"]))
-            fronts = []
-            for job_id, session_id in stale:
-                data = cache.get(job_key(job_id))
-                if data is None or job_id in in_queue:
-                    continue
-                if ProcessingStatus(data["status"]) in ACTIVE_STATUSES:
-                    fronts.append([job_id, session_id])
-                    requeued.append(job_id)
-            state["pending"] = fronts + [
-                entry for entry in state["pending"] if cache.get(job_key(entry[0])) is not None
-            ]
+            state["pending"] = [entry for entry in state["pending"] if cache.get(job_key(entry[0])) is not None]
             cache.set(QUEUE_KEY, state)
+            waiting = {entry[0] for entry in state["pending"]}
+            in_flight = []
+            for key in list(cache.iterkeys()):
+                if isinstance(key, str) and key.startswith("job:"):
+                    data = cache.get(key)
+                    if data is not None and ProcessingStatus(data["status"]) in IN_FLIGHT_STATUSES:
+                        in_flight.append(data)
+            in_flight.sort(key=lambda data: data["created_at"])
+            candidates += [data["job_id"] for data in in_flight if data["job_id"] not in candidates]
+            # _requeue puts each at the front, so walk newest first to keep the oldest first.
+            for job_id in reversed([job_id for job_id in candidates if job_id not in waiting]):
+                if self._requeue(cache, job_id, "Waiting in line again after a restart"):
+                    requeued.append(job_id)
+        requeued.reverse()
         return requeued
 
     # -- code cache and rate limits ----------------------------------------------------------

@@ -213,11 +213,14 @@ def test_queue_survives_restart_and_recovers_in_flight(tmp_path):
     ids = out.stdout.split()
     store = Store(tmp_path / "q")  # a new process opens the same directory
     assert store.queue_length() == 2 and store.running_count() == 1
+    assert store.get_job(ids[0]).status is S.AI_GENERATING
     assert store.recover() == [ids[0]]
+    assert store.recover() == []  # recovering twice duplicates nothing
     assert store.queue_length() == 3
     assert [store.pop_next() for _ in range(3)] == ids
     assert store.pop_next() is None
-    assert store.get_job(ids[0]).status is S.AI_GENERATING
+    recovered = store.get_job(ids[0])
+    assert recovered.status is S.QUEUED and "restart" in (recovered.status_message or "")
     store.close()
 
 

@@ -1,0 +1,456 @@
+"""``Appliance``: the facade every frontend uses, and nothing else.
+
+    submit(problem_text, channel)   -> VideoGenerationResponse (validated, limited, queued)
+    get(job_id) / watch(job_id)     -> the job / every status change as it happens
+    mark_delivered(job_id)          -> DELIVERED, video deleted (or kept briefly for web replay)
+    cancel(job_id)                  -> FAILED ("Cancelled")
+    history(session_id), session(), set_language(), video_file(job_id), readiness(), metrics_text()
+
+It owns the store, the worker's render slots, maintenance and the event hub. The
+pipeline runs in worker threads; status changes reach async frontends through
+``EventHub`` (thread-safe hand-over into each subscriber's event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from appliance.config import Settings
+from appliance.errors import InvalidTransition, LimitExceeded, NotFound, SandboxError
+from appliance.metrics import Metrics
+from appliance.models import (
+    ACTIVE_STATUSES,
+    ProcessingJob,
+    ProcessingStatus,
+    UserSession,
+    VideoGenerationResponse,
+    VideoMetadata,
+    check_chat_id,
+    normalize_problem_text,
+)
+from appliance.store import Store
+
+log = logging.getLogger(__name__)
+S = ProcessingStatus
+WATCH_END_STATUSES = frozenset({S.READY, S.DELIVERED, S.FAILED, S.EXPIRED})
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where a submission comes from: a Telegram chat, or a web/API/CLI session."""
+
+    kind: str  # "telegram" | "web" | "api" | "cli"
+    chat_id: str | None = None
+    session_id: str | None = None
+    language: str | None = None
+
+    @classmethod
+    def telegram(cls, chat_id: str | int, language: str | None = None) -> Channel:
+        return cls("telegram", chat_id=str(chat_id), language=language)
+
+    @classmethod
+    def web(cls, session_id: str | None = None, language: str | None = None) -> Channel:
+        return cls("web", session_id=session_id, language=language)
+
+
+class EventHub:
+    """Job snapshots from worker threads to async watchers, in order, none dropped."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[ProcessingJob]]]] = {}
+        self._listeners: list[Any] = []
+
+    def subscribe(self, job_id: str) -> asyncio.Queue[ProcessingJob]:
+        queue: asyncio.Queue[ProcessingJob] = asyncio.Queue()
+        with self._lock:
+            self._subscribers.setdefault(job_id, []).append((asyncio.get_running_loop(), queue))
+        return queue
+
+    def unsubscribe(self, job_id: str, queue: asyncio.Queue[ProcessingJob]) -> None:
+        with self._lock:
+            entries = [e for e in self._subscribers.get(job_id, []) if e[1] is not queue]
+            if entries:
+                self._subscribers[job_id] = entries
+            else:
+                self._subscribers.pop(job_id, None)
+
+    def add_listener(self, callback: Any) -> None:
+        """A callable that sees every job change (metrics, a frontend's dispatcher)."""
+        self._listeners.append(callback)
+
+    def publish(self, job: ProcessingJob) -> None:
+        with self._lock:
+            entries = list(self._subscribers.get(job.job_id, []))
+        for loop, queue in entries:
+            with contextlib.suppress(RuntimeError):  # the loop closed: the watcher is gone
+                loop.call_soon_threadsafe(queue.put_nowait, job)
+        for listener in self._listeners:
+            try:
+                listener(job)
+            except Exception:
+                log.exception("job listener failed")
+
+
+class Appliance:
+    """The service. Build it, ``await start()``, use it, ``await stop()``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        generator: Any = None,
+        sandbox: Any = None,
+        storage: Any = None,
+        metrics: Metrics | None = None,
+        run_workers: bool = True,
+        run_maintenance: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.store = store or Store(settings.store_dir)
+        self.metrics = metrics or Metrics()
+        self.events = EventHub()
+        self._generator = generator
+        self._sandbox = sandbox
+        self._storage = storage
+        self._run_workers = run_workers
+        self._run_maintenance = run_maintenance
+        self._sandbox_error: str | None = None
+        self.worker: Any = None
+        self.maintenance: Any = None
+        self._started = False
+
+    # -- parts, built lazily so a missing optional part explains itself ---------------------
+
+    @property
+    def storage(self) -> Any:
+        if self._storage is None:
+            from appliance.storage import make_storage
+
+            self._storage = make_storage(self.settings)
+        return self._storage
+
+    @property
+    def generator(self) -> Any:
+        if self._generator is None:
+            from appliance.generation.generator import Generator
+
+            self._generator = Generator(self.settings)
+        return self._generator
+
+    def _connect_sandbox(self) -> Any:
+        if self._sandbox is None:
+            from appliance.sandbox.docker import DockerSandbox
+
+            try:
+                sandbox = DockerSandbox(self.settings)
+                sandbox.check_image()
+            except SandboxError as exc:
+                self._sandbox_error = str(exc)
+                raise
+            self._sandbox = sandbox
+            self._sandbox_error = None
+        return self._sandbox
+
+    def _sandbox_ready(self) -> bool:
+        try:
+            self._connect_sandbox()
+            return True
+        except SandboxError:
+            return False
+
+    def describe(self) -> list[str]:
+        """Start-up lines for the log: what this appliance will use."""
+        lines = [f"data directory: {self.settings.data_dir}", f"storage: {self.settings.storage_backend}"]
+        describe = getattr(getattr(self.generator, "chain", None), "describe", None)
+        if callable(describe):
+            lines.append(str(describe()))
+        lines.append(f"render slots: {self.settings.effective_render_slots}, warm pool: "
+                     f"{self.settings.warm_pool_size}, image: {self.settings.sandbox_image}")
+        return lines
+
+    # -- life --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._start_blocking)
+
+    def _start_blocking(self) -> None:
+        from appliance.maintenance import Maintenance
+        from appliance.pipeline import Pipeline
+        from appliance.validation import COMPAT_PRELUDE, validate_and_repair
+        from appliance.worker import Worker
+
+        requeued = self.store.recover()
+        if requeued:
+            log.warning("re-queued %d job(s) interrupted by the last shutdown", len(requeued))
+        try:
+            sandbox = self._connect_sandbox()
+            swept = sandbox.sweep_orphans()
+            if swept:
+                log.warning("removed %d sandbox container(s) left by a crash", swept)
+        except SandboxError as exc:
+            log.error("renderer not ready: %s", exc)
+        for line in self.describe():
+            log.info("%s", line)
+
+        slots = self.settings.effective_render_slots
+        self.metrics.set("appliance_render_slots", slots)
+        self.metrics.set("appliance_up", 1)
+        self.metrics.collect_with("appliance_queue_length", self.store.queue_length)
+        self.metrics.collect_with("appliance_jobs_running", self.store.running_count)
+        max_bytes = self.settings.max_code_bytes
+
+        pipeline = Pipeline(
+            self.settings, self.store, self.generator, _LazySandbox(self), self.storage, self.metrics,
+            self.events.publish, validate=lambda code: validate_and_repair(code, max_bytes),
+            prelude=COMPAT_PRELUDE, make_feedback=_make_feedback,
+        )
+        if self._run_workers:
+            self.worker = Worker(self.store, pipeline, slots, ready_to_render=self._sandbox_ready)
+            self.worker.start()
+        self.maintenance = Maintenance(
+            self.settings, self.store, self.storage, self.metrics, self.events.publish,
+            sweep_containers=lambda: self._sandbox.sweep_orphans() if self._sandbox else 0,
+        )
+        if self._run_maintenance:
+            self.maintenance.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self._stop_blocking)
+
+    def _stop_blocking(self) -> None:
+        self.metrics.set("appliance_up", 0)
+        if self.maintenance is not None:
+            self.maintenance.stop()
+        if self.worker is not None:
+            self.worker.stop(self.settings.shutdown_grace_s)
+        if self._sandbox is not None:
+            with contextlib.suppress(Exception):
+                self._sandbox.close()
+        self.store.close()
+        self._started = False
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    async def create_session(self, channel: Channel) -> UserSession:
+        """A new anonymous session for a browser or an API client."""
+        session = UserSession.new(telegram_chat_id="0", channel=channel.kind, language=channel.language or "en")
+        return await asyncio.to_thread(self.store.create_session, session)
+
+    async def _resolve_session(self, channel: Channel) -> UserSession:
+        if channel.kind == "telegram":
+            chat_id = check_chat_id(channel.chat_id)
+            return await asyncio.to_thread(self.store.get_or_create_session_for_chat, chat_id, channel.language)
+        if channel.session_id:
+            try:
+                return await asyncio.to_thread(self.store.touch_session, channel.session_id)
+            except NotFound:
+                pass  # the browser's session expired: start a new one
+        return await self.create_session(channel)
+
+    async def session(self, session_id: str) -> UserSession:
+        return await asyncio.to_thread(self.store.get_session, session_id)
+
+    async def session_for_chat(self, chat_id: str | int) -> UserSession:
+        return await self._resolve_session(Channel.telegram(chat_id))
+
+    async def set_language(self, session_id: str, language: str) -> UserSession:
+        def change(session: UserSession) -> None:
+            session.language_preference = language
+
+        return await asyncio.to_thread(self.store.update_session, session_id, change)
+
+    async def history(self, session_id: str) -> list[VideoMetadata]:
+        """The session's recent jobs, newest first (metadata only)."""
+        session = await self.session(session_id)
+        return list(reversed(session.video_history))
+
+    async def jobs_of(self, session_id: str) -> list[ProcessingJob]:
+        return await asyncio.to_thread(self.store.list_jobs, session_id)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    async def submit(
+        self, problem_text: str, channel: Channel, quality: str | None = None
+    ) -> VideoGenerationResponse:
+        """Validate, find the session, apply its limits, queue the job. Raises ProblemRejected,
+        LimitExceeded (``reason``: active_limit, hourly_limit) with a message for the person."""
+        try:
+            text = normalize_problem_text(problem_text)
+        except Exception:
+            self.metrics.inc("appliance_jobs_refused_total", reason="invalid_problem")
+            raise
+        session = await self._resolve_session(channel)
+        job = await asyncio.to_thread(self._create_job, session, text, channel, quality)
+        self.metrics.inc("appliance_jobs_submitted_total", channel=channel.kind)
+        if self.worker is not None:
+            self.worker.wake()
+        self.events.publish(job)
+        position = self.store.queue_position(job.job_id)
+        response = VideoGenerationResponse.for_job(job)
+        message = f"Queued: number {position} in line" if position else response.message
+        return VideoGenerationResponse(status=response.status, job_id=job.job_id, message=message)
+
+    def _create_job(self, session: UserSession, text: str, channel: Channel, quality: str | None) -> ProcessingJob:
+        limit = self.settings.max_active_jobs_per_session
+        active = self.store.active_job_count(session.session_id)
+        if active >= limit:
+            self.metrics.inc("appliance_jobs_refused_total", reason="active_limit")
+            noun = "video" if active == 1 else "videos"
+            raise LimitExceeded(
+                "active_limit",
+                f"You already have {active} {noun} in progress (the limit is {limit}). "
+                "Please wait for one to finish.",
+            )
+        try:
+            self.store.record_submission(session.session_id, self.settings.max_submissions_per_hour)
+        except LimitExceeded:
+            self.metrics.inc("appliance_jobs_refused_total", reason="hourly_limit")
+            raise
+        job = ProcessingJob.new(
+            session.session_id, text, quality=quality or self.settings.render_quality,
+            language=channel.language or (session.language_preference if channel.kind == "telegram" else None),
+            telegram_chat_id=channel.chat_id if channel.kind == "telegram" else None,
+        )
+        return self.store.create_job(job)
+
+    async def get(self, job_id: str) -> ProcessingJob:
+        return await asyncio.to_thread(self.store.get_job, job_id)
+
+    def queue_position(self, job_id: str) -> int | None:
+        return self.store.queue_position(job_id)
+
+    async def response(self, job_id: str) -> VideoGenerationResponse:
+        return VideoGenerationResponse.for_job(await self.get(job_id))
+
+    async def watch(self, job_id: str, poll_interval_s: float = 2.0) -> AsyncIterator[ProcessingJob]:
+        """Yield the job now, then every change, until it is READY or final."""
+        queue = self.events.subscribe(job_id)
+        try:
+            job = await self.get(job_id)
+            last = (job.status, job.status_message, job.updated_at)
+            yield job
+            while job.status not in WATCH_END_STATUSES:
+                try:
+                    job = await asyncio.wait_for(queue.get(), poll_interval_s)
+                except TimeoutError:
+                    # Belt and braces: a change made by another process reaches us by polling.
+                    job = await self.get(job_id)
+                key = (job.status, job.status_message, job.updated_at)
+                if key != last:
+                    last = key
+                    yield job
+        finally:
+            self.events.unsubscribe(job_id, queue)
+
+    async def mark_delivered(self, job_id: str, keep_for_replay_s: float | None = 0) -> ProcessingJob:
+        """The person has the video: DELIVERED, and the video is deleted (at once, or after
+        the web replay grace when ``keep_for_replay_s`` is None/positive). Idempotent."""
+        job = await self.get(job_id)
+        if job.status is S.DELIVERED:
+            return job
+        try:
+            job = await asyncio.to_thread(self.store.transition_job, job_id, S.DELIVERED, "Delivered")
+        except InvalidTransition:
+            job = await self.get(job_id)
+            if job.status is S.DELIVERED:
+                return job
+            raise
+        self.metrics.inc("appliance_jobs_finished_total", status="delivered")
+        if not keep_for_replay_s and keep_for_replay_s is not None and self.maintenance is not None:
+            job = await asyncio.to_thread(self.maintenance.delete_video, job, "delivered")
+        self.events.publish(job)
+        return job
+
+    async def cancel(self, job_id: str) -> ProcessingJob:
+        """Cancel a waiting job at once, a running one at its next step. A READY or finished
+        job cannot be cancelled (InvalidTransition)."""
+        job = await self.get(job_id)
+        if job.status is S.QUEUED:
+            with contextlib.suppress(InvalidTransition):
+                job = await asyncio.to_thread(self._cancel_queued, job_id)
+                self.events.publish(job)
+                return job
+            job = await self.get(job_id)
+        if job.status in ACTIVE_STATUSES:
+            job = await asyncio.to_thread(self.store.update_job, job_id, lambda j: setattr(j, "cancel_requested", True))
+            self.events.publish(job)
+            return job
+        raise InvalidTransition(job.status.value, S.FAILED.value)
+
+    def _cancel_queued(self, job_id: str) -> ProcessingJob:
+        def record(job: ProcessingJob) -> None:
+            job.failure_reason = "cancelled"
+            job.cancel_requested = True
+
+        job = self.store.transition_job(job_id, S.FAILED, "Cancelled", record)
+        self.store.remove_from_queue(job_id)
+        self.metrics.inc("appliance_job_failures_total", reason="cancelled")
+        return job
+
+    @contextlib.contextmanager
+    def video_file(self, job: ProcessingJob) -> Iterator[Path]:
+        """A local, readable copy of a READY job's video (for uploading it to a chat)."""
+        if not job.video_key:
+            raise NotFound(f"job {job.job_id} has no video")
+        with self.storage.local_copy(job.video_key) as path:
+            yield Path(path)
+
+    # -- health ------------------------------------------------------------------------------
+
+    def readiness(self) -> dict[str, Any]:
+        """What /readyz and ``appliance doctor`` report: each component, ok or what to fix."""
+        checks: dict[str, Any] = {}
+        try:
+            self.store.check_writable()
+            checks["store"] = {"ok": True}
+        except Exception as exc:
+            checks["store"] = {"ok": False, "error": str(exc)}
+        try:
+            sandbox = self._connect_sandbox()
+            sandbox.ping()
+            sandbox.check_image()
+            checks["docker"] = {"ok": True}
+            checks["sandbox_image"] = {"ok": True, "image": self.settings.sandbox_image}
+        except SandboxError as exc:
+            missing_image = type(exc).__name__ == "SandboxImageMissing"
+            checks["docker"] = {"ok": missing_image, **({} if missing_image else {"error": str(exc)})}
+            checks["sandbox_image"] = {"ok": False, "error": str(exc)}
+        try:
+            self.storage.check()
+            checks["storage"] = {"ok": True, "backend": self.settings.storage_backend}
+        except Exception as exc:
+            checks["storage"] = {"ok": False, "error": str(exc)}
+        chain = getattr(self.generator, "chain", None)
+        providers = list(getattr(chain, "providers", []) or []) if chain is not None else []
+        checks["providers"] = {"ok": True, "configured": [str(p) for p in providers] + ["builtin"]}
+        ready = all(check["ok"] for check in checks.values())
+        return {"ready": ready, "checks": checks}
+
+    def metrics_text(self) -> str:
+        return self.metrics.render()
+
+
+class _LazySandbox:
+    """The pipeline's view of the sandbox: connects on first use, so start-up never blocks."""
+
+    def __init__(self, appliance: Appliance) -> None:
+        self._appliance = appliance
+
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> Any:
+        return self._appliance._connect_sandbox().render(code, scene_name, quality, prelude=prelude)
+
+
+def _make_feedback(previous_code: str, error: str, kind: str) -> Any:
+    from appliance.generation.generator import RepairFeedback
+
+    return RepairFeedback(previous_code=previous_code, error=error, kind=kind)
