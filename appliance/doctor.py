@@ -1,0 +1,133 @@
+"""``appliance doctor``: check each component and say exactly what to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import httpx
+
+from appliance.config import Settings
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    skipped: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _run(name: str, probe: Callable[[], str], fix: str) -> Check:
+    try:
+        return Check(name, True, probe())
+    except Exception as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}"[:400], fix)
+
+
+def run_checks(settings: Settings, online: bool = True) -> list[Check]:
+    checks: list[Check] = []
+
+    def docker_probe() -> str:
+        import docker
+
+        client = docker.from_env(timeout=10)
+        try:
+            version = client.version()
+            return f"Docker engine {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})"
+        finally:
+            client.close()
+
+    checks.append(_run("docker", docker_probe,
+                       "start the Docker engine (e.g. `sudo systemctl start docker`), set DOCKER_HOST, or mount "
+                       "/var/run/docker.sock into the appliance container"))
+
+    def image_probe() -> str:
+        from appliance.sandbox.docker import DockerSandbox
+
+        sandbox = DockerSandbox(settings)
+        try:
+            sandbox.check_image()
+        finally:
+            sandbox.close()
+        return f"{settings.sandbox_image} present"
+
+    checks.append(_run("sandbox image", image_probe, "run `appliance sandbox build` (add --debootstrap "
+                                                      "when the base image cannot be pulled)"))
+
+    def store_probe() -> str:
+        from appliance.store import Store
+
+        store = Store(settings.store_dir)
+        try:
+            store.check_writable()
+            return f"{settings.store_dir} writable ({store.queue_length()} job(s) queued)"
+        finally:
+            store.close()
+
+    checks.append(_run("store", store_probe, f"make {settings.data_dir} writable by this user "
+                                             "(APPLIANCE_DATA_DIR)"))
+
+    def storage_probe() -> str:
+        from appliance.storage import make_storage
+
+        storage = make_storage(settings)
+        storage.check()
+        return f"{settings.storage_backend} storage usable"
+
+    checks.append(_run("video storage", storage_probe,
+                       "check APPLIANCE_S3_* settings (bucket, endpoint, keys)" if settings.storage_backend == "s3"
+                       else f"make {settings.videos_dir} writable"))
+
+    def builtin_probe() -> str:
+        from appliance.generation.builtin import solve
+
+        solution = solve("Solve 2x + 3 = 11")
+        return f"built-in solver works (Solve 2x + 3 = 11 -> {solution.answer_text})"
+
+    checks.append(_run("built-in solver", builtin_probe, "reinstall the appliance (sympy missing?)"))
+    checks.extend(_provider_checks(settings, online))
+    checks.append(_telegram_check(settings, online))
+    return checks
+
+
+def _provider_checks(settings: Settings, online: bool) -> list[Check]:
+    from appliance.generation.llm import ProviderChain
+
+    chain = ProviderChain(settings)
+    models = [m for m in getattr(chain, "models", []) if m != "builtin"]
+    if not models:
+        return [Check("model providers", True, "none configured: the built-in solver writes every scene "
+                      "(set GROQ_API_KEY, CLOUDFLARE_API_KEY, HUGGINGFACE_API_KEY, OPENAI_API_BASE or "
+                      "OLLAMA_API_BASE to add a model)")]
+    checks = []
+    probe = getattr(chain, "probe", None)
+    for model in models:
+        if not online or probe is None:
+            checks.append(Check(f"provider {model}", True, "configured (not called)", skipped=not online))
+            continue
+        checks.append(_run(f"provider {model}", lambda m=model: str(probe(m) or "answered"),  # type: ignore[misc]
+                           "check the provider's key and base URL; the chain falls back to the next one"))
+    return checks
+
+
+def _telegram_check(settings: Settings, online: bool) -> Check:
+    token = settings.telegram_bot_token
+    if not token:
+        return Check("telegram", True, "bot off (TELEGRAM_BOT_TOKEN not set)")
+    if not online:
+        return Check("telegram", True, "token set (not checked)", skipped=True)
+
+    def probe() -> str:
+        response = httpx.get(f"{settings.telegram_api_base}{token}/getMe", timeout=15)
+        data = response.json()
+        if not data.get("ok"):
+            raise RuntimeError(data.get("description", f"HTTP {response.status_code}"))
+        mode = settings.telegram_mode
+        return f"bot @{data['result'].get('username')} reachable, mode {mode}"
+
+    return _run("telegram", probe, "check TELEGRAM_BOT_TOKEN (from @BotFather) and network access to Telegram")
