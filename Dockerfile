@@ -46,7 +46,7 @@ RUN pip install --quiet --no-deps . && rm -rf build
 
 RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin appliance \
  && mkdir -p /data && chown appliance:appliance /data && chmod 0700 /data
-COPY docker/entrypoint.sh /usr/local/bin/appliance-entrypoint
+COPY deploy/entrypoint.sh /usr/local/bin/appliance-entrypoint
 RUN chmod 0755 /usr/local/bin/appliance-entrypoint
 
 ENV APPLIANCE_DATA_DIR=/data \

@@ -21,6 +21,7 @@ filesystem) are translated into these at the boundary that meets them, with
     │   ├── UnsupportedProblem          the built-in solver does not understand the problem
     │   └── CodeRejected                scene code fails validation (has .reason)
     ├── StorageError                    the video store (local disk or S3/R2) failed
+    │   └── SignatureInvalid            a local video URL's signature is wrong or expired (403)
     └── DeliveryError                   a frontend could not deliver a video
 
 Render failures (timeouts, scene errors, memory) are *data*
@@ -122,6 +123,10 @@ class CodeRejected(GenerationError):
 
 class StorageError(ApplianceError):
     """The video store (local disk, S3, R2) failed."""
+
+
+class SignatureInvalid(StorageError):
+    """A signed local video URL is forged, tampered with or past its expiry (HTTP 403)."""
 
 
 class DeliveryError(ApplianceError):

@@ -453,4 +453,4 @@ class _LazySandbox:
 def _make_feedback(previous_code: str, error: str, kind: str) -> Any:
     from appliance.generation.generator import RepairFeedback
 
-    return RepairFeedback(previous_code=previous_code, error=error, kind=kind)
+    return RepairFeedback(previous_code=previous_code, error=error, kind=kind)  # type: ignore[arg-type]
