@@ -170,6 +170,10 @@ SETTINGS: tuple[Setting, ...] = (
     _row("Sandbox", "sandbox_base_image", "APPLIANCE_SANDBOX_BASE_IMAGE", "debian:bookworm-slim", _string,
          "Base image of the sandbox image. When it cannot be pulled, `appliance sandbox build "
          "--debootstrap` makes it from Debian packages."),
+    _row("Sandbox", "sandbox_context", "APPLIANCE_SANDBOX_CONTEXT", "", _optional_path,
+         "Directory with the sandbox image's Dockerfile; empty: sandbox_image/ of this installation."),
+    _row("Sandbox", "sandbox_auto_build", "APPLIANCE_SANDBOX_AUTO_BUILD", "true", _parse_bool,
+         "When `appliance serve` finds no sandbox image, build it in the background (progress in the log)."),
     _row("Sandbox", "extra_ca_certs", "APPLIANCE_EXTRA_CA_CERTS", "", _optional_path,
          "PEM file of extra CA certificates trusted while building images (TLS-inspecting proxies)."),
     _row("Sandbox", "render_timeout_s", "APPLIANCE_RENDER_TIMEOUT_S", "180", _positive_float,
@@ -316,6 +320,8 @@ class Settings:
     log_level: str
     sandbox_image: str
     sandbox_base_image: str
+    sandbox_context: Path | None
+    sandbox_auto_build: bool
     extra_ca_certs: Path | None
     render_timeout_s: float
     render_memory_mb: int

@@ -41,6 +41,10 @@ class Interrupted(Exception):
     """The worker is shutting down and gave this job back to the queue: write nothing more."""
 
 
+class Cancelled(Exception):
+    """The person cancelled the job; it fails at the step it reached."""
+
+
 @dataclass(frozen=True)
 class Feedback:
     """What went wrong with the previous attempt, for the model to repair."""
@@ -121,6 +125,8 @@ class Pipeline:
     ) -> ProcessingJob:
         if interrupted():
             raise Interrupted(job_id)
+        if target is not S.FAILED and self.store.get_job(job_id).cancel_requested:
+            raise Cancelled(job_id)
         job = self.store.transition_job(job_id, target, message or STATUS_MESSAGES.get(target), change)
         self.metrics.inc("appliance_status_changes_total", status=target.value)
         self.publish(job)
@@ -137,13 +143,16 @@ class Pipeline:
         self.metrics.inc("appliance_jobs_finished_total", status="failed")
         return job
 
-    def _cancelled(self, job_id: str) -> bool:
-        return self.store.get_job(job_id).cancel_requested
-
     # -- the job -----------------------------------------------------------------------------
 
     def run(self, job_id: str, interrupted: Callable[[], bool] = lambda: False) -> ProcessingJob:
         """Work on one job until it is READY or FAILED (or the worker gives it back)."""
+        try:
+            return self._run(job_id, interrupted)
+        except Cancelled:
+            return self._fail(job_id, "cancelled", "Cancelled")
+
+    def _run(self, job_id: str, interrupted: Callable[[], bool]) -> ProcessingJob:
         job = self.store.get_job(job_id)
         if job.status is not S.QUEUED:
             log.warning("job %s popped in status %s; skipping", job_id, job.status.value)
@@ -174,8 +183,6 @@ class Pipeline:
                 job = self.store.update_job(job_id, count_attempt)
                 self.publish(job)
             self.metrics.inc("appliance_generation_attempts_total")
-            if self._cancelled(job_id):
-                return self._fail(job_id, "cancelled", "Cancelled")
 
             if cached is not None and feedback is None:
                 code, scene_name = cached["code"], cached["scene_name"]

@@ -127,6 +127,7 @@ class Appliance:
         self.worker: Any = None
         self.maintenance: Any = None
         self._started = False
+        self._image_builder: threading.Thread | None = None
 
     # -- parts, built lazily so a missing optional part explains itself ---------------------
 
@@ -198,6 +199,8 @@ class Appliance:
                 log.warning("removed %d sandbox container(s) left by a crash", swept)
         except SandboxError as exc:
             log.error("renderer not ready: %s", exc)
+            if type(exc).__name__ == "SandboxImageMissing" and self.settings.sandbox_auto_build:
+                self._build_image_in_background()
         for line in self.describe():
             log.info("%s", line)
 
@@ -223,6 +226,24 @@ class Appliance:
         if self._run_maintenance:
             self.maintenance.start()
         self._started = True
+
+    def _build_image_in_background(self) -> None:
+        """First start without a sandbox image: build it, with progress in the log. Jobs wait
+        in the queue meanwhile (render slots only take jobs once the image is there)."""
+        from appliance.sandbox.image import build_sandbox_image
+
+        def build() -> None:
+            log.warning("no sandbox image %s: building it now (a few minutes; progress follows)",
+                        self.settings.sandbox_image)
+            try:
+                build_sandbox_image(self.settings, progress=lambda line: log.info("sandbox build: %s", line))
+                log.warning("sandbox image %s built; renders can start", self.settings.sandbox_image)
+            except Exception as exc:
+                log.error("building the sandbox image failed: %s. Build it by hand with: appliance sandbox "
+                          "build (add --debootstrap when the base image cannot be pulled)", exc)
+
+        self._image_builder = threading.Thread(target=build, name="sandbox-image-build", daemon=True)
+        self._image_builder.start()
 
     async def stop(self) -> None:
         await asyncio.to_thread(self._stop_blocking)

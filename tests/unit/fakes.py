@@ -13,7 +13,11 @@ from typing import Any
 
 from appliance.errors import CodeRejected, NotFound
 
-GOOD_CODE = "from manim import *\n\nclass SolutionScene(Scene):\n    def construct(self):\n        self.play(Create(Circle()))\n"
+FAKE_VIDEO = b"\x00\x00\x00\x18ftypmp42fake-video"
+GOOD_CODE = (
+    "from manim import *\n\nclass SolutionScene(Scene):\n    def construct(self):\n"
+    "        self.play(Create(Circle()))\n"
+)
 
 
 @dataclass
@@ -79,8 +83,8 @@ class FakeSandbox:
             return FakeResult(status=status, stderr_tail=f"NameError: boom ({status})", exit_code=1)
         handle, name = tempfile.mkstemp(suffix=".mp4")
         with open(handle, "wb") as out:
-            out.write(b"\x00\x00\x00\x18ftypmp42fake-video")
-        return FakeResult(status="ok", video_path=Path(name), video_size_bytes=26)
+            out.write(FAKE_VIDEO)
+        return FakeResult(status="ok", video_path=Path(name), video_size_bytes=Path(name).stat().st_size)
 
     def sweep_orphans(self) -> int:
         return 0

@@ -16,7 +16,7 @@ from appliance.config import Settings
 from appliance.errors import AllProvidersFailed, InvalidTransition, LimitExceeded, ProblemRejected
 from appliance.models import ProcessingStatus
 from appliance.service import Appliance, Channel
-from tests.unit.fakes import GOOD_CODE, FakeGenerator, FakeSandbox, FakeStorage, rejected
+from tests.unit.fakes import FAKE_VIDEO, GOOD_CODE, FakeGenerator, FakeSandbox, FakeStorage, rejected
 
 S = ProcessingStatus
 
@@ -47,7 +47,7 @@ async def test_job_goes_through_every_status_to_delivered(tmp_path):
         ready = seen[-1]
         assert ready.video_key and storage.exists(ready.video_key)
         assert ready.answer_text == "x = 4" and ready.ai_provider_used == "openai"
-        assert ready.render_duration_seconds is not None and ready.video_size_bytes == 26
+        assert ready.render_duration_seconds is not None and ready.video_size_bytes == len(FAKE_VIDEO)
         delivered = await app.mark_delivered(ready.job_id)
         assert delivered.status is S.DELIVERED and delivered.video_key is None
         assert not storage.exists(ready.video_key)

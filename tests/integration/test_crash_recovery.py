@@ -1,0 +1,67 @@
+"""SIGKILL in the middle of a render, start again: every job ends READY or FAILED,
+none lost, none duplicated, no sandbox container left behind. Real processes, real Docker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import docker
+import pytest
+
+from appliance.sandbox.docker import LABEL_ROLE, ROLE_SANDBOX
+
+SANDBOX_ROLE_LABEL = f"{LABEL_ROLE}={ROLE_SANDBOX}"
+
+pytestmark = pytest.mark.docker
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _sandbox_containers(client):
+    return client.containers.list(all=True, filters={"label": SANDBOX_ROLE_LABEL})
+
+
+def test_sigkill_mid_render_then_restart_loses_and_duplicates_nothing(tmp_path):
+    client = docker.from_env()
+    before = {c.id for c in _sandbox_containers(client)}
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.crash_driver", "submit", str(tmp_path), "3"],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+    )
+    job_ids = []
+    assert first.stdout is not None
+    for line in first.stdout:
+        if line.strip() == "SUBMITTED":
+            break
+        job_ids.append(line.strip())
+    assert len(job_ids) == 3
+    # Wait until a render container of this process is running, then kill the process hard.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if {c.id for c in _sandbox_containers(client) if c.status == "running"} - before:
+            break
+        time.sleep(0.2)
+    else:
+        first.kill()
+        pytest.fail("no render started within 120 s")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(10)
+
+    second = subprocess.run(
+        [sys.executable, "-m", "tests.integration.crash_driver", "finish", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=900,
+    )
+    assert second.returncode == 0, second.stderr[-2000:]
+    report = json.loads(second.stdout.strip().splitlines()[-1])
+    assert sorted(report["jobs"]) == sorted(job_ids)  # none lost, none added
+    for job_id, job in report["jobs"].items():
+        assert job["status"] in ("ready", "failed"), (job_id, job)
+    assert sum(job["status"] == "ready" for job in report["jobs"].values()) >= 2
+    assert report["queue_length"] == 0 and report["running"] == 0
+    leftover = {c.id for c in _sandbox_containers(client)} - before
+    assert not leftover, f"sandbox containers left behind: {leftover}"
