@@ -28,17 +28,13 @@ QUALITIES = ("low", "medium", "high")
 STORAGE_BACKENDS = ("local", "s3")
 TELEGRAM_MODES = ("polling", "webhook")
 KNOWN_PROVIDERS = (
+    # Providers whose keys the settings table carries (litellm's own env lookups are not used).
     "groq",
     "cloudflare",
     "huggingface",
     "openai",
     "ollama",
-    "openrouter",
-    "anthropic",
-    "gemini",
-    "mistral",
-    "together_ai",
-    "deepseek",
+    "ollama_chat",
     "builtin",
 )
 

@@ -452,7 +452,7 @@ class Appliance:
         except Exception as exc:
             checks["storage"] = {"ok": False, "error": str(exc)}
         chain = getattr(self.generator, "chain", None)
-        providers = list(getattr(chain, "providers", []) or []) if chain is not None else []
+        providers = list(getattr(chain, "models", []) or []) if chain is not None else []
         checks["providers"] = {"ok": True, "configured": [str(p) for p in providers] + ["builtin"]}
         ready = all(check["ok"] for check in checks.values())
         return {"ready": ready, "checks": checks}

@@ -1,0 +1,1 @@
+"""Problem -> Manim scene code: the LLM provider chain and the built-in offline solver."""

@@ -1,0 +1,313 @@
+"""Problem -> checked Manim scene: the model chain first, the built-in solver as the floor.
+
+One ``generate`` call makes one model request (two when the stated answer is
+wrong and the model is told the correct value). The attempt loop belongs to the
+pipeline: when the code fails validation, ``generate`` raises
+``GeneratedCodeRejected`` (a ``CodeRejected`` carrying the rejected code) and the
+pipeline calls again with ``RepairFeedback``.
+
+Answers are checked whenever the built-in solver can compute a reference with
+SymPy. The final scene never states an answer SymPy contradicts: a wrong answer
+goes back to the model once with the correct value, and if it is still wrong
+the built-in solver's own scene is used instead.
+
+    answer_check = verified      the stated answer agrees with SymPy (or is SymPy's own)
+                   corrected     the first answer was wrong; the scene now states SymPy's
+                   unverifiable  SymPy has no reference answer for this problem
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from appliance.config import Settings
+from appliance.errors import AllProvidersFailed, CodeRejected, UnsupportedProblem
+from appliance.generation.llm import BUILTIN, ChainExhausted, ChainReply, ProviderChain
+from appliance.generation.prompts import FeedbackLike, build_messages, parse_reply
+
+log = logging.getLogger(__name__)
+
+AnswerCheck = Literal["verified", "corrected", "unverifiable"]
+FeedbackKind = Literal["validation", "render", "answer"]
+
+
+@dataclass(frozen=True)
+class RepairFeedback:
+    """What went wrong with the previous attempt, for the model to repair.
+
+    ``kind`` is ``validation`` (``error`` is the refusal reason), ``render`` (the
+    render's stderr tail) or ``answer`` (the correct answer, from SymPy).
+    """
+
+    previous_code: str
+    error: str
+    kind: FeedbackKind = "validation"
+
+
+@dataclass(frozen=True)
+class GeneratedScene:
+    """A validated, repaired scene ready for the sandbox, and where it came from."""
+
+    code: str
+    scene_name: str
+    provider: str
+    model: str
+    answer_text: str | None
+    answer_check: AnswerCheck
+    repairs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+
+
+class GeneratedCodeRejected(CodeRejected):
+    """A model's scene failed validation; ``code`` is what it wrote, for the repair prompt."""
+
+    def __init__(self, reason: str, code: str, provider: str, model: str, errors: Sequence[str] = ()) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.provider = provider
+        self.model = model
+        self.errors = list(errors)
+
+
+# -- the seams to validation and the built-in solver (owned by other modules) ------------------
+
+
+class ValidatedSceneLike(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def scene_name(self) -> str: ...
+
+    @property
+    def repairs(self) -> list[str]: ...
+
+
+class ValidationLike(Protocol):
+    """``appliance.validation``."""
+
+    def validate_and_repair(self, code_or_reply: str, max_bytes: int = ...) -> ValidatedSceneLike: ...
+
+    def extract_code(self, text: str) -> str: ...
+
+
+class BuiltinSolutionLike(Protocol):
+    @property
+    def answer_text(self) -> str: ...
+
+    @property
+    def steps(self) -> list[str]: ...
+
+    @property
+    def code(self) -> str: ...
+
+
+class SolverLike(Protocol):
+    """``appliance.generation.builtin``."""
+
+    def solve(self, problem_text: str, language: str | None = None) -> BuiltinSolutionLike: ...
+
+    def reference_answer(self, problem_text: str) -> Any: ...
+
+    def answers_agree(self, stated: str, reference: Any) -> bool: ...
+
+
+def reference_text(reference: Any) -> str:
+    """The correct answer as text to tell a model (``x = -2, x = 3``)."""
+    for name in ("answer_text", "text"):
+        value = getattr(reference, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return str(reference)
+
+
+class Generator:
+    """Turns a problem into a ``GeneratedScene`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        chain: ProviderChain | None = None,
+        *,
+        validation: ValidationLike | None = None,
+        solver: SolverLike | None = None,
+    ) -> None:
+        self.settings = settings
+        self.chain = chain if chain is not None else ProviderChain(settings)
+        if validation is None:
+            from appliance import validation as validation_module
+
+            validation = validation_module  # type: ignore[assignment]
+        if solver is None:
+            from appliance.generation import builtin as builtin_module
+
+            solver = builtin_module  # type: ignore[assignment]
+        assert validation is not None and solver is not None
+        self.validation: ValidationLike = validation
+        self.solver: SolverLike = solver
+
+    def describe(self) -> str:
+        return self.chain.describe()
+
+    # -- the one entry point -----------------------------------------------------------------
+
+    def generate(
+        self, problem_text: str, language: str | None, feedback: FeedbackLike | None = None
+    ) -> GeneratedScene:
+        """A validated scene for the problem; see the module docstring for the order of things.
+
+        Raises ``GeneratedCodeRejected`` when the model's code fails validation and
+        ``AllProvidersFailed`` when neither a model nor the built-in solver can help.
+        """
+        if not self.chain.has_models:
+            return self._builtin_or_explain(problem_text, language, failures=[], configured=False)
+        try:
+            reply = self.chain.complete(build_messages(problem_text, language, feedback))
+        except AllProvidersFailed as exc:
+            failures = exc.failures if isinstance(exc, ChainExhausted) else [str(exc)]
+            return self._builtin_or_explain(problem_text, language, failures=failures, configured=True)
+
+        errors = list(reply.errors)
+        scene = self._validate(reply, errors)
+        parsed = parse_reply(reply.text)
+        reference = self._reference(problem_text)
+        if reference is None:
+            return self._model_scene(scene, reply, parsed.answer_text, parsed.steps, "unverifiable", errors)
+        if parsed.answer_text is not None:
+            agrees = self._agrees(parsed.answer_text, reference)
+            if agrees is None:
+                return self._model_scene(scene, reply, parsed.answer_text, parsed.steps, "unverifiable", errors)
+            if agrees:
+                return self._model_scene(scene, reply, parsed.answer_text, parsed.steps, "verified", errors)
+        return self._correct_answer(problem_text, language, reply, scene, parsed.answer_text, reference, errors)
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _validate(self, reply: ChainReply, errors: Sequence[str]) -> ValidatedSceneLike:
+        try:
+            return self.validation.validate_and_repair(reply.text, self.settings.max_code_bytes)
+        except CodeRejected as exc:
+            log.info("scene from %s rejected: %s", reply.model, exc.reason)
+            raise GeneratedCodeRejected(
+                exc.reason, self._code_of(reply.text), reply.provider, reply.model, errors
+            ) from exc
+
+    def _code_of(self, reply_text: str) -> str:
+        """The code part of a reply, for quoting back to the model (the whole reply if none is found)."""
+        try:
+            code = self.validation.extract_code(reply_text)
+        except CodeRejected:
+            code = ""
+        return (code or reply_text)[: self.settings.max_code_bytes]
+
+    def _reference(self, problem_text: str) -> Any:
+        # Checking is best effort: a solver fault must not cost the person their video.
+        try:
+            return self.solver.reference_answer(problem_text)
+        except Exception:
+            log.exception("reference answer failed for a problem; the answer stays unverified")
+            return None
+
+    def _agrees(self, stated: str, reference: Any) -> bool | None:
+        try:
+            return bool(self.solver.answers_agree(stated, reference))
+        except Exception:
+            log.exception("comparing answers failed; the answer stays unverified")
+            return None
+
+    def _correct_answer(
+        self,
+        problem_text: str,
+        language: str | None,
+        reply: ChainReply,
+        scene: ValidatedSceneLike,
+        stated: str | None,
+        reference: Any,
+        errors: list[str],
+    ) -> GeneratedScene:
+        """The model's answer is wrong or missing: tell it the correct value once, then use the solver."""
+        correct = reference_text(reference)
+        said = f"stated {stated!r}" if stated else "stated no answer"
+        errors.append(f"{reply.provider} ({reply.model}) {said}; SymPy says {correct}")
+        log.info("model answer disagrees with SymPy (%s vs %s); asking once more", stated, correct)
+        correction = RepairFeedback(previous_code=scene.code, error=correct, kind="answer")
+        try:
+            second = self.chain.complete(build_messages(problem_text, language, correction))
+        except AllProvidersFailed as exc:
+            errors.extend(exc.failures if isinstance(exc, ChainExhausted) else [str(exc)])
+        else:
+            errors.extend(second.errors)
+            parsed = parse_reply(second.text)
+            if parsed.answer_text is not None and self._agrees(parsed.answer_text, reference):
+                try:
+                    corrected = self.validation.validate_and_repair(second.text, self.settings.max_code_bytes)
+                except CodeRejected as exc:
+                    errors.append(f"{second.provider} ({second.model}) corrected scene refused: {exc.reason}")
+                else:
+                    return self._model_scene(corrected, second, parsed.answer_text, parsed.steps, "corrected", errors)
+            else:
+                again = f"stated {parsed.answer_text!r}" if parsed.answer_text else "stated no answer"
+                errors.append(f"{second.provider} ({second.model}) {again} again; SymPy says {correct}")
+        try:
+            return self._builtin_scene(problem_text, language, "corrected", errors)
+        except UnsupportedProblem as exc:
+            # No scene that states the right answer: send the model round the repair loop again.
+            raise GeneratedCodeRejected(
+                f"The final answer is wrong. The correct answer is {correct}; the scene must show it.",
+                scene.code, reply.provider, reply.model, errors,
+            ) from exc
+
+    def _builtin_or_explain(
+        self, problem_text: str, language: str | None, failures: list[str], configured: bool
+    ) -> GeneratedScene:
+        try:
+            return self._builtin_scene(problem_text, language, "verified", list(failures))
+        except UnsupportedProblem as exc:
+            unsupported = f"the built-in solver does not handle this kind of problem yet: {exc}"
+            if not configured:
+                message = f"No language model is configured, and {unsupported}"
+            else:
+                message = f"Every language model failed ({'; '.join(failures)}), and {unsupported}"
+            raise AllProvidersFailed(message) from exc
+
+    def _builtin_scene(
+        self, problem_text: str, language: str | None, answer_check: AnswerCheck, errors: list[str]
+    ) -> GeneratedScene:
+        solution = self.solver.solve(problem_text, language)
+        scene = self.validation.validate_and_repair(solution.code, self.settings.max_code_bytes)
+        return GeneratedScene(
+            code=scene.code,
+            scene_name=scene.scene_name,
+            provider=BUILTIN,
+            model=BUILTIN,
+            answer_text=solution.answer_text,
+            answer_check=answer_check,
+            repairs=list(scene.repairs),
+            errors=errors,
+            steps=list(solution.steps),
+        )
+
+    @staticmethod
+    def _model_scene(
+        scene: ValidatedSceneLike,
+        reply: ChainReply,
+        answer_text: str | None,
+        steps: list[str],
+        answer_check: AnswerCheck,
+        errors: list[str],
+    ) -> GeneratedScene:
+        return GeneratedScene(
+            code=scene.code,
+            scene_name=scene.scene_name,
+            provider=reply.provider,
+            model=reply.model,
+            answer_text=answer_text,
+            answer_check=answer_check,
+            repairs=list(scene.repairs),
+            errors=errors,
+            steps=steps,
+        )
