@@ -1,0 +1,118 @@
+"""The Pythagorean theorem and areas of circles, rectangles, squares and triangles."""
+
+from __future__ import annotations
+
+import sympy
+
+from appliance.generation.builtin.kinds import Request
+from appliance.generation.builtin.language import say
+from appliance.generation.builtin.reference import ReferenceAnswer
+from appliance.generation.builtin.worked import (
+    ShapeFigure,
+    Step,
+    TriangleFigure,
+    Worked,
+    plain,
+    tex,
+    with_approximation,
+)
+
+
+def _unit_suffix(unit: str, power: int) -> tuple[str, str]:
+    """(plain, LaTeX) unit: LaTeX only for ASCII units (MathTex has no Cyrillic fonts)."""
+    if not unit:
+        return "", ""
+    exponent = "²" if power == 2 else ""
+    latex = rf"\ \text{{{unit}}}" + ("^2" if power == 2 else "") if unit.isascii() else ""
+    return f" {unit}{exponent}", latex
+
+
+def solve_pythagorean(request: Request) -> Worked:
+    language = request.language
+    numbers = request.numbers
+    unit_plain, unit_latex = _unit_suffix(request.unit, 1)
+    steps = [Step(say("pythagoras", language), "a^2 + b^2 = c^2", "a² + b² = c²")]
+    if "hypotenuse" in numbers:
+        c, a = numbers["hypotenuse"], numbers["leg"]
+        square = c**2 - a**2
+        b = sympy.sqrt(square)
+        steps.append(Step(say("substitute_values", language),
+                          rf"b^2 = c^2 - a^2 = {tex(c)}^2 - {tex(a)}^2 = {tex(c**2)} - {tex(a**2)} = {tex(square)}",
+                          f"b² = {plain(square)}"))
+        unknown, value, legs = "b", b, (a, b)
+        labels = (f"a = {tex(a)}", "b = ?", f"c = {tex(c)}")
+    else:
+        a, b = numbers["leg_a"], numbers["leg_b"]
+        square = a**2 + b**2
+        c = sympy.sqrt(square)
+        steps.append(Step(say("substitute_values", language),
+                          rf"c^2 = {tex(a)}^2 + {tex(b)}^2 = {tex(a**2)} + {tex(b**2)} = {tex(square)}",
+                          f"c² = {plain(square)}"))
+        unknown, value, legs = "c", c, (a, b)
+        labels = (f"a = {tex(a)}", f"b = {tex(b)}", "c = ?")
+    value_plain, value_latex = with_approximation(value)
+    shown = rf"\sqrt{{{tex(square)}}} = {value_latex if not value.is_Integer else tex(value)}"
+    steps.append(Step(say("take_root", language), f"{unknown} = {shown}{unit_latex}",
+                      f"{unknown} = {value_plain}{unit_plain}"))
+    text = f"{unknown} = {value_plain}{unit_plain}"
+    latex = f"{unknown} = {value_latex}{unit_latex}"
+    reference = ReferenceAnswer("pythagorean", text, "number", values=(value,))
+    figure = TriangleFigure(float(legs[0]), float(legs[1]), *labels, unknown=unknown)
+    problem = r",\quad ".join(label for label in labels)
+    return Worked("pythagorean", say("title.pythagorean", language), problem, tuple(steps), latex, text,
+                  reference, figure, figure_first=True)
+
+
+def solve_area(request: Request) -> Worked:
+    language = request.language
+    numbers = request.numbers
+    unit_plain, unit_latex = _unit_suffix(request.unit, 2)
+    _, length_latex = _unit_suffix(request.unit, 1)
+    steps: list[Step] = []
+    shape = request.shape
+    if shape == "circle":
+        if "diameter" in numbers:
+            radius = numbers["diameter"] / 2
+            steps.append(Step(say("diameter_to_radius", language),
+                              rf"r = \frac{{d}}{{2}} = \frac{{{tex(numbers['diameter'])}}}{{2}} = {tex(radius)}",
+                              f"r = {plain(radius)}"))
+        else:
+            radius = numbers["radius"]
+        area = sympy.pi * radius**2
+        steps.append(Step(say("area_formula", language), r"A = \pi r^2", "A = πr²"))
+        substituted = rf"A = \pi \cdot {tex(radius)}^2 = {tex(area)}"
+        figure = ShapeFigure("circle", float(radius), float(radius), (f"r = {tex(radius)}{length_latex}",))
+        problem = f"r = {tex(radius)}{length_latex}" if "radius" in numbers else \
+            f"d = {tex(numbers['diameter'])}{length_latex}"
+    elif shape == "square":
+        side = numbers["side"]
+        area = side**2
+        steps.append(Step(say("area_formula", language), r"A = a^2", "A = a²"))
+        substituted = rf"A = {tex(side)}^2 = {tex(area)}"
+        figure = ShapeFigure("square", float(side), float(side), (f"a = {tex(side)}{length_latex}",))
+        problem = f"a = {tex(side)}{length_latex}"
+    elif shape == "rectangle":
+        width, length = numbers["width"], numbers["length"]
+        area = width * length
+        steps.append(Step(say("area_formula", language), r"A = a \cdot b", "A = a · b"))
+        substituted = rf"A = {tex(width)} \cdot {tex(length)} = {tex(area)}"
+        figure = ShapeFigure("rectangle", float(length), float(width),
+                             (f"{tex(length)}{length_latex}", f"{tex(width)}{length_latex}"))
+        problem = rf"a = {tex(width)}{length_latex},\quad b = {tex(length)}{length_latex}"
+    else:
+        base, height = numbers["base"], numbers["height"]
+        area = base * height / 2
+        steps.append(Step(say("area_formula", language), r"A = \frac{1}{2}\, b\, h", "A = ½ · b · h"))
+        substituted = rf"A = \frac{{1}}{{2}} \cdot {tex(base)} \cdot {tex(height)} = {tex(area)}"
+        figure = ShapeFigure("triangle", float(base), float(height),
+                             (f"b = {tex(base)}{length_latex}", f"h = {tex(height)}{length_latex}"))
+        problem = rf"b = {tex(base)}{length_latex},\quad h = {tex(height)}{length_latex}"
+    value_plain, value_latex = with_approximation(area)
+    steps.append(Step(say("substitute_values", language), substituted, f"A = {plain(area)}"))
+    text = f"A = {value_plain}{unit_plain}"
+    latex = f"A = {value_latex}{unit_latex}"
+    if value_plain != plain(area):
+        steps.append(Step(say("result", language), latex, text))
+    reference = ReferenceAnswer("area", text, "number", values=(area,))
+    return Worked("area", say(f"title.area.{shape}", language), problem, tuple(steps), latex, text, reference,
+                  figure, figure_first=True)

@@ -1,0 +1,393 @@
+"""Manim Community 0.19 scene code for a worked solution.
+
+Every scene has the same shape: a title (narration in the problem's
+language, ``Text``) at the top, the problem as ``MathTex`` under it, the steps
+as pages of at most four ``MathTex`` lines (arranged down the middle and scaled
+to fit) while a caption at the bottom says what each step does, then the
+figure (graph, number line, triangle or shape), then the boxed answer. For
+geometry the figure comes first and stays on the left while the steps run on
+the right.
+
+All data enters the code as Python literals through ``repr``; the only code
+not written here is a numpy expression printed by SymPy from a parsed formula
+(``plots.numpy_code`` checks it), so problem text never becomes code.
+"""
+
+from __future__ import annotations
+
+from appliance.generation.builtin.language import say
+from appliance.generation.builtin.worked import (
+    Figure,
+    GraphFigure,
+    NumberLineFigure,
+    ShapeFigure,
+    TriangleFigure,
+    Worked,
+)
+
+SCENE_NAME = "SolutionScene"
+STEPS_PER_PAGE = 4
+MAX_STEPS = 8
+_COLOURS = {"BLUE", "GREEN", "ORANGE", "YELLOW", "RED", "WHITE", "TEAL", "PURPLE"}
+
+_HEADER = '''\
+from manim import *
+import numpy
+
+# Written by the Manim Appliance built-in solver (kind: {kind}).
+
+TITLE = {title!r}
+PROBLEM = {problem!r}
+STEPS = {steps!r}
+ANSWER_WORD = {answer_word!r}
+ANSWER_LATEX = {answer_latex!r}
+ANSWER_TEXT = {answer_text!r}
+CAPTION = {caption!r}
+'''
+
+_HELPERS = '''
+
+def fit(mobject, max_width, max_height):
+    """Scale a mobject down (never up) to fit a box."""
+    if mobject.width > max_width:
+        mobject.scale_to_fit_width(max_width)
+    if mobject.height > max_height:
+        mobject.scale_to_fit_height(max_height)
+    return mobject
+
+
+class SolutionScene(Scene):
+    def construct(self):
+        self.caption = None
+        title = fit(Text(TITLE, font_size=40, color=YELLOW), 12.5, 0.8).to_edge(UP, buff=0.35)
+        self.play(Write(title), run_time=1)
+        problem = fit(MathTex(PROBLEM, font_size=46), 12.5, 1.4).next_to(title, DOWN, buff=0.3)
+        self.play(FadeIn(problem, shift=DOWN * 0.2), run_time=1)
+        self.wait(0.5)
+        top = problem.get_bottom()[1] - 0.3
+{body}
+
+    def narrate(self, words):
+        """Replace the caption at the bottom of the frame."""
+        new = fit(Text(words, font_size=28), 13.0, 0.55).to_edge(DOWN, buff=0.35)
+        if self.caption is None:
+            self.play(FadeIn(new), run_time=0.4)
+        else:
+            self.play(FadeOut(self.caption), FadeIn(new), run_time=0.4)
+        self.caption = new
+
+    def show_steps(self, top, left, right, bottom=-2.9):
+        """The steps, a page of lines at a time, each with its caption."""
+        width = right - left
+        for start in range(0, len(STEPS), {per_page}):
+            page = STEPS[start:start + {per_page}]
+            rows = [fit(MathTex(latex, font_size=44), width, 1.3) if latex else None for _, latex in page]
+            shown = VGroup(*[row for row in rows if row is not None])
+            if len(shown) > 0:
+                shown.arrange(DOWN, buff=0.35)
+                fit(shown, width, top - bottom)
+                shown.move_to([(left + right) / 2, (top + bottom) / 2, 0])
+            for (words, _), row in zip(page, rows):
+                self.narrate(words)
+                if row is not None:
+                    self.play(Write(row), run_time=1.2)
+                self.wait(0.8)
+            if len(shown) > 0:
+                self.play(FadeOut(shown), run_time=0.5)
+
+    def show_answer(self, keep, centre, width):
+        """Clear everything but ``keep`` and box the answer at ``centre``."""
+        label = Text(ANSWER_WORD, font_size=34, color=YELLOW)
+        if ANSWER_LATEX:
+            body = MathTex(ANSWER_LATEX, font_size=48)
+        else:
+            body = Text(ANSWER_TEXT.replace("; ", "\\n"), font_size=34, line_spacing=1.2)
+        fit(body, width - 0.6, 2.6)
+        answer = VGroup(label, body).arrange(DOWN, buff=0.4).move_to(centre)
+        box = SurroundingRectangle(body, color=YELLOW, buff=0.25)
+        # Parts of a kept group were added one by one, so compare whole families.
+        kept = [part for mobject in keep for part in mobject.get_family()]
+        leaving = [mobject for mobject in self.mobjects if mobject not in kept]
+        if leaving:
+            self.play(*[FadeOut(mobject) for mobject in leaving], run_time=0.6)
+        self.caption = None
+        self.play(FadeIn(label), Write(body), run_time=1.2)
+        self.play(Create(box), run_time=0.6)
+        self.wait(2.5)
+'''
+
+_BODY_STEPS_THEN_FIGURE = '''\
+        self.show_steps(top, -6.6, 6.6)
+        self.play(FadeOut(problem), run_time=0.5)
+        self.draw_figure(title)
+        self.show_answer([title], DOWN * 0.3, 12.5)
+'''
+
+_BODY_STEPS_ONLY = '''\
+        self.show_steps(top, -6.6, 6.6)
+        self.show_answer([title, problem], DOWN * 0.6, 12.5)
+'''
+
+_BODY_FIGURE_FIRST = '''\
+        figure = self.draw_figure(top)
+        self.show_steps(top, 0.2, 6.6)
+        self.show_answer([title, problem, figure], [3.4, (top - 2.9) / 2, 0], 6.4)
+'''
+
+_GRAPH_FIGURE = '''
+X_RANGE = {x_range!r}
+Y_RANGE = {y_range!r}
+CURVES = [
+{curves}
+]
+MARKERS = {markers}
+VERTICAL_LINES = {verticals}
+HORIZONTAL_LINES = {horizontals}
+AREA = {area}
+NUMBER_DECIMALS = ({x_decimals}, {y_decimals})
+'''
+
+_GRAPH_METHOD = '''
+    def draw_figure(self, title):
+        axes = Axes(
+            x_range=X_RANGE, y_range=Y_RANGE, x_length=9.0, y_length=5.0, tips=False,
+            x_axis_config={"include_numbers": True, "font_size": 22,
+                           "decimal_number_config": {"num_decimal_places": NUMBER_DECIMALS[0]}},
+            y_axis_config={"include_numbers": True, "font_size": 22,
+                           "decimal_number_config": {"num_decimal_places": NUMBER_DECIMALS[1]}},
+        ).move_to(LEFT * 1.9 + DOWN * 0.45)
+        axis_labels = axes.get_axis_labels(x_label=MathTex("x"), y_label=MathTex("y"))
+        self.narrate(CAPTION)
+        self.play(Create(axes), FadeIn(axis_labels), run_time=1.5)
+        legend_rows = []
+        for function, segments, colour, label in CURVES:
+            pieces = VGroup(*[
+                axes.plot(function, x_range=[low, high, (high - low) / 100], color=colour)
+                for low, high in segments
+            ])
+            self.play(Create(pieces), run_time=1.5)
+            swatch = Line(ORIGIN, RIGHT * 0.5, color=colour, stroke_width=6)
+            legend_rows.append(VGroup(swatch, MathTex(label, font_size=30, color=colour)).arrange(RIGHT, buff=0.2))
+        for x_value, label, colour in VERTICAL_LINES:
+            line = Line(axes.c2p(x_value, Y_RANGE[0]), axes.c2p(x_value, Y_RANGE[1]), color=colour)
+            self.play(Create(line), run_time=1)
+            swatch = Line(ORIGIN, RIGHT * 0.5, color=colour, stroke_width=6)
+            legend_rows.append(VGroup(swatch, MathTex(label, font_size=30, color=colour)).arrange(RIGHT, buff=0.2))
+        if legend_rows:
+            legend = VGroup(*legend_rows).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
+            # Beside the axes, not on them: a legend must never cover the curves it names.
+            fit(legend, 3.5, 4.5)
+            legend.next_to(axes, RIGHT, buff=0.35).align_to(axes, UP)
+            self.play(FadeIn(legend), run_time=0.6)
+        for y_value, colour in HORIZONTAL_LINES:
+            guide = DashedLine(axes.c2p(X_RANGE[0], y_value), axes.c2p(X_RANGE[1], y_value), color=colour,
+                               stroke_width=2)
+            self.play(Create(guide), run_time=0.8)
+        if AREA is not None:
+            function, low, high = AREA
+            bounded = axes.plot(function, x_range=[low, high, (high - low) / 100])
+            area = axes.get_area(bounded, x_range=(low, high), color=[BLUE, GREEN], opacity=0.5)
+            self.play(FadeIn(area), run_time=1.2)
+        directions = [UR, DR, UL, DL]  # neighbouring points (roots on the axis) label above, then below
+        for index, (x_value, y_value, label, colour, hollow) in enumerate(MARKERS):
+            point = axes.c2p(x_value, y_value)
+            if hollow:
+                dot = Circle(radius=0.09, color=colour, stroke_width=4).set_fill(BLACK, opacity=1).move_to(point)
+            else:
+                dot = Dot(point, radius=0.09, color=colour)
+            text = MathTex(label, font_size=26, color=colour).next_to(dot, directions[index % 4], buff=0.1)
+            text.add_background_rectangle(opacity=0.75)
+            self.play(FadeIn(dot, scale=0.5), FadeIn(text), run_time=0.7)
+        self.wait(2)
+'''
+
+_NUMBER_LINE_FIGURE = '''
+LINE_RANGE = {x_range!r}
+PIECES = {pieces!r}
+POINTS = {points!r}
+BOUNDARY_LABELS = {labels!r}
+LINE_DECIMALS = {decimals}
+'''
+
+_NUMBER_LINE_METHOD = '''
+    def draw_figure(self, title):
+        line = NumberLine(x_range=LINE_RANGE, length=11, include_numbers=True, font_size=28,
+                          decimal_number_config={"num_decimal_places": LINE_DECIMALS}).move_to(DOWN * 0.6)
+        variable = MathTex("x", font_size=36).next_to(line, RIGHT, buff=0.25)
+        self.narrate(CAPTION)
+        self.play(Create(line), FadeIn(variable), run_time=1.5)
+        if ANSWER_LATEX:
+            statement = fit(MathTex(ANSWER_LATEX, font_size=44, color=YELLOW), 12, 1.2).next_to(line, UP, buff=1.2)
+            self.play(Write(statement), run_time=1)
+        drawn = []
+        for low, high, low_closed, high_closed in PIECES:
+            start = line.n2p(LINE_RANGE[0]) + LEFT * 0.3 if low is None else line.n2p(low)
+            end = line.n2p(LINE_RANGE[1]) + RIGHT * 0.3 if high is None else line.n2p(high)
+            if low is None and high is None:
+                ray = DoubleArrow(start, end, buff=0, color=YELLOW, stroke_width=8)
+            elif low is None:
+                ray = Arrow(end, start, buff=0, color=YELLOW, stroke_width=8, max_tip_length_to_length_ratio=0.08)
+            elif high is None:
+                ray = Arrow(start, end, buff=0, color=YELLOW, stroke_width=8, max_tip_length_to_length_ratio=0.08)
+            else:
+                ray = Line(start, end, color=YELLOW, stroke_width=8)
+            drawn.append(ray.shift(UP * 0.02))
+            for value, closed in ((low, low_closed), (high, high_closed)):
+                if value is None:
+                    continue
+                if closed:
+                    drawn.append(Dot(line.n2p(value), radius=0.12, color=YELLOW))
+                else:
+                    drawn.append(Circle(radius=0.12, color=YELLOW, stroke_width=4).set_fill(BLACK, opacity=1)
+                                 .move_to(line.n2p(value)))
+        for value in POINTS:
+            drawn.append(Dot(line.n2p(value), radius=0.12, color=YELLOW))
+        for value, label in BOUNDARY_LABELS:
+            drawn.append(MathTex(label, font_size=30, color=YELLOW).next_to(line.n2p(value), UP, buff=0.3))
+        if drawn:
+            self.play(*[Create(mobject) if isinstance(mobject, Line) else FadeIn(mobject) for mobject in drawn],
+                      run_time=1.5)
+        self.wait(2)
+'''
+
+_TRIANGLE_FIGURE = '''
+LEGS = ({leg_a!r}, {leg_b!r})
+SIDE_LABELS = ({label_a!r}, {label_b!r}, {label_c!r})
+UNKNOWN = {unknown!r}
+'''
+
+_TRIANGLE_METHOD = '''
+    def draw_figure(self, top):
+        scale = min(5.0 / LEGS[0], 3.6 / LEGS[1])
+        corner, right_end, top_end = ORIGIN, RIGHT * LEGS[0] * scale, UP * LEGS[1] * scale
+        triangle = Polygon(corner, right_end, top_end, color=BLUE, stroke_width=5)
+        triangle.set_fill(BLUE, opacity=0.15)
+        mark = RightAngle(Line(corner, right_end), Line(corner, top_end), length=0.3, color=WHITE)
+        colours = [YELLOW if name == UNKNOWN else WHITE for name in ("a", "b", "c")]
+        label_a = MathTex(SIDE_LABELS[0], font_size=34, color=colours[0]).next_to(Line(corner, right_end), DOWN)
+        label_b = MathTex(SIDE_LABELS[1], font_size=34, color=colours[1]).next_to(Line(corner, top_end), LEFT)
+        outward = numpy.array([LEGS[1], LEGS[0], 0.0])
+        outward = outward / numpy.linalg.norm(outward)
+        label_c = MathTex(SIDE_LABELS[2], font_size=34, color=colours[2])
+        label_c.move_to((right_end + top_end) / 2 + outward * 0.55)
+        figure = VGroup(triangle, mark, label_a, label_b, label_c)
+        fit(figure, 6.0, top + 2.9)
+        figure.move_to([-3.5, (top - 2.9) / 2, 0])
+        self.play(Create(triangle), Create(mark), run_time=1.5)
+        self.play(FadeIn(label_a), FadeIn(label_b), FadeIn(label_c), run_time=1)
+        return figure
+'''
+
+_SHAPE_FIGURE = '''
+SHAPE = {shape!r}
+SIZES = ({width!r}, {height!r})
+SHAPE_LABELS = {labels!r}
+'''
+
+_SHAPE_METHOD = '''
+    def draw_figure(self, top):
+        if SHAPE == "circle":
+            shape = Circle(radius=1.8, color=BLUE).set_fill(BLUE, opacity=0.25)
+            radius = Line(ORIGIN, RIGHT * 1.8, color=YELLOW, stroke_width=5)
+            label = MathTex(SHAPE_LABELS[0], font_size=34, color=YELLOW).next_to(radius, UP, buff=0.15)
+            parts = [shape, radius, Dot(ORIGIN, color=YELLOW), label]
+        elif SHAPE == "square":
+            shape = Square(side_length=3, color=BLUE).set_fill(BLUE, opacity=0.25)
+            brace = Brace(shape, DOWN)
+            parts = [shape, brace, MathTex(SHAPE_LABELS[0], font_size=34).next_to(brace, DOWN, buff=0.15)]
+        elif SHAPE == "rectangle":
+            scale = min(5.0 / SIZES[0], 3.2 / SIZES[1])
+            width, height = max(SIZES[0] * scale, 0.8), max(SIZES[1] * scale, 0.8)
+            shape = Rectangle(width=width, height=height, color=BLUE).set_fill(BLUE, opacity=0.25)
+            bottom, side = Brace(shape, DOWN), Brace(shape, LEFT)
+            parts = [shape, bottom, side,
+                     MathTex(SHAPE_LABELS[0], font_size=34).next_to(bottom, DOWN, buff=0.15),
+                     MathTex(SHAPE_LABELS[1], font_size=34).next_to(side, LEFT, buff=0.15)]
+        else:
+            scale = min(5.0 / SIZES[0], 3.2 / SIZES[1])
+            base, height = max(SIZES[0] * scale, 0.8), max(SIZES[1] * scale, 0.8)
+            left_end, right_end, apex = ORIGIN, RIGHT * base, numpy.array([base * 0.35, height, 0])
+            shape = Polygon(left_end, right_end, apex, color=BLUE).set_fill(BLUE, opacity=0.25)
+            foot = numpy.array([base * 0.35, 0, 0])
+            altitude = DashedLine(apex, foot, color=YELLOW)
+            brace = Brace(Line(left_end, right_end), DOWN)
+            parts = [shape, altitude, RightAngle(Line(foot, right_end), Line(foot, apex), length=0.2), brace,
+                     MathTex(SHAPE_LABELS[0], font_size=34).next_to(brace, DOWN, buff=0.15),
+                     MathTex(SHAPE_LABELS[1], font_size=34, color=YELLOW).next_to(altitude, RIGHT, buff=0.15)]
+        figure = VGroup(*parts)
+        fit(figure, 6.0, top + 2.9)
+        figure.move_to([-3.5, (top - 2.9) / 2, 0])
+        self.play(Create(parts[0]), run_time=1.2)
+        self.play(*[FadeIn(part) for part in parts[1:]], run_time=1)
+        return figure
+'''
+
+
+def _decimals(step: float) -> int:
+    for places in range(0, 4):
+        if abs(step * 10**places - round(step * 10**places)) < 1e-9:
+            return places
+    return 3
+
+
+def _colour(name: str) -> str:
+    if name not in _COLOURS:
+        raise ValueError(f"unknown colour {name}")
+    return name
+
+
+def _graph_code(figure: GraphFigure) -> tuple[str, str]:
+    curves = ",\n".join(
+        f"    (lambda x: {curve.code}, {curve.segments!r}, {_colour(curve.color)}, {curve.label!r})"
+        for curve in figure.curves
+    )
+    markers = [(m.x, m.y, m.label, m.color, m.hollow) for m in figure.markers]
+    marker_text = "[" + ", ".join(f"({x!r}, {y!r}, {label!r}, {_colour(c)}, {hollow!r})"
+                                  for x, y, label, c, hollow in markers) + "]"
+    verticals = "[" + ", ".join(f"({x!r}, {label!r}, {_colour(c)})" for x, label, c in figure.vertical_lines) + "]"
+    horizontals = "[" + ", ".join(f"({y!r}, {_colour(c)})" for y, c in figure.horizontal_lines) + "]"
+    area = "None"
+    if figure.area is not None:
+        code, low, high = figure.area
+        area = f"(lambda x: {code}, {low!r}, {high!r})"
+    data = _GRAPH_FIGURE.format(x_range=list(figure.x_range), y_range=list(figure.y_range), curves=curves,
+                                markers=marker_text, verticals=verticals, horizontals=horizontals, area=area,
+                                x_decimals=_decimals(figure.x_range[2]), y_decimals=_decimals(figure.y_range[2]))
+    return data, _GRAPH_METHOD
+
+
+def _figure_code(figure: Figure | None) -> tuple[str, str]:
+    if isinstance(figure, GraphFigure):
+        return _graph_code(figure)
+    if isinstance(figure, NumberLineFigure):
+        data = _NUMBER_LINE_FIGURE.format(x_range=list(figure.x_range), pieces=list(figure.pieces),
+                                          points=list(figure.points), labels=list(figure.labels),
+                                          decimals=_decimals(figure.x_range[2]))
+        return data, _NUMBER_LINE_METHOD
+    if isinstance(figure, TriangleFigure):
+        data = _TRIANGLE_FIGURE.format(leg_a=figure.leg_a, leg_b=figure.leg_b, label_a=figure.label_a,
+                                       label_b=figure.label_b, label_c=figure.label_c, unknown=figure.unknown)
+        return data, _TRIANGLE_METHOD
+    if isinstance(figure, ShapeFigure):
+        data = _SHAPE_FIGURE.format(shape=figure.shape, width=figure.width, height=figure.height,
+                                    labels=figure.labels)
+        return data, _SHAPE_METHOD
+    return "", ""
+
+
+def scene_code(worked: Worked, language: str) -> str:
+    """The complete scene source for a worked solution."""
+    steps = [(step.say, step.latex) for step in worked.steps][:MAX_STEPS]
+    caption = getattr(worked.figure, "caption", "") or say("graph", language)
+    header = _HEADER.format(kind=worked.kind, title=worked.title, problem=worked.problem_latex, steps=steps,
+                            answer_word=say("answer", language), answer_latex=worked.answer_latex,
+                            answer_text=worked.answer_text, caption=caption)
+    figure_data, figure_method = _figure_code(worked.figure)
+    if not figure_method:
+        body = _BODY_STEPS_ONLY
+    elif worked.figure_first:
+        body = _BODY_FIGURE_FIRST
+    else:
+        body = _BODY_STEPS_THEN_FIGURE
+    helpers = _HELPERS.replace("{body}", body.rstrip("\n")).replace("{per_page}", str(STEPS_PER_PAGE))
+    return header + figure_data + helpers + figure_method

@@ -1,0 +1,194 @@
+"""``appliance sandbox build | run | sweep``: the sandbox from the command line.
+
+``register(subparsers)`` is wired into the ``appliance`` command by frontends/cli.py.
+Exit codes follow that module: 0 ok, 1 the render failed, 2 usage, 3 unavailable
+(raised as ``SandboxError`` and mapped there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from appliance.config import QUALITIES, Settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+
+
+def register(subparsers: Any) -> None:
+    sandbox = subparsers.add_parser("sandbox", help="build the sandbox image, render a file in it, sweep leftovers")
+    commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SANDBOX_COMMAND")
+    commands.required = True
+
+    build = commands.add_parser("build", help="build the sandbox image through the Docker engine")
+    build.add_argument("--debootstrap", action="store_true",
+                       help="if the base image cannot be pulled, make it from Debian packages (needs root)")
+    build.add_argument("--base-image", metavar="IMAGE", help="base image (default: APPLIANCE_SANDBOX_BASE_IMAGE)")
+    build.add_argument("--extra-ca-certs", metavar="PEM", type=Path,
+                       help="CA certificates to trust while downloading packages (default: APPLIANCE_EXTRA_CA_CERTS)")
+    build.add_argument("--no-host-network", action="store_true",
+                       help="run build steps on the default bridge network instead of the host's")
+    build.add_argument("--no-cache", action="store_true", help="rebuild every layer")
+    build.add_argument("-v", "--verbose", action="store_true", help="show every line of the build output")
+    build.set_defaults(handler=_cmd_build)
+
+    run = commands.add_parser(
+        "run", help="render a scene file in the sandbox (a safe way to run Manim code you did not write)")
+    run.add_argument("scene_file", metavar="SCENE.py", type=Path)
+    run.add_argument("--scene", metavar="NAME", default="", help="Scene class to render (default: the last one)")
+    run.add_argument("--quality", choices=QUALITIES, help="low (480p15), medium (720p30), high (1080p60)")
+    run.add_argument("-o", "--output", metavar="OUT.mp4", type=Path, help="where to write the video")
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    run.add_argument("--repair", action="store_true",
+                     help="validate and repair the code first (as a live job would) and report the repairs")
+    run.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit (default: setting)")
+    run.set_defaults(handler=_cmd_run)
+
+    sweep = commands.add_parser("sweep", help="remove sandbox containers left by an appliance that is gone")
+    sweep.add_argument("--all", action="store_true", help="remove every sandbox container, even ones in use")
+    sweep.set_defaults(handler=_cmd_sweep)
+
+
+# -- build -----------------------------------------------------------------------------------
+
+class _BuildDisplay:
+    """Prints build steps with elapsed time; every other line only when verbose."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.started = time.monotonic()
+        self.width = max(60, shutil.get_terminal_size((120, 20)).columns)
+
+    def __call__(self, line: str) -> None:
+        elapsed = time.monotonic() - self.started
+        important = line.startswith(("Step ", "building ", "built ", "base image", "cannot pull", "made base",
+                                     "importing ", "Successfully"))
+        if important:
+            print(f"[{elapsed:6.1f}s] {line}"[: self.width], flush=True)
+        elif self.verbose:
+            print(f"          {line}", flush=True)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from appliance.sandbox.image import build_sandbox_image
+
+    settings = Settings.from_env()
+    build_sandbox_image(
+        settings,
+        progress=_BuildDisplay(args.verbose),
+        debootstrap=args.debootstrap,
+        base_image=args.base_image,
+        extra_ca_certs=args.extra_ca_certs,
+        host_network=not args.no_host_network,
+        no_cache=args.no_cache,
+    )
+    return EXIT_OK
+
+
+# -- run -------------------------------------------------------------------------------------
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from appliance.sandbox.docker import DockerSandbox
+
+    try:
+        code = args.scene_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"appliance: cannot read {args.scene_file}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    scene_name: str = args.scene
+    prelude = ""
+    repairs: list[str] | None = None
+    if args.repair:
+        repaired = _repair(code)
+        if isinstance(repaired, str):
+            return _report_rejection(args, repaired)
+        code, repaired_scene, repairs, prelude = repaired
+        scene_name = scene_name or repaired_scene
+    overrides: dict[str, Any] = {"warm_pool_size": 0}
+    if args.timeout:
+        overrides["render_timeout_s"] = args.timeout
+    settings = Settings.from_env().replace(**overrides)
+    quality = args.quality or settings.render_quality
+    sandbox = DockerSandbox(settings)
+    try:
+        sandbox.check_image()
+        result = sandbox.render(code, scene_name, quality, prelude=prelude)
+    finally:
+        sandbox.close()
+    if result.video_path is not None:
+        output = args.output or Path.cwd() / f"{args.scene_file.stem}.mp4"
+        shutil.move(str(result.video_path), output)
+        result.video_path = output.resolve()
+    report = result.to_dict()
+    if repairs is not None:
+        report["repairs"] = repairs
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        _print_text(report)
+    if result.ok:
+        return EXIT_OK
+    return EXIT_UNAVAILABLE if report["status"] == "unavailable" else EXIT_FAILED
+
+
+def _repair(code: str) -> tuple[str, str, list[str], str] | str:
+    """(code, scene, repairs, prelude) from appliance.validation, or why the code was refused."""
+    from appliance.errors import CodeRejected
+
+    try:
+        from appliance.validation import COMPAT_PRELUDE, validate_and_repair
+    except ImportError as exc:
+        return f"repair is not available in this installation ({exc})"
+    try:
+        checked = validate_and_repair(code)
+    except CodeRejected as exc:
+        return f"the code was refused: {exc.reason}"
+    except NotImplementedError:
+        return "repair is not available in this installation yet"
+    return checked.code, checked.scene_name, list(checked.repairs), COMPAT_PRELUDE
+
+
+def _report_rejection(args: argparse.Namespace, reason: str) -> int:
+    if args.json:
+        print(json.dumps({"status": "rejected", "exit_code": None, "message": reason, "stderr_tail": "",
+                          "duration_s": 0.0, "video_path": None, "video_size_bytes": None}))
+    else:
+        print(f"rejected: {reason}")
+    return EXIT_FAILED
+
+
+def _print_text(report: dict[str, Any]) -> None:
+    print(f"{report['status']}: {report['message']} ({report['duration_s']:.1f} s)")
+    if report.get("detail"):
+        print(f"  detail: {report['detail']}")
+    if report.get("video_path"):
+        print(f"  video: {report['video_path']} ({report['video_size_bytes']} bytes, "
+              f"{report['video_duration_s']} s)")
+    for repair in report.get("repairs") or []:
+        print(f"  repaired: {repair}")
+    if report["status"] != "ok" and report.get("stderr_tail"):
+        print("  stderr (tail):")
+        for line in str(report["stderr_tail"]).splitlines():
+            print(f"    {line}")
+
+
+# -- sweep -----------------------------------------------------------------------------------
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from appliance.sandbox.docker import DockerSandbox
+
+    sandbox = DockerSandbox(Settings.from_env().replace(warm_pool_size=0))
+    try:
+        removed = sandbox.sweep_orphans(everything=args.all)
+    finally:
+        sandbox.close()
+    print(f"removed {removed} sandbox container(s)")
+    return EXIT_OK

@@ -1,0 +1,497 @@
+"""One disposable, hardened container per render (DESIGN.md, "Sandbox rules").
+
+A render: create a container with a small tmpfs volume as /work (no network,
+read-only root, non-root, no capabilities, no-new-privileges, default seccomp, pid,
+memory, CPU, nofile and fsize limits, capped logs, an init), attach to its stdin and
+output, start it, send the request as one JSON line, and wait for the runner to say
+"done" or to die. The video is fetched through the archive API while the container is
+still alive (the tmpfs dies with it), checked (``video.py``), and the container and its
+volume are removed whatever happened. Nothing is bind-mounted from the host, so this
+works the same with a remote DOCKER_HOST or from inside the appliance's own container.
+
+With a warm pool (``pool.py``) the container was started earlier and has already
+imported Manim; everything else is the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appliance.config import MANIM_VERSION, SANDBOX_IMAGE_VERSION, Settings
+from appliance.errors import SandboxImageMissing, SandboxUnavailable
+from appliance.sandbox.attach import AttachedStream
+from appliance.sandbox.classify import ContainerFacts, classify_failure
+from appliance.sandbox.result import RenderResult, RenderStatus, summarize_stderr
+from appliance.sandbox.video import fetch_video, probe_mp4
+
+log = logging.getLogger(__name__)
+
+LABEL_ROLE = "manim-appliance.role"
+ROLE_SANDBOX = "sandbox"
+LABEL_OWNER = "manim-appliance.owner"  # host:pid:process-start of the appliance that made it
+LABEL_INSTANCE = "manim-appliance.instance"  # one DockerSandbox object
+LABEL_DEADLINE = "manim-appliance.deadline"  # unix time after which it is certainly stale
+LABEL_IMAGE_VERSION = "manim-appliance.sandbox-image-version"
+LABEL_MANIM_VERSION = "manim-appliance.manim-version"
+
+RENDER_UID = 10001  # the image's `render` user (sandbox_image/Dockerfile)
+RUNNER = ["/opt/manim/bin/python", "-I", "/opt/manim-appliance/runner.py"]
+WORK_DIR = "/work"
+OUTPUT_PATH = "/work/output/video.mp4"
+BUILD_COMMAND = "appliance sandbox build"
+
+# A warm container waits at most this long for its job before the pool replaces it;
+# its in-container backstop timeout covers the wait plus one render.
+WARM_MAX_IDLE_S = 900.0
+BACKSTOP_MARGIN_S = 30.0
+# After the runner reports a failure it exits at once; give it this long.
+EXIT_GRACE_S = 5.0
+# Work-area files: the tmpfs inode cap stops "millions of empty files".
+WORK_MAX_FILES = 20000
+# The container's environment is exactly this (plus the image's own ENV): nothing of
+# the appliance's environment, where API keys live, is passed on.
+CONTAINER_ENVIRONMENT = {
+    "HOME": WORK_DIR,
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONHASHSEED": "0",
+}
+
+
+def owner_token() -> str:
+    """Identifies this process across restarts: host name, pid and the pid's start time."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _process_start(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _owner_alive(owner: str) -> bool | None:
+    """True/False for an owner on this host; None when it lives elsewhere (unknowable)."""
+    try:
+        host, pid_text, start = owner.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return None
+    if host != socket.gethostname():
+        return None
+    return Path(f"/proc/{pid}").exists() and _process_start(pid) == start
+
+
+@dataclass
+class StartedContainer:
+    """A started sandbox container waiting for (or running) its one render."""
+
+    container: Any
+    name: str
+    stream: AttachedStream
+    started_at: float  # monotonic
+    ready: bool = False
+    import_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(self.container.id)
+
+
+def _connect(settings: Settings) -> Any:
+    import docker
+
+    try:
+        return docker.from_env(timeout=60)
+    except docker.errors.DockerException as exc:
+        raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+
+
+class DockerSandbox:
+    """Renders scene code in fresh hardened containers; thread-safe, blocking."""
+
+    def __init__(self, settings: Settings, docker_client: Any = None) -> None:
+        self.settings = settings
+        self._client = docker_client if docker_client is not None else _connect(settings)
+        self.instance_id = uuid.uuid4().hex[:12]
+        self.owner = owner_token()
+        self.videos_dir = settings.data_dir / "sandbox-videos"
+        self._pool: Any = None
+        self._pool_lock = threading.Lock()
+        self._removals: set[threading.Thread] = set()
+        self._removals_lock = threading.Lock()
+        self._closed = False
+
+    # -- life --------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        import docker
+
+        try:
+            self._client.ping()
+        except (docker.errors.DockerException, OSError) as exc:
+            raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+
+    def check_image(self) -> None:
+        """Raise ``SandboxImageMissing`` (with the command to run) unless the image is right."""
+        import docker
+
+        name = self.settings.sandbox_image
+        try:
+            image = self._client.images.get(name)
+        except docker.errors.ImageNotFound as exc:
+            raise SandboxImageMissing(
+                f"the sandbox image {name} is missing; build it with `{BUILD_COMMAND}` "
+                f"(add --debootstrap when the base image cannot be pulled)"
+            ) from exc
+        except (docker.errors.DockerException, OSError) as exc:
+            raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+        labels = image.labels or {}
+        found = (labels.get(LABEL_IMAGE_VERSION), labels.get(LABEL_MANIM_VERSION))
+        if found != (SANDBOX_IMAGE_VERSION, MANIM_VERSION):
+            raise SandboxImageMissing(
+                f"the sandbox image {name} is version {found[0] or '?'} with Manim {found[1] or '?'}; this "
+                f"appliance needs version {SANDBOX_IMAGE_VERSION} with Manim {MANIM_VERSION}: rebuild it with "
+                f"`{BUILD_COMMAND}`"
+            )
+
+    def warm_up(self) -> None:
+        """Start the warm pool now (it also starts on the first render); no-op if size is 0."""
+        self._ensure_pool()
+
+    def close(self) -> None:
+        """Stop the pool and remove every container this sandbox still owns."""
+        self._closed = True
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+        self.wait_for_removals()
+        with contextlib.suppress(Exception):
+            self._remove_by_labels({LABEL_INSTANCE: self.instance_id})
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+    def _ensure_pool(self) -> Any:
+        if self.settings.warm_pool_size <= 0 or self._closed:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                from appliance.sandbox.pool import WarmPool
+
+                self._pool = WarmPool(
+                    start=lambda: self.start_container(WARM_MAX_IDLE_S),
+                    discard=lambda started: self.discard(started, wait=False),
+                    size=self.settings.warm_pool_size,
+                    max_idle_s=WARM_MAX_IDLE_S,
+                )
+                self._pool.start()
+            return self._pool
+
+    # -- one render --------------------------------------------------------------------------
+
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult:
+        started_at = time.monotonic()
+        deadline = started_at + self.settings.render_timeout_s
+        started: StartedContainer | None = None
+        try:
+            pool = self._ensure_pool()
+            started = pool.take() if pool is not None else None
+            if started is not None and not started.stream.still_open():
+                log.warning("warm sandbox %s died while idle; using a fresh one", started.name)
+                self.discard(started, wait=False)
+                started = None
+            if started is None:
+                started = self.start_container(0.0)
+            result = self._drive(started, code, scene_name, quality, prelude, deadline)
+        except SandboxImageMissing as exc:
+            result = RenderResult(RenderStatus.UNAVAILABLE, detail=str(exc))
+        except SandboxUnavailable as exc:
+            result = RenderResult(RenderStatus.UNAVAILABLE, detail=str(exc))
+        finally:
+            if started is not None:
+                # The container is already dead or idle (its video fetched): its teardown
+                # need not delay the result.
+                self.discard(started, wait=False)
+        result.duration_s = time.monotonic() - started_at
+        result.container_id = started.id if started is not None else None
+        if result.status is RenderStatus.UNAVAILABLE:
+            log.error("sandbox unavailable: %s", result.detail)
+        return result
+
+    def start_container(self, idle_allowance_s: float) -> StartedContainer:
+        """Create, attach and start one sandbox container (it imports Manim, then waits)."""
+        import docker
+
+        settings = self.settings
+        backstop_s = idle_allowance_s + settings.render_timeout_s + BACKSTOP_MARGIN_S
+        labels = {
+            LABEL_ROLE: ROLE_SANDBOX,
+            LABEL_OWNER: self.owner,
+            LABEL_INSTANCE: self.instance_id,
+            LABEL_DEADLINE: str(int(time.time() + backstop_s + 60)),
+        }
+        name = f"manim-sandbox-{uuid.uuid4().hex[:12]}"
+        container = None
+        try:
+            container = self._client.containers.create(
+                name=name, labels=labels, **self._container_options(labels, backstop_s))
+            # Attach before start: nothing the runner writes can be missed.
+            raw = self._client.api.attach_socket(
+                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            stream = AttachedStream(raw, settings.render_log_kb * 1024)
+            container.start()
+        except docker.errors.ImageNotFound as exc:
+            self._remove_quietly(container)
+            raise SandboxImageMissing(
+                f"the sandbox image {settings.sandbox_image} is missing; build it with `{BUILD_COMMAND}`") from exc
+        except (docker.errors.DockerException, OSError) as exc:
+            self._remove_quietly(container)
+            raise SandboxUnavailable(f"cannot start a sandbox container: {exc}") from exc
+        return StartedContainer(container=container, name=name, stream=stream, started_at=time.monotonic())
+
+    def _container_options(self, labels: dict[str, str], backstop_s: float) -> dict[str, Any]:
+        from docker.types import DriverConfig, LogConfig, Mount, Ulimit
+
+        settings = self.settings
+        memory = f"{settings.render_memory_mb}m"
+        tmp_mb = max(16, settings.render_tmpfs_mb // 4)
+        # fsize bounds every single file (the video, partial movies, TeX output); the
+        # finished video is checked against the exact cap when it is fetched.
+        fsize_bytes = (settings.render_max_video_mb + 1) * 1024 * 1024
+        return {
+            "image": settings.sandbox_image,
+            # The in-container backstop for when the appliance itself dies mid-render.
+            "entrypoint": ["timeout", "-s", "KILL", str(int(backstop_s)), *RUNNER],
+            "command": [],
+            "user": f"{RENDER_UID}:{RENDER_UID}",
+            "working_dir": WORK_DIR,
+            "environment": dict(CONTAINER_ENVIRONMENT),
+            "hostname": "sandbox",
+            "network_mode": "none",
+            "read_only": True,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],  # default seccomp stays on
+            "pids_limit": settings.render_pids,
+            "mem_limit": memory,
+            "memswap_limit": memory,
+            "oom_score_adj": 1000,  # under host memory pressure, a render dies before the appliance
+            "nano_cpus": int(settings.render_cpus * 1_000_000_000),
+            "shm_size": f"{tmp_mb}m",
+            "tmpfs": {"/tmp": f"size={tmp_mb}m,mode=1777,noexec,nosuid,nodev"},
+            # /work is an anonymous tmpfs *volume*, not a container tmpfs: the engine can read
+            # a volume through the archive API (it cannot see a container's tmpfs), and it
+            # goes with the container (remove v=True).
+            "mounts": [Mount(
+                target=WORK_DIR, source=None, type="volume", labels=labels,
+                driver_config=DriverConfig("local", {
+                    "type": "tmpfs", "device": "tmpfs",
+                    "o": f"size={settings.render_tmpfs_mb}m,nr_inodes={WORK_MAX_FILES},mode=0700,"
+                         f"uid={RENDER_UID},gid={RENDER_UID},noexec,nosuid,nodev",
+                }),
+            )],
+            "ulimits": [
+                Ulimit(name="nofile", soft=settings.render_nofile, hard=settings.render_nofile),
+                Ulimit(name="fsize", soft=fsize_bytes, hard=fsize_bytes),
+                Ulimit(name="core", soft=0, hard=0),
+            ],
+            "log_config": LogConfig(type="json-file",
+                                    config={"max-size": f"{settings.render_log_kb}k", "max-file": "1"}),
+            "init": True,
+            "stdin_open": True,
+            "detach": True,
+        }
+
+    def _drive(
+        self, started: StartedContainer, code: str, scene_name: str, quality: str, prelude: str, deadline: float
+    ) -> RenderResult:
+        request = json.dumps({"code": code, "scene": scene_name, "quality": quality, "prelude": prelude})
+        stream = started.stream
+        try:
+            stream.send(request.encode("utf-8") + b"\n")
+        except OSError:
+            pass  # the runner may already be dead; its output below says why
+        timed_out = False
+        message = None
+        try:
+            message = stream.read_until(deadline, ("done", "error"))
+        except TimeoutError:
+            timed_out = True
+        if message is not None and message.kind == "done":
+            result = self._collect_video(started)
+            if result is not None:
+                return result
+        pids_at_timeout = self._pids(started) if timed_out else None
+        if timed_out:
+            self._kill(started)
+        else:
+            stream.drain(min(deadline, time.monotonic() + EXIT_GRACE_S))
+            if not stream.eof:
+                self._kill(started)
+        exit_code, oom_killed = self._final_state(started)
+        stderr = stream.stderr.text()
+        status, detail = classify_failure(ContainerFacts(
+            timed_out=timed_out,
+            exit_code=exit_code,
+            oom_killed=oom_killed,
+            stderr=stderr,
+            runner_error=message.fields if message is not None and message.kind == "error" else None,
+            pids_at_timeout=pids_at_timeout,
+            pids_limit=self.settings.render_pids,
+        ))
+        tail = summarize_stderr(stderr) if status is RenderStatus.SCENE_ERROR else summarize_stderr(stderr, 600)
+        return RenderResult(status, exit_code=exit_code, stderr_tail=tail, detail=detail)
+
+    def _collect_video(self, started: StartedContainer) -> RenderResult | None:
+        """The OK result once the runner said "done"; None to classify as a failure instead."""
+        import docker
+
+        self.videos_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        destination = self.videos_dir / f"{started.name}.mp4"
+        max_bytes = self.settings.render_max_video_mb * 1024 * 1024
+        try:
+            refusal = fetch_video(self._client.api, started.id, OUTPUT_PATH, destination, max_bytes)
+        except docker.errors.NotFound:
+            return None  # the container died before we got there
+        except (docker.errors.DockerException, OSError) as exc:
+            destination.unlink(missing_ok=True)
+            raise SandboxUnavailable(f"cannot fetch the video from the sandbox: {exc}") from exc
+        stderr_tail = summarize_stderr(started.stream.stderr.text(), 600)
+        if refusal is not None:
+            destination.unlink(missing_ok=True)
+            return RenderResult(refusal.status, exit_code=None, stderr_tail=stderr_tail, detail=refusal.detail)
+        probed = probe_mp4(destination)
+        if isinstance(probed, str):
+            destination.unlink(missing_ok=True)
+            return RenderResult(RenderStatus.NO_VIDEO, stderr_tail=stderr_tail, detail=probed)
+        return RenderResult(
+            RenderStatus.OK, exit_code=0, stderr_tail=stderr_tail, video_path=destination,
+            video_size_bytes=destination.stat().st_size, video_duration_s=probed, detail="",
+        )
+
+    # -- container plumbing ------------------------------------------------------------------
+
+    def _pids(self, started: StartedContainer) -> int | None:
+        try:
+            stats = self._client.api.stats(started.id, stream=False, one_shot=True)
+            current = (stats.get("pids_stats") or {}).get("current")
+            return int(current) if current is not None else None
+        except Exception:
+            return None
+
+    def _kill(self, started: StartedContainer) -> None:
+        with contextlib.suppress(Exception):
+            started.container.kill()  # SIGKILL: a scene can ignore SIGTERM
+
+    def _final_state(self, started: StartedContainer) -> tuple[int | None, bool]:
+        try:
+            outcome = started.container.wait(timeout=30)
+            started.container.reload()
+            state = started.container.attrs.get("State", {})
+            return int(outcome.get("StatusCode", state.get("ExitCode", -1))), bool(state.get("OOMKilled"))
+        except Exception as exc:
+            log.warning("cannot read the final state of sandbox %s: %s", started.name, exc)
+            return None, False
+
+    def discard(self, started: StartedContainer, wait: bool = True) -> None:
+        """Remove a container and its work volume, whatever state they are in.
+
+        With ``wait=False`` the removal runs in the background (a render's result need
+        not wait for the engine's teardown); ``wait_for_removals()`` joins them.
+        """
+        started.stream.close()
+        if wait:
+            self._remove_quietly(started.container)
+            return
+        thread = threading.Thread(target=self._remove_in_background, args=(started.container,),
+                                  name="sandbox-remove", daemon=True)
+        with self._removals_lock:
+            self._removals.add(thread)
+        thread.start()
+
+    def _remove_in_background(self, container: Any) -> None:
+        try:
+            self._remove_quietly(container)
+        finally:
+            with self._removals_lock:
+                self._removals.discard(threading.current_thread())
+
+    def wait_for_removals(self, timeout_s: float = 30.0) -> None:
+        """Block until every background removal has finished (tests, shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._removals_lock:
+                pending = list(self._removals)
+            if not pending or time.monotonic() >= deadline:
+                return
+            pending[0].join(timeout=max(0.0, deadline - time.monotonic()))
+
+    def _remove_quietly(self, container: Any) -> None:
+        if container is None:
+            return
+        try:
+            container.remove(force=True, v=True)
+        except Exception as exc:
+            if not any(part in str(exc) for part in ("No such container", "404", "already in progress")):
+                log.warning("cannot remove sandbox container %s: %s", getattr(container, "name", "?"), exc)
+
+    # -- orphans -----------------------------------------------------------------------------
+
+    def sweep_orphans(self, everything: bool = False) -> int:
+        """Remove sandbox containers (and volumes) left by appliances that are gone.
+
+        A container is an orphan when its owner process on this host is dead, or when it
+        is past the deadline written on it (owners elsewhere cannot be asked). With
+        ``everything``, every sandbox container on the engine goes, in use or not.
+        """
+        def is_orphan(labels: dict[str, str]) -> bool:
+            if labels.get(LABEL_INSTANCE) == self.instance_id:
+                return False  # ours and possibly in use
+            if everything:
+                return True
+            try:
+                if float(labels.get(LABEL_DEADLINE, "0")) < time.time():
+                    return True
+            except ValueError:
+                return True
+            return _owner_alive(labels.get(LABEL_OWNER, "")) is False
+
+        return self._remove_where(is_orphan)
+
+    def _remove_by_labels(self, wanted: dict[str, str]) -> int:
+        return self._remove_where(lambda labels: all(labels.get(k) == v for k, v in wanted.items()))
+
+    def _remove_where(self, select: Callable[[dict[str, str]], bool]) -> int:
+        import docker
+
+        removed = 0
+        try:
+            containers = self._client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}={ROLE_SANDBOX}"})
+            for container in containers:
+                if select(container.labels or {}):
+                    self._remove_quietly(container)
+                    removed += 1
+            # Work volumes whose container is already gone (an engine restart mid-removal).
+            dangling = self._client.volumes.list(
+                filters={"label": f"{LABEL_ROLE}={ROLE_SANDBOX}", "dangling": True})
+            for volume in dangling:
+                if select(volume.attrs.get("Labels") or {}):
+                    with contextlib.suppress(docker.errors.APIError):
+                        volume.remove(force=True)
+        except (docker.errors.DockerException, OSError) as exc:
+            raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+        return removed

@@ -1,0 +1,196 @@
+"""Building the sandbox image through the Docker SDK, also on machines without a registry.
+
+``build_sandbox_image`` sends sandbox_image/ (plus optional extra CA certificates) as
+the build context and streams the engine's progress lines to ``progress``. When the
+base image is absent and cannot be pulled, ``debootstrap=True`` makes it from Debian
+packages (``debootstrap --variant=minbase``) and imports it with the SDK, so a machine
+that reaches only a Debian mirror and PyPI still gets an image.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from appliance.config import MANIM_VERSION, SANDBOX_IMAGE_VERSION, Settings
+from appliance.errors import SandboxError, SandboxUnavailable
+
+Progress = Callable[[str], None]
+
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEBIAN_SUITE = "bookworm"
+CA_BUNDLE_NAME = "extra.pem"  # sandbox_image/Dockerfile trusts extra-ca-certs/*.pem while pip runs
+
+
+def sandbox_image_dir() -> Path:
+    """The sandbox_image/ directory of this checkout (Dockerfile, runner.py, manim.cfg)."""
+    candidate = Path(__file__).resolve().parents[2] / "sandbox_image"
+    if not (candidate / "Dockerfile").is_file():
+        raise SandboxError(f"cannot find the sandbox image sources at {candidate} (sandbox_image/Dockerfile)")
+    return candidate
+
+
+def build_sandbox_image(
+    settings: Settings,
+    progress: Progress = print,
+    debootstrap: bool = False,
+    *,
+    base_image: str | None = None,
+    extra_ca_certs: Path | None = None,
+    host_network: bool = True,
+    no_cache: bool = False,
+    context_dir: Path | None = None,
+    docker_client: Any = None,
+) -> str:
+    """Build ``settings.sandbox_image``; returns the image id.
+
+    ``host_network`` lets build steps reach the package mirrors through the host's
+    network (needed where the default bridge has no route out).
+    """
+    import docker
+
+    client = docker_client if docker_client is not None else _connect()
+    base = base_image or settings.sandbox_base_image
+    ca_file = extra_ca_certs or settings.extra_ca_certs
+    if ca_file is not None and not ca_file.is_file():
+        raise SandboxError(f"extra CA certificates file {ca_file} does not exist")
+    ensure_base_image(client, base, progress, debootstrap)
+    source = context_dir or sandbox_image_dir()
+    started = time.monotonic()
+    image_id = ""
+    with tempfile.TemporaryDirectory(prefix="manim-appliance-build-") as scratch:
+        context = Path(scratch) / "context"
+        shutil.copytree(source, context, ignore=shutil.ignore_patterns("__pycache__"))
+        (context / "extra-ca-certs").mkdir(exist_ok=True)
+        if ca_file is not None:
+            shutil.copyfile(ca_file, context / "extra-ca-certs" / CA_BUNDLE_NAME)
+        progress(f"building {settings.sandbox_image} from {base} (Manim {MANIM_VERSION})")
+        try:
+            events = client.api.build(
+                path=str(context),
+                tag=settings.sandbox_image,
+                buildargs={
+                    "BASE_IMAGE": base,
+                    "MANIM_VERSION": MANIM_VERSION,
+                    "SANDBOX_IMAGE_VERSION": SANDBOX_IMAGE_VERSION,
+                },
+                labels={
+                    "manim-appliance.sandbox-image-version": SANDBOX_IMAGE_VERSION,
+                    "manim-appliance.manim-version": MANIM_VERSION,
+                },
+                network_mode="host" if host_network else None,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                nocache=no_cache,
+                decode=True,
+            )
+            recent: deque[str] = deque(maxlen=15)  # what the failing step printed last
+            for event in events:
+                if "error" in event:
+                    detail = str((event.get("errorDetail") or {}).get("message") or event["error"]).strip()
+                    hint = ""
+                    if any("SSL" in line or "CERTIFICATE" in line for line in recent):
+                        hint = ("\nA TLS-inspecting proxy? Pass its CA bundle: --extra-ca-certs FILE "
+                                "(or APPLIANCE_EXTRA_CA_CERTS).")
+                    raise SandboxError("the sandbox image build failed: " + detail[:300] + "\nlast output:\n  "
+                                       + "\n  ".join(recent) + hint)
+                if "stream" in event:
+                    for line in str(event["stream"]).splitlines():
+                        if line.strip():
+                            recent.append(line.rstrip()[:300])
+                            progress(line.rstrip())
+                elif "status" in event:
+                    progress(str(event["status"]))
+                aux = event.get("aux")
+                if isinstance(aux, dict) and aux.get("ID"):
+                    image_id = str(aux["ID"])
+        except docker.errors.DockerException as exc:
+            raise SandboxUnavailable(f"the Docker engine failed during the build: {exc}") from exc
+    if not image_id:
+        image_id = str(client.images.get(settings.sandbox_image).id)
+    progress(f"built {settings.sandbox_image} ({image_id[:19]}) in {time.monotonic() - started:.0f} s")
+    return image_id
+
+
+def ensure_base_image(client: Any, base: str, progress: Progress, debootstrap: bool) -> None:
+    """Make sure ``base`` exists locally: present, pulled, or (``debootstrap``) made."""
+    import docker
+
+    try:
+        client.images.get(base)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.DockerException as exc:
+        raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+    progress(f"base image {base} is not here; pulling it")
+    try:
+        client.images.pull(base)
+        return
+    except docker.errors.DockerException as exc:
+        if not debootstrap:
+            raise SandboxError(
+                f"cannot pull the base image {base} ({exc}); run `appliance sandbox build --debootstrap` "
+                "to make it from Debian packages instead"
+            ) from exc
+        progress(f"cannot pull {base}: making it with debootstrap")
+    make_debootstrap_base(client, base, progress)
+
+
+def make_debootstrap_base(
+    client: Any, tag: str, progress: Progress, suite: str = DEBIAN_SUITE, mirror: str = DEBIAN_MIRROR
+) -> str:
+    """Create a minimal Debian root filesystem and import it as ``tag``; returns the image id."""
+    from docker.utils import parse_repository_tag
+
+    if shutil.which("debootstrap") is None:
+        raise SandboxError("debootstrap is not installed (apt-get install debootstrap)")
+    if os.geteuid() != 0:
+        raise SandboxError("debootstrap needs root: run `appliance sandbox build --debootstrap` as root")
+    repository, image_tag = parse_repository_tag(tag)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="manim-appliance-rootfs-") as scratch:
+        root = Path(scratch) / "rootfs"
+        _run_streaming(["debootstrap", "--variant=minbase", suite, str(root), mirror], progress)
+        # What docker's official slim images leave out: package caches and lists.
+        for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for entry in (root / leftover).glob("*"):
+                if entry.is_file():
+                    entry.unlink()
+        archive = Path(scratch) / "rootfs.tar"
+        _run_streaming(["tar", "--numeric-owner", "-C", str(root), "-cf", str(archive), "."], progress)
+        progress(f"importing the root filesystem as {tag}")
+        with archive.open("rb") as data:
+            client.api.import_image(src=data, repository=repository, tag=image_tag or "latest",
+                                    changes=['CMD ["bash"]'])
+    image_id = str(client.images.get(tag).id)
+    progress(f"made base image {tag} with debootstrap in {time.monotonic() - started:.0f} s")
+    return image_id
+
+
+def _run_streaming(command: list[str], progress: Progress) -> None:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.strip():
+                progress(line.rstrip())
+        code = process.wait()
+    if code != 0:
+        raise SandboxError(f"{command[0]} failed with exit status {code}")
+
+
+def _connect() -> Any:
+    import docker
+
+    try:
+        return docker.from_env(timeout=600)
+    except docker.errors.DockerException as exc:
+        raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc

@@ -1,0 +1,179 @@
+"""Sandbox render cost against bare Manim on the host, side by side in one run.
+
+    python bench/sandbox_bench.py [--repeats 3] [--qualities low,medium] [--throughput-renders 6]
+
+For each quality it renders the same scene three ways, interleaved so that load from
+elsewhere on the machine hits all three alike, and prints medians and ratios:
+
+    bare   `manim` CLI on the host, fresh media dir, caching off (the physical limit of
+           a cold render: interpreter start, Manim import, render, encode)
+    cold   DockerSandbox.render with no warm pool (container create + start + import +
+           render + fetch + check)
+    warm   DockerSandbox.render taking a ready warm-pool container (render + fetch + check)
+
+Targets (issue 3): cold <= 1.10x bare, warm <= 0.70x bare. Then renders per minute with
+1 and 2 concurrent slots (warm pool sized to the slots), and the appliance process's
+memory. Needs Docker, the sandbox image, and manim==0.19.0 on the host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from appliance.config import Settings  # noqa: E402
+from appliance.sandbox.docker import DockerSandbox  # noqa: E402
+from appliance.sandbox.result import RenderResult, RenderStatus  # noqa: E402
+
+SCENE_NAME = "Explain"
+SCENE = r'''
+from manim import *
+
+
+class Explain(Scene):
+    def construct(self):
+        title = Text("Solve  2x + 3 = 11", font_size=40).to_edge(UP)
+        step1 = MathTex(r"2x + 3 = 11")
+        step2 = MathTex(r"2x = 8")
+        step3 = MathTex(r"x = \frac{8}{2} = 4")
+        self.play(Write(title))
+        self.play(Write(step1))
+        self.play(TransformMatchingTex(step1, step2))
+        self.play(TransformMatchingTex(step2, step3))
+        box = SurroundingRectangle(step3, color=YELLOW)
+        self.play(Create(box))
+        self.wait(0.5)
+'''
+QUALITY_FLAGS = {"low": "-ql", "medium": "-qm", "high": "-qh"}
+QUALITY_LABELS = {"low": "480p15", "medium": "720p30", "high": "1080p60"}
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def render_bare(scene_file: Path, quality: str) -> float:
+    media = Path(tempfile.mkdtemp(prefix="bench-bare-"))
+    try:
+        started = time.monotonic()
+        subprocess.run(
+            [shutil.which("manim") or "manim", QUALITY_FLAGS[quality], "--disable_caching", "--progress_bar", "none",
+             "-v", "WARNING", "--media_dir", str(media), str(scene_file), SCENE_NAME],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=media,
+        )
+        elapsed = time.monotonic() - started
+        if not list(media.rglob(f"{SCENE_NAME}.mp4")):
+            raise RuntimeError("bare manim produced no video")
+        return elapsed
+    finally:
+        shutil.rmtree(media, ignore_errors=True)
+
+
+def timed_render(sandbox: DockerSandbox, quality: str) -> tuple[float, RenderResult]:
+    started = time.monotonic()
+    result = sandbox.render(SCENE, SCENE_NAME, quality)
+    elapsed = time.monotonic() - started
+    if result.status is not RenderStatus.OK:
+        raise RuntimeError(f"sandbox render failed: {result.to_dict()}")
+    assert result.video_path is not None
+    result.video_path.unlink()
+    return elapsed, result
+
+
+def compare(quality: str, repeats: int, cold: DockerSandbox, warm: DockerSandbox, scene_file: Path) -> None:
+    bare_s, cold_s, warm_s = [], [], []
+    for _ in range(repeats):
+        bare_s.append(render_bare(scene_file, quality))
+        cold_s.append(timed_render(cold, quality)[0])
+        cold.wait_for_removals()
+        if not warm._pool.wait_until_full(180):
+            raise RuntimeError("the warm pool did not fill")
+        warm_s.append(timed_render(warm, quality)[0])
+        warm.wait_for_removals()
+    bare, cold_median, warm_median = (statistics.median(v) for v in (bare_s, cold_s, warm_s))
+    label = f"{quality} ({QUALITY_LABELS[quality]})"
+    print(f"\n{label}: median of {repeats}")
+    print(f"  bare manim   {bare:6.2f} s   runs: {', '.join(f'{v:.2f}' for v in bare_s)}")
+    print(f"  cold sandbox {cold_median:6.2f} s   runs: {', '.join(f'{v:.2f}' for v in cold_s)}   "
+          f"ratio {cold_median / bare:.2f}x (target <= 1.10x)")
+    print(f"  warm pool    {warm_median:6.2f} s   runs: {', '.join(f'{v:.2f}' for v in warm_s)}   "
+          f"ratio {warm_median / bare:.2f}x (target <= 0.70x)")
+
+
+def throughput(settings: Settings, slots: int, renders: int, quality: str) -> float:
+    sandbox = DockerSandbox(settings.replace(warm_pool_size=slots))
+    try:
+        sandbox.warm_up()
+        if not sandbox._pool.wait_until_full(180):
+            raise RuntimeError("the warm pool did not fill")
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=slots) as executor:
+            for _elapsed, _result in executor.map(lambda _: timed_render(sandbox, quality), range(renders)):
+                pass
+        elapsed = time.monotonic() - started
+    finally:
+        sandbox.close()
+    return renders / elapsed * 60
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--qualities", default="low,medium")
+    parser.add_argument("--throughput-renders", type=int, default=6, help="renders per throughput run (0: skip)")
+    parser.add_argument("--throughput-quality", default="medium")
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="sandbox-bench-"))
+    scene_file = scratch / "scene.py"
+    scene_file.write_text(SCENE)
+    base = Settings.from_env({}, data_dir=scratch / "data")
+    print(f"render limits: {base.render_cpus} CPU, {base.render_memory_mb} MB per container; "
+          f"host CPUs: {__import__('os').cpu_count()}; image {base.sandbox_image}")
+    rss_start = rss_mb()
+    cold = DockerSandbox(base.replace(warm_pool_size=0))
+    warm = DockerSandbox(base.replace(warm_pool_size=1))
+    try:
+        cold.check_image()
+        warm.warm_up()
+        print("warming caches (one untimed render of each kind)...")
+        render_bare(scene_file, "low")
+        timed_render(cold, "low")
+        warm._pool.wait_until_full(180)
+        timed_render(warm, "low")
+        for quality in args.qualities.split(","):
+            compare(quality.strip(), args.repeats, cold, warm, scene_file)
+        rss_after = rss_mb()
+    finally:
+        cold.close()
+        warm.close()
+    if args.throughput_renders:
+        label = f"{args.throughput_quality} ({QUALITY_LABELS[args.throughput_quality]})"
+        print(f"\nthroughput, {args.throughput_renders} renders at {label}, warm pool = slots:")
+        for slots in (1, 2):
+            per_minute = throughput(base, slots, args.throughput_renders, args.throughput_quality)
+            print(f"  {slots} slot(s): {per_minute:5.1f} renders/minute")
+    print(f"\nappliance-side memory: RSS {rss_start:.0f} MB at start, {rss_after:.0f} MB after the comparison, "
+          f"peak {peak_rss_mb():.0f} MB (this process: docker SDK + PyAV checks + bench)")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,640 @@
+"""The HTTP face of the appliance: jobs, their event streams, health, metrics, video files.
+
+    POST   /api/jobs                    submit a problem              202 (queued) | 422 | 429
+    GET    /api/jobs/{job_id}           the job (?include=code adds the scene code)
+    GET    /api/jobs/{job_id}/events    server-sent events, one per status change, until READY/final
+    DELETE /api/jobs/{job_id}           cancel                        200 | 409 not_cancellable
+    POST   /api/jobs/{job_id}/delivered the client has the video: it is deleted now
+    GET    /healthz  /readyz  /metrics  liveness, readiness (503 when not ready), Prometheus text
+    GET    /videos/{key}?expires=&sig=  the local store's signed video URLs (Range supported)
+
+Every error is ``{"error": {"code": ..., "message": ...}}`` with one of the stable codes in
+``ERROR_CODES``. Everything goes through ``Appliance``; nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import secrets
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from appliance.config import QUALITIES, Settings
+from appliance.errors import (
+    InvalidTransition,
+    LimitExceeded,
+    NotFound,
+    ProblemRejected,
+    SignatureInvalid,
+    StorageError,
+)
+from appliance.models import (
+    PROBLEM_MAX_CHARS,
+    PROBLEM_MIN_CHARS,
+    ProcessingJob,
+    ProcessingStatus,
+    response_status_of,
+)
+from appliance.service import Appliance, Channel
+
+log = logging.getLogger(__name__)
+S = ProcessingStatus
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+ERROR_CODES: dict[str, int] = {
+    "malformed_body": 400,
+    "unauthorized": 401,
+    "signature_invalid": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "not_cancellable": 409,
+    "not_deliverable": 409,
+    "payload_too_large": 413,
+    "invalid_problem": 422,
+    "invalid_request": 422,
+    "active_limit": 429,
+    "hourly_limit": 429,
+    "internal_error": 500,
+    "not_ready": 503,
+}
+"""Stable error codes and their HTTP status. Clients branch on ``code``, people read ``message``."""
+
+# Statuses after which an event stream ends (the job will not change again by itself,
+# or it is READY and the client should fetch the video).
+STREAM_END_STATUSES = frozenset({S.READY, S.DELIVERED, S.FAILED, S.EXPIRED})
+SSE_HEARTBEAT_S = 15.0
+READINESS_TIMEOUT_S = 15.0
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+class ApiError(Exception):
+    """An error answer with a stable code; raised anywhere in a route, rendered as JSON."""
+
+    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        self.code = code
+        self.status = ERROR_CODES[code]
+        self.message = message
+        self.headers = headers
+        self.extra = extra
+        super().__init__(message)
+
+    def response(self) -> JSONResponse:
+        return error_response(self.code, self.message, self.headers, **self.extra)
+
+
+def error_response(code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, **extra}}
+    return JSONResponse(body, status_code=ERROR_CODES[code], headers=headers)
+
+
+class Draining:
+    """Set when the server starts to shut down, so long-lived streams end at once instead of
+    holding uvicorn's graceful shutdown open until its timeout. Thread-safe (set from a
+    signal handler)."""
+
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+
+    def begin(self) -> None:
+        self._flag.set()
+
+    def is_set(self) -> bool:
+        return self._flag.is_set()
+
+
+# -- models (the OpenAPI schema) --------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable error code: " + ", ".join(ERROR_CODES))
+    message: str = Field(description="What went wrong, for a person.")
+    rule: str | None = Field(None, description="For invalid_problem: required, min_length or max_length.")
+    field: str | None = Field(None, description="For invalid_problem/invalid_request: the offending field.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class JobRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"problem_text": "Solve 2x + 3 = 11"}]})
+
+    problem_text: str = Field(
+        description=f"The math problem, {PROBLEM_MIN_CHARS} to {PROBLEM_MAX_CHARS} characters after trimming, "
+        "in any language.",
+    )
+    quality: Literal["low", "medium", "high"] | None = Field(
+        None, description="Video quality; the appliance's default when absent."
+    )
+    session_id: str | None = Field(
+        None,
+        description="Session to file the job under (from an earlier answer). Absent or expired: a new session. "
+        "Per-session limits apply to it.",
+    )
+
+
+class JobResponse(BaseModel):
+    """The seed's VideoGenerationResponse, plus the session the job belongs to."""
+
+    status: Literal["queued", "processing", "ready", "failed"] = Field(description="Where the job is, in brief.")
+    job_id: str
+    message: str = Field(description="A status line for a person, e.g. 'Queued: number 2 in line'.")
+    video_url: str | None = Field(None, description="The MP4, while it exists (status ready).")
+    expires_at: str | None = Field(None, description="When video_url stops working (ISO 8601 UTC).")
+    session_id: str
+
+
+class JobDetails(JobResponse):
+    job_status: str = Field(description="The detailed status: " + ", ".join(s.value for s in S))
+    status_message: str | None = None
+    problem_text: str
+    quality: str
+    created_at: str
+    started_at: str | None = None
+    completed_at: str | None = None
+    updated_at: str | None = None
+    delivered_at: str | None = None
+    queue_position: int | None = Field(None, description="1-based place in the queue while queued.")
+    attempts: int = Field(description="Generation attempts so far (first try and repairs).")
+    ai_provider_used: str | None = Field(None, description="Who wrote the scene: a provider name or builtin.")
+    answer_text: str | None = Field(None, description="The final answer stated in the video.")
+    answer_check: str | None = Field(None, description="verified, corrected or unverifiable.")
+    render_duration_seconds: float | None = None
+    video_size_bytes: int | None = None
+    failure_reason: str | None = None
+    cancel_requested: bool = False
+    manim_code: str | None = Field(None, description="The scene code, with ?include=code.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, dict[str, Any]] = Field(description="Each component: ok, and what to fix when not.")
+    error: ErrorDetail | None = None
+
+
+def _errors(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route's error codes."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(ERROR_CODES[code], []).append(code)
+    return {
+        status: {"model": ErrorBody, "description": "Error: " + ", ".join(names)}
+        for status, names in by_status.items()
+    }
+
+
+# -- views -------------------------------------------------------------------------------------
+
+
+def _video_url(job: ProcessingJob) -> str | None:
+    # A DELIVERED job's video may still exist for a short replay grace; show it while it does.
+    if job.status in (S.READY, S.DELIVERED) and job.video_key and job.video_url:
+        return job.video_url
+    return None
+
+
+def job_response(job: ProcessingJob) -> JobResponse:
+    url = _video_url(job)
+    return JobResponse(
+        status=response_status_of(job.status),  # type: ignore[arg-type]
+        job_id=job.job_id,
+        message=job.status_message or job.status.value,
+        video_url=url,
+        expires_at=job.video_expires_at if url else None,
+        session_id=job.session_id,
+    )
+
+
+def job_details(job: ProcessingJob, queue_position: int | None = None, include_code: bool = False) -> JobDetails:
+    brief = job_response(job)
+    return JobDetails(
+        **brief.model_dump(),
+        job_status=job.status.value,
+        status_message=job.status_message,
+        problem_text=job.problem_text,
+        quality=job.quality,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        completed_at=job.completed_at,
+        updated_at=job.updated_at,
+        delivered_at=job.delivered_at,
+        queue_position=queue_position if job.status is S.QUEUED else None,
+        attempts=job.attempts,
+        ai_provider_used=job.ai_provider_used,
+        answer_text=job.answer_text,
+        answer_check=job.answer_check,
+        render_duration_seconds=job.render_duration_seconds,
+        video_size_bytes=job.video_size_bytes,
+        failure_reason=job.failure_reason,
+        cancel_requested=job.cancel_requested,
+        manim_code=job.manim_code if include_code else None,
+    )
+
+
+def job_id_of_key(key: str) -> str | None:
+    """The job a video key belongs to: keys are ``{job_id}-{random hex}.mp4``."""
+    match = _UUID.match(key)
+    return match.group(0) if match and key[36:37] == "-" else None
+
+
+# -- the routes ----------------------------------------------------------------------------------
+
+
+def _bearer_checker(settings: Settings) -> Callable[..., Awaitable[None]]:
+    bearer = HTTPBearer(
+        auto_error=False,
+        description="Required on /api/* when APPLIANCE_API_TOKEN is set: `Authorization: Bearer TOKEN`.",
+    )
+
+    async def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        if settings.api_token and not _token_matches(
+            credentials.credentials if credentials else None, settings.api_token
+        ):
+            raise ApiError("unauthorized", "A valid API token is required: Authorization: Bearer TOKEN.",
+                           headers={"WWW-Authenticate": "Bearer"})
+
+    return require_token
+
+
+def _token_matches(given: str | None, expected: str) -> bool:
+    return given is not None and secrets.compare_digest(given.encode(), expected.encode())
+
+
+def make_api_router(appliance: Appliance, settings: Settings, draining: Draining | None = None) -> APIRouter:
+    """Every route of the API; ``install_api`` adds the error handling and limits around them."""
+    draining = draining or Draining()
+    router = APIRouter()
+    jobs = APIRouter(prefix="/api", tags=["jobs"], dependencies=[Depends(_bearer_checker(settings))],
+                     responses=_errors("unauthorized"))
+
+    async def load(job_id: str) -> ProcessingJob:
+        if not _UUID.fullmatch(job_id):
+            raise ApiError("not_found", f"There is no job {job_id!r}.")
+        try:
+            return await appliance.get(job_id)
+        except NotFound:
+            raise ApiError("not_found", f"There is no job {job_id} (or it has expired).") from None
+
+    @jobs.post(
+        "/jobs", status_code=202, response_model=JobResponse, summary="Submit a problem",
+        responses=_errors("malformed_body", "invalid_problem", "invalid_request", "active_limit",
+                          "hourly_limit", "payload_too_large"),
+        description="Validates the problem, applies the session's limits and queues a job. Follow it with "
+        "GET /api/jobs/{job_id} or its event stream; `video_url` appears once it is ready.",
+    )
+    async def submit(body: JobRequest, response: Response) -> JobResponse:
+        channel = Channel("api", session_id=body.session_id)
+        try:
+            accepted = await appliance.submit(body.problem_text, channel, quality=body.quality)
+        except ProblemRejected as exc:
+            raise ApiError("invalid_problem", str(exc), rule=exc.rule, field=exc.field) from None
+        except LimitExceeded as exc:
+            code = exc.reason if exc.reason in ERROR_CODES else "active_limit"
+            raise ApiError(code, str(exc)) from None
+        # The answer is the submission's (the job may already have moved on); the session id
+        # comes from the job, since an expired session_id is silently replaced by a new one.
+        job = await appliance.get(accepted.job_id)
+        response.headers["Location"] = f"/api/jobs/{job.job_id}"
+        return JobResponse(**accepted.to_dict(), session_id=job.session_id)
+
+    @jobs.get(
+        "/jobs/{job_id}", response_model=JobDetails, response_model_exclude_none=False, summary="Get a job",
+        responses=_errors("not_found"),
+    )
+    async def get_job(
+        job_id: str,
+        include: str | None = Query(None, description="`code` to include the generated Manim scene code."),
+    ) -> JobDetails:
+        job = await load(job_id)
+        wanted = {part.strip() for part in (include or "").split(",") if part.strip()}
+        return job_details(job, await _queue_position(appliance, job), include_code="code" in wanted)
+
+    @jobs.get(
+        "/jobs/{job_id}/events", summary="Follow a job (server-sent events)",
+        responses={200: {"content": {"text/event-stream": {}}, "description": "One `data:` line of JSON (the "
+                         "job, as GET /api/jobs/{job_id} shows it) per status change; the current state first. "
+                         "The stream ends after ready, delivered, failed or expired. Comment lines keep it "
+                         "alive."}, **_errors("not_found")},
+        response_class=StreamingResponse,
+    )
+    async def job_events(job_id: str) -> StreamingResponse:
+        await load(job_id)
+        return StreamingResponse(
+            _event_stream(appliance, job_id, draining),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @jobs.delete(
+        "/jobs/{job_id}", response_model=JobDetails, summary="Cancel a job",
+        responses=_errors("not_found", "not_cancellable"),
+        description="A waiting job fails at once (Cancelled); a running one at its next step. A ready or "
+        "finished job cannot be cancelled (409).",
+    )
+    async def cancel_job(job_id: str) -> JobDetails:
+        await load(job_id)
+        try:
+            job = await appliance.cancel(job_id)
+        except InvalidTransition as exc:
+            raise ApiError("not_cancellable", f"The job is {exc.current}: it can no longer be cancelled.") from None
+        return job_details(job)
+
+    @jobs.post(
+        "/jobs/{job_id}/delivered", response_model=JobDetails, summary="Confirm the video was downloaded",
+        responses=_errors("not_found", "not_deliverable"),
+        description="The client has the video: the job becomes delivered and the video is deleted now. "
+        "Idempotent.",
+    )
+    async def delivered(job_id: str) -> JobDetails:
+        job = await load(job_id)
+        try:
+            job = await appliance.mark_delivered(job_id, keep_for_replay_s=0)
+        except InvalidTransition:
+            raise ApiError("not_deliverable", f"The job is {job.status.value}: there is no video to confirm.",
+                           ) from None
+        return job_details(job)
+
+    @jobs.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def unknown(request: Request, rest: str) -> None:
+        # Without this, /api/... paths nobody claims fall through to the web UI mounted at "/".
+        allowed = sorted({
+            method
+            for route in jobs.routes
+            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path) and route.name != "unknown"
+            for method in route.methods or ()
+        } - {"HEAD"})
+        if allowed:
+            raise ApiError("method_not_allowed", f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                           headers={"Allow": ", ".join(allowed)})
+        raise ApiError("not_found", f"There is no API route {request.url.path}.")
+
+    router.include_router(jobs)
+
+    @router.get("/healthz", response_model=Health, tags=["health"], summary="Liveness",
+                description="Answers while the process serves requests; checks nothing else.")
+    async def healthz() -> Health:
+        return Health()
+
+    @router.get("/readyz", response_model=Readiness, tags=["health"], summary="Readiness",
+                responses={503: {"model": Readiness, "description": "not_ready: a component needs attention"}},
+                description="Docker reachable, sandbox image present, store writable, storage usable, "
+                "providers configured.")
+    async def readyz() -> JSONResponse:
+        try:
+            report = await asyncio.wait_for(asyncio.to_thread(appliance.readiness), READINESS_TIMEOUT_S)
+        except TimeoutError:
+            report = {"ready": False, "checks": {"readiness": {"ok": False, "error": "the checks timed out"}}}
+        if report.get("ready"):
+            return JSONResponse(report)
+        failing = [name for name, check in report.get("checks", {}).items() if not check.get("ok")]
+        report["error"] = {"code": "not_ready", "message": "Not ready: " + ", ".join(failing or ["unknown"])}
+        return JSONResponse(report, status_code=503)
+
+    @router.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(appliance.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @router.get(
+        "/videos/{key}", tags=["videos"], summary="A video (signed URL)",
+        response_class=FileResponse,
+        responses={200: {"content": {"video/mp4": {}}, "description": "The MP4; Range requests supported."},
+                   **_errors("signature_invalid", "not_found")},
+        description="The local store's signed, expiring video URLs. The first fetch of a ready job's video "
+        "counts as delivery; the video stays for a short replay grace, then it is deleted.",
+    )
+    async def video(request: Request, key: str, expires: str = "", sig: str = "") -> FileResponse:
+        verify = getattr(appliance.storage, "verify", None)
+        if verify is None:
+            raise ApiError("not_found", "Videos are not served from here.")
+        try:
+            path = await asyncio.to_thread(verify, key, expires, sig)
+        except SignatureInvalid:
+            raise ApiError("signature_invalid", "This video link is invalid or has expired.") from None
+        except (NotFound, StorageError):
+            raise ApiError("not_found", "This video does not exist (any more).") from None
+        if request.method == "GET":
+            await _count_access(appliance, key)
+        return FileResponse(
+            path, media_type="video/mp4",
+            headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        )
+
+    # HEAD (size probes by players) checks the link the same way but is not a delivery.
+    router.add_api_route("/videos/{key}", video, methods=["HEAD"], include_in_schema=False)
+    return router
+
+
+async def _queue_position(appliance: Appliance, job: ProcessingJob) -> int | None:
+    # A store read: off the event loop, and only when it can mean something.
+    if job.status is not S.QUEUED:
+        return None
+    return await asyncio.to_thread(appliance.queue_position, job.job_id)
+
+
+async def _count_access(appliance: Appliance, key: str) -> None:
+    """The first fetch of a READY job's video is its delivery (kept for the replay grace)."""
+    job_id = job_id_of_key(key)
+    if job_id is None:
+        return
+    try:
+        job = await appliance.get(job_id)
+        if job.status is S.READY:
+            await appliance.mark_delivered(job_id, keep_for_replay_s=None)
+    except (NotFound, InvalidTransition):
+        pass  # expired or delivered meanwhile: the file itself was verified, serve it
+
+
+async def follow_job(
+    appliance: Appliance, job_id: str, draining: Draining | None = None, tick_s: float = 1.0
+) -> AsyncIterator[ProcessingJob | None]:
+    """``appliance.watch`` for long-lived frontends: the job now and every change, a ``None`` after
+    each ``tick_s`` of quiet (for keep-alives), and an early end when the server is draining."""
+    changes = appliance.watch(job_id)
+    pending: asyncio.Future[ProcessingJob] = asyncio.ensure_future(anext(changes))
+    try:
+        while True:
+            done, _ = await asyncio.wait({pending}, timeout=tick_s)
+            if done:
+                try:
+                    job = pending.result()
+                except StopAsyncIteration:
+                    return
+                yield job
+                pending = asyncio.ensure_future(anext(changes))
+            elif draining is not None and draining.is_set():
+                return
+            else:
+                yield None
+    finally:
+        # Cancel the pending read before closing the generator it is running in.
+        pending.cancel()
+        with contextlib.suppress(BaseException):
+            await pending
+        close = getattr(changes, "aclose", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await close()
+
+
+async def _event_stream(appliance: Appliance, job_id: str, draining: Draining) -> AsyncIterator[str]:
+    """SSE frames: one ``data:`` line of job JSON per change, keep-alive comments when quiet."""
+    quiet_s = 0.0
+    event_id = 0
+    yield "retry: 3000\n\n"
+    async for job in follow_job(appliance, job_id, draining):
+        if job is None:
+            quiet_s += 1.0
+            if quiet_s >= SSE_HEARTBEAT_S:
+                quiet_s = 0.0
+                yield ": keep-alive\n\n"
+            continue
+        quiet_s = 0.0
+        event_id += 1
+        data = job_details(job, await _queue_position(appliance, job)).model_dump()
+        yield f"id: {event_id}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+        if job.status in STREAM_END_STATUSES:
+            return
+    if draining.is_set():
+        # The job goes on (the queue survives restarts); the client reconnects later.
+        yield 'event: shutdown\ndata: {"message": "The server is restarting; reconnect shortly."}\n\n'
+
+
+# -- errors and limits around the routes ---------------------------------------------------------
+
+
+def _validation_error(exc: RequestValidationError) -> ApiError:
+    for error in exc.errors():
+        location = tuple(error.get("loc", ()))
+        kind = str(error.get("type", ""))
+        if kind == "json_invalid":
+            return ApiError("malformed_body", "The request body is not valid JSON.")
+        if location == ("body",):
+            return ApiError("malformed_body", "The request body must be a JSON object "
+                            "(Content-Type: application/json).")
+        if location[:2] == ("body", "problem_text"):
+            return ApiError("invalid_problem", "problem_text: a text is required", rule="required",
+                            field="problem_text")
+    first = exc.errors()[0] if exc.errors() else {}
+    parts = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    name = ".".join(parts) or "request"
+    message = str(first.get("msg", "invalid value"))
+    if name == "quality":
+        message = "must be one of " + ", ".join(QUALITIES)
+    return ApiError("invalid_request", f"{name}: {message}", field=name)
+
+
+class PayloadTooLarge(StarletteHTTPException):
+    # An HTTPException, because FastAPI re-raises those from body reading as they are
+    # (anything else becomes a generic 400).
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+
+    def response(self) -> JSONResponse:
+        return error_response("payload_too_large", str(self.detail))
+
+
+class RequestGuard:
+    """ASGI middleware in front of everything: the API token on /api/* (checked before the body
+    is read, so an unauthenticated client learns nothing about its request) and the body limit."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.max_bytes = settings.max_request_bytes
+        self.token = settings.api_token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        if self.token and scope["path"].startswith("/api/"):
+            auth = headers.get("authorization", "")
+            given = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+            if not _token_matches(given, self.token):
+                response = error_response("unauthorized", "A valid API token is required: Authorization: Bearer "
+                                          "TOKEN.", {"WWW-Authenticate": "Bearer"})
+                await response(scope, receive, send)
+                return
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await PayloadTooLarge(self.max_bytes).response()(scope, receive, send)
+            return
+
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:  # a chunked body with no Content-Length
+                    raise PayloadTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except PayloadTooLarge as exc:
+            if started:
+                raise
+            await exc.response()(scope, receive, send)
+
+
+def install_api(app: FastAPI, appliance: Appliance, settings: Settings, draining: Draining | None = None) -> None:
+    """Add the API's routes, error handlers and request limits to ``app``."""
+    app.include_router(make_api_router(appliance, settings, draining))
+    app.add_middleware(RequestGuard, settings=settings)
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_error(exc).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+                400: "malformed_body", 401: "unauthorized"}.get(exc.status_code, "internal_error")
+        response = error_response(code, str(exc.detail), getattr(exc, "headers", None))
+        response.status_code = exc.status_code
+        return response
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response("internal_error", "Something went wrong on the server; it has been logged.")
+
+
+def make_api(appliance: Appliance, settings: Settings) -> FastAPI:
+    """The API alone (no web UI, no lifespan): for embedding or tests. ``create_app`` is the full server."""
+    app = FastAPI(title="Manim Appliance API", version="1")
+    install_api(app, appliance, settings)
+    return app

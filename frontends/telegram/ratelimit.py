@@ -1,0 +1,116 @@
+"""Telegram's flood limits, with answers to people ahead of everything else.
+
+``AIORateLimiter`` keeps the bot under Telegram's limits (30 messages a second overall,
+20 a minute per group) but serves requests first come, first served: during a burst
+the reply to a person's new problem would queue behind dozens of progress edits and
+video uploads for other chats. ``PriorityRateLimiter`` lets a chat-bound request that
+is not a reply (edits, chat actions, videos) enter the limiter only while no reply is
+waiting and the limiter has room, so a fresh message is always answered first.
+
+RetryAfter is *not* retried here (``max_retries=0``): AIORateLimiter would pause every
+chat for one chat's flood wait. The callers handle it per chat instead (the status
+message's throttle, the video sender's retries).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+from telegram.ext import AIORateLimiter
+
+# Requests that answer something a person just did.
+URGENT_ENDPOINTS = frozenset({"sendMessage"})
+LOW_PRIORITY_POLL_S = 0.05
+
+
+class PeopleFirst:
+    """Background work (progress edits, thumbnails, uploads) steps aside while a person's
+    new message is being answered, for at most ``max_wait_s`` per step, so a burst of
+    deliveries cannot slow down the reply to someone who just wrote."""
+
+    def __init__(self, max_wait_s: float = 3.0) -> None:
+        self.max_wait_s = max_wait_s
+        self._answering = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def answering(self) -> AsyncIterator[None]:
+        self._answering += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._answering -= 1
+            if not self._answering:
+                self._idle.set()
+
+    async def background(self) -> None:
+        if self._answering:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.max_wait_s)
+
+
+class PriorityRateLimiter(AIORateLimiter):
+    def __init__(self, people_first: PeopleFirst | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("max_retries", 0)
+        super().__init__(**kwargs)
+        self._urgent_waiting = 0
+        self._people_first = people_first
+
+    def _has_room(self) -> bool:
+        # AIORateLimiter keeps its overall limiter private; without it there is no overall limit.
+        limiter = getattr(self, "_base_limiter", None)
+        return limiter is None or limiter.has_capacity()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        if data.get("chat_id") is None:
+            # getUpdates, getMe, setWebhook, answerCallbackQuery: not limited by chat.
+            return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        if endpoint in URGENT_ENDPOINTS:
+            return await self._urgent(callback, args, kwargs, endpoint, data, rate_limit_args)
+        if self._people_first is not None:
+            await self._people_first.background()
+        while self._urgent_waiting or not self._has_room():
+            await asyncio.sleep(LOW_PRIORITY_POLL_S)
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+    async def _urgent(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        # Counted as waiting only until the limiter lets it through: an urgent request in
+        # flight over the network must not hold back everything else.
+        self._urgent_waiting += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._urgent_waiting -= 1
+
+        async def run(*call_args: Any, **call_kwargs: Any) -> bool | dict[str, Any] | list[dict[str, Any]]:
+            release()
+            return await callback(*call_args, **call_kwargs)
+
+        try:
+            return await super().process_request(run, args, kwargs, endpoint, data, rate_limit_args)
+        finally:
+            release()

@@ -1,0 +1,245 @@
+"""Runs inside the sandbox container: one render request in, one video out, then exit.
+
+Protocol (the host side is appliance/sandbox/docker.py):
+
+1. The runner imports Manim first, so a warm-pool container is ready before its job exists.
+2. It reads ONE line of JSON on stdin: {"code", "scene", "quality", "prelude"}.
+3. The scene's own output (print, Manim's console, C libraries) goes to stderr: the
+   runner moves fd 1 to a private descriptor first, so stdout carries only the runner's
+   messages, each one line: ``@@manim-appliance:<kind>@@ <json>``.
+4. On success the video is moved to /work/output/video.mp4 and the runner prints
+   ``done``; it then waits (stdin open) so the host can fetch the file with the Docker
+   archive API: /work is a tmpfs volume that disappears when the container stops.
+   On failure it prints ``error`` with a classification and exits non-zero.
+
+Nothing here is trusted by the host: the scene code runs in this very process and may
+rewrite any of it. The host decides "ok" only from the file it fetches itself.
+Runs under the image's Python only; standard library plus Manim.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import select
+import sys
+import time
+import traceback
+import types
+import warnings
+from pathlib import Path
+from typing import Any
+
+WORK_DIR = Path("/work")
+OUTPUT_PATH = WORK_DIR / "output" / "video.mp4"
+SCENE_FILE = WORK_DIR / "scene.py"
+CONFIG_FILE = Path(__file__).with_name("manim.cfg")
+MARKER = "@@manim-appliance:{kind}@@ "
+MAX_REQUEST_BYTES = 1_000_000
+# After "done" the host fetches the video and kills the container; if it never does
+# (the appliance died), leave on our own.
+WAIT_FOR_HOST_S = 120.0
+
+EXIT_SCENE_ERROR = 1
+EXIT_BAD_REQUEST = 2
+EXIT_NO_VIDEO = 3
+
+QUALITIES = {"low": "low_quality", "medium": "medium_quality", "high": "high_quality"}
+
+MAIN_PID = os.getpid()
+
+
+def _private_stdout() -> Any:
+    """Keep the real stdout for protocol messages; send everything else to stderr."""
+    private_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = os.fdopen(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+    return os.fdopen(private_fd, "w", buffering=1, encoding="utf-8", errors="replace")
+
+
+PROTOCOL = _private_stdout()
+
+
+def send(message: str, /, **fields: Any) -> None:
+    if os.getpid() != MAIN_PID:  # a forked copy of the runner says nothing
+        return
+    PROTOCOL.write(MARKER.format(kind=message) + json.dumps(fields) + "\n")
+    PROTOCOL.flush()
+
+
+def leave(code: int) -> None:
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def classify_exception(exc: BaseException) -> str:
+    """The outcome class an exception stands for (the host may refine it)."""
+    if isinstance(exc, MemoryError):
+        return "memory"
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, BlockingIOError) or "can't start new thread" in text:
+        return "process_limit"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return "output_limit"
+    if isinstance(exc, OSError) and exc.errno == errno.EAGAIN:
+        return "process_limit"
+    return "scene_error"
+
+
+def latex_errors(exc: BaseException) -> list[str]:
+    """The '!' lines of a failed LaTeX run, with the offending source line, if any."""
+    match = re.search(r"the log file: (\S+\.log)", str(exc))
+    if not match:
+        return []
+    log_path = Path(match.group(1))
+    try:
+        log_lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    found: list[str] = []
+    for index, line in enumerate(log_lines):
+        if not line.startswith("!"):
+            continue
+        found.append(line)
+        for following in log_lines[index + 1 : index + 8]:
+            if re.match(r"l\.\d+", following):
+                found.append(following)
+                break
+        if len(found) >= 8:
+            break
+    try:
+        tex_source = log_path.with_suffix(".tex").read_text(encoding="utf-8", errors="replace")
+        body = tex_source.split(r"\begin{document}", 1)[-1].split(r"\end{document}", 1)[0].strip()
+        if body:
+            found.append("while typesetting: " + " ".join(body.split())[:300])
+    except OSError:
+        pass
+    return found
+
+
+def scene_traceback(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def read_request() -> dict[str, Any]:
+    line = sys.stdin.buffer.readline(MAX_REQUEST_BYTES)
+    request = json.loads(line.decode("utf-8"))
+    if not isinstance(request, dict) or not isinstance(request.get("code"), str):
+        raise ValueError("the request must be a JSON object with a 'code' string")
+    return request
+
+
+def configure_manim(quality: str) -> None:
+    from manim import config
+
+    config.digest_file(CONFIG_FILE)
+    config.quality = QUALITIES.get(quality, "medium_quality")
+    config.media_dir = str(WORK_DIR / "media")
+    config.disable_caching = True
+    config.write_to_movie = True
+    config.save_last_frame = False
+    config.preview = False
+    config.progress_bar = "none"
+    config.renderer = "cairo"
+
+
+def find_scene_class(namespace: dict[str, Any], scene_name: str) -> type:
+    from manim import Scene
+
+    if scene_name:
+        candidate = namespace.get(scene_name)
+        if isinstance(candidate, type) and issubclass(candidate, Scene):
+            return candidate
+        defined = sorted(
+            name for name, value in namespace.items()
+            if isinstance(value, type) and issubclass(value, Scene) and value.__module__ == "scene"
+        )
+        raise LookupError(
+            f"no Scene class named {scene_name!r} in the code"
+            + (f"; scene classes defined: {', '.join(defined)}" if defined else "; no Scene class is defined")
+        )
+    scenes = [
+        value for value in namespace.values()
+        if isinstance(value, type) and issubclass(value, Scene) and value.__module__ == "scene"
+    ]
+    if not scenes:
+        raise LookupError("the code defines no Scene class")
+    return scenes[-1]
+
+
+def render(request: dict[str, Any]) -> Path | None:
+    """Run the scene; the path of the finished movie, or None if nothing was played."""
+    code: str = request["code"]
+    configure_manim(str(request.get("quality") or "medium"))
+    SCENE_FILE.write_text(code, encoding="utf-8")  # tracebacks then show the scene's lines
+    module = types.ModuleType("scene")
+    module.__file__ = str(SCENE_FILE)
+    sys.modules["scene"] = module
+    prelude = request.get("prelude") or ""
+    if prelude:
+        exec(compile(prelude, "<prelude>", "exec"), module.__dict__)
+    exec(compile(code, str(SCENE_FILE), "exec"), module.__dict__)
+    scene_class = find_scene_class(module.__dict__, str(request.get("scene") or ""))
+    scene = scene_class()
+    scene.render()
+    if not getattr(scene.renderer, "num_plays", 0):
+        return None
+    return Path(scene.renderer.file_writer.movie_file_path)
+
+
+def main() -> None:
+    started = time.monotonic()
+    os.chdir(WORK_DIR)
+    # pydub (imported by Manim for sounds) warns that there is no ffmpeg CLI: true and
+    # irrelevant, since video goes through PyAV; keep it out of every stderr tail.
+    warnings.filterwarnings("ignore", message="Couldn't find ffmpeg or avconv", category=RuntimeWarning)
+    import manim  # noqa: F401  (the slow part a warm container has done before its job)
+
+    import_s = time.monotonic() - started
+    send("ready", import_s=round(import_s, 3))
+    try:
+        request = read_request()
+    except Exception as exc:
+        send("error", kind="bad_request", exception=type(exc).__name__, message=str(exc)[:500])
+        leave(EXIT_BAD_REQUEST)
+    render_started = time.monotonic()
+    try:
+        movie = render(request)
+    except BaseException as exc:
+        if os.getpid() != MAIN_PID:  # a fork of the scene unwinding: not our report
+            leave(EXIT_SCENE_ERROR)
+        kind = classify_exception(exc)
+        latex = latex_errors(exc)
+        try:
+            sys.stderr.write(scene_traceback(exc))
+            for line in latex:
+                sys.stderr.write(f"LaTeX error: {line}\n")
+        except Exception:
+            pass
+        send("error", kind=kind, exception=type(exc).__name__, message=str(exc)[:500], latex=latex)
+        leave(EXIT_SCENE_ERROR)
+    if os.getpid() != MAIN_PID:
+        leave(0)
+    if movie is None:
+        send("error", kind="no_video", exception="", message="the scene played no animation", latex=[])
+        leave(EXIT_NO_VIDEO)
+    try:
+        OUTPUT_PATH.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(movie, OUTPUT_PATH)
+    except OSError as exc:
+        send("error", kind="no_video", exception=type(exc).__name__, message=str(exc)[:500], latex=[])
+        leave(EXIT_NO_VIDEO)
+    send("done", import_s=round(import_s, 3), render_s=round(time.monotonic() - render_started, 3))
+    # The tmpfs holding the video lives as long as this container: wait for the host to
+    # fetch it and kill us (or close stdin), and never wait forever.
+    try:
+        select.select([sys.stdin], [], [], WAIT_FOR_HOST_S)
+    except Exception:
+        pass
+    leave(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The web UI in a real headless Chromium against the real appliance (built-in solver, Docker
+sandbox at quality "low"), all on 127.0.0.1.
+
+Open the page, try an invalid problem, type a real one, press Generate, watch the status line
+move through the job's states, and see a ``<video>`` whose source really plays (readyState and
+duration read from the page), with the scene code and the verified answer filled in.
+Screenshots at laptop and phone widths go to artifacts/ (and the desktop one to docs/ for the
+README).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from appliance.models import ProcessingStatus
+from tests.integration import server_fixtures
+
+pytestmark = pytest.mark.docker
+live_server = server_fixtures.live_server  # the fixture, for the tests below
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+FINAL = {"ready", "delivered", "failed", "expired"}
+
+
+@pytest.fixture
+def browser() -> Any:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _status(page: Any) -> tuple[str, str]:
+    element = page.locator("#ma-status .ma-status")
+    return element.get_attribute("data-status") or "", element.inner_text()
+
+
+def test_a_visitor_gets_a_playing_video(live_server, browser):
+    server = live_server(render_quality="low", render_slots=1, maintenance_interval_s=3600)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport=DESKTOP)
+    off_host: list[str] = []
+    page.on("request", lambda request: off_host.append(request.url)
+            if urlsplit(request.url).hostname not in ("127.0.0.1", None) and request.url.startswith("http")
+            else None)
+    page.goto(server.url("/"))
+    page.wait_for_selector("#ma-problem textarea", timeout=60_000)
+    assert "Manim Appliance" in page.title()
+    assert "deleted" in page.locator("#ma-privacy").inner_text()
+
+    # An invalid problem is refused with a clear message, and nothing is queued.
+    page.fill("#ma-problem textarea", "2+2")
+    page.click("#ma-generate")
+    page.wait_for_selector("#ma-status .ma-refused", timeout=30_000)
+    assert "too short" in _status(page)[1]
+    assert server.appliance.store.queue_length() == 0
+
+    page.fill("#ma-problem textarea", "Solve 2x + 3 = 11")
+    page.click("#ma-generate")
+    seen: list[str] = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        status, _ = _status(page)
+        if status and (not seen or seen[-1] != status):
+            seen.append(status)
+        if status in FINAL:
+            break
+        time.sleep(0.1)
+    assert seen and seen[-1] in ("ready", "delivered"), (seen, _status(page)[1])
+    moving = [s for s in seen if s in {p.value for p in ProcessingStatus}]
+    assert len(moving) >= 3 and "rendering" in moving, seen  # the line followed the job
+
+    # The <video> gets the signed URL and really plays it: data for the current frame, a duration.
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#ma-video video');"
+        " return v && v.readyState >= 2 && v.duration > 0; }",
+        timeout=60_000,
+    )
+    video = page.evaluate(
+        "() => { const v = document.querySelector('#ma-video video');"
+        " return {src: v.currentSrc, readyState: v.readyState, duration: v.duration,"
+        " width: v.videoWidth}; }"
+    )
+    assert video["src"].startswith(server.base_url + "/videos/"), video
+    assert video["readyState"] >= 2 and video["duration"] > 0 and video["width"] > 0, video
+
+    # The editor draws only the lines in view; the scene's class line is among them.
+    job_id = urlsplit(video["src"]).path.rsplit("/", 1)[1][:36]
+    job = server.appliance.store.get_job(job_id)
+    code = page.locator("#ma-code").inner_text()
+    assert f"class {job.scene_name}(" in code, code[-400:]
+    answer = page.locator("#ma-answer").inner_text()
+    assert "Answer" in answer and "4" in answer
+    assert "builtin" in page.locator("#ma-details").inner_text()
+    assert "delivered" in page.locator("#ma-history").inner_text()
+
+    # Showing the video in the browser delivered it (kept for the replay grace, then deleted).
+    job = server.appliance.store.get_job(job_id)
+    assert job.status is ProcessingStatus.DELIVERED and job.video_key
+
+    page.screenshot(path=str(ARTIFACTS / "web-desktop.png"))
+    page.screenshot(path=str(ARTIFACTS / "web-desktop-full.png"), full_page=True)
+    shutil.copyfile(ARTIFACTS / "web-desktop.png", REPO_ROOT / "docs" / "screenshot-web.png")
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(500)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width} px)"
+    page.screenshot(path=str(ARTIFACTS / "web-phone.png"))
+    page.screenshot(path=str(ARTIFACTS / "web-phone-full.png"), full_page=True)
+
+    assert off_host == [], f"the page fetched from other hosts: {off_host}"

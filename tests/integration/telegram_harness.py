@@ -1,0 +1,132 @@
+"""Shared pieces of the Telegram tests: a bot wired to a real Appliance and the Bot API stub.
+
+``running_bot`` starts an ``Appliance`` (fakes from tests/unit/fakes.py unless the real
+parts are asked for) and a ``TelegramFrontend`` whose ``telegram_api_base`` points at a
+``BotApiStub``; ``Mp4Sandbox`` is the FakeSandbox with a real, decodable MP4 (made with
+PyAV), so delivery, thumbnails and the uploaded bytes can be checked for real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from appliance.config import Settings
+from appliance.models import ProcessingJob
+from appliance.service import Appliance
+from frontends.telegram import TelegramFrontend
+from tests.integration.bot_api_stub import BotApiStub
+from tests.unit.fakes import FakeGenerator, FakeResult, FakeSandbox, FakeStorage
+
+TOKEN = "123:ABC"
+
+
+def make_mp4(path: Path, seconds: float = 1.0, width: int = 320, height: int = 180, fps: int = 15) -> Path:
+    """A small real H.264 MP4: a bar moving over a gradient (so frames differ)."""
+    with av.open(str(path), "w") as container:
+        stream: Any = container.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        frames = max(1, int(seconds * fps))
+        for index in range(frames):
+            image = np.zeros((height, width, 3), dtype=np.uint8)
+            image[:, :, 1] = np.linspace(0, 255, width, dtype=np.uint8)[None, :]
+            x = int(index / frames * (width - 20))
+            image[:, x:x + 20, 0] = 255
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+class Mp4Sandbox(FakeSandbox):
+    """FakeSandbox whose videos are real MP4s; ``delay_s`` makes each render take a while."""
+
+    def __init__(self, video: Path, delay_s: float = 0.0, hold: threading.Event | None = None,
+                 outcomes: list[str] | None = None) -> None:
+        super().__init__(outcomes=outcomes, hold=hold)
+        self.video = video
+        self.delay_s = delay_s
+
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> FakeResult:
+        result = super().render(code, scene_name, quality, prelude)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        if result.ok and result.video_path is not None:
+            shutil.copy(self.video, result.video_path)
+            result.video_size_bytes = result.video_path.stat().st_size
+            result.duration_s = 0.5
+        return result
+
+
+def telegram_settings(data_dir: Path, stub: BotApiStub, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"data_dir": data_dir, "render_slots": 1, "warm_pool_size": 0,
+                              "render_quality": "low", "telegram_bot_token": stub.token,
+                              "telegram_api_base": stub.api_base}
+    values.update(overrides)
+    return Settings.from_env({}, **values)
+
+
+@dataclass
+class Harness:
+    appliance: Appliance
+    frontend: TelegramFrontend
+    stub: BotApiStub
+    storage: Any
+
+    async def jobs_of_chat(self, chat_id: int) -> list[ProcessingJob]:
+        session = await self.appliance.session_for_chat(chat_id)
+        return sorted(await self.appliance.jobs_of(session.session_id), key=lambda job: job.created_at)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    data_dir: Path,
+    stub: BotApiStub,
+    *,
+    generator: Any = None,
+    sandbox: Any = None,
+    real_parts: bool = False,
+    frontend_kwargs: dict[str, Any] | None = None,
+    start_frontend: bool = True,
+    **settings_overrides: Any,
+) -> AsyncIterator[Harness]:
+    settings = telegram_settings(data_dir, stub, **settings_overrides)
+    storage: Any = None
+    if real_parts:
+        appliance = Appliance(settings, run_maintenance=False)
+    else:
+        storage = FakeStorage(data_dir / "fake-videos")
+        appliance = Appliance(settings, generator=generator or FakeGenerator(), sandbox=sandbox or FakeSandbox(),
+                              storage=storage, run_maintenance=False)
+    await appliance.start()
+    kwargs: dict[str, Any] = {"poll_timeout_s": 2, "send_retry_delays_s": (0.2, 0.5)}
+    kwargs.update(frontend_kwargs or {})
+    frontend = TelegramFrontend(appliance, settings, **kwargs)
+    try:
+        if start_frontend:
+            await frontend.start()
+        yield Harness(appliance, frontend, stub, storage if storage is not None else appliance.storage)
+    finally:
+        await frontend.stop()
+        await appliance.stop()
+
+
+@contextlib.contextmanager
+def sample_video(seconds: float = 1.0) -> Any:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield make_mp4(Path(tmp) / "sample.mp4", seconds=seconds)

@@ -1,0 +1,342 @@
+"""The HTTP API on a real uvicorn server on 127.0.0.1, with in-process generator and sandbox
+stand-ins (the store, the queue, the worker, local storage and signed URLs are real).
+
+The same life against the real Docker sandbox and the built-in solver is test_api_docker.py.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from appliance.errors import SandboxImageMissing
+from appliance.service import Appliance
+from tests.integration import server_fixtures
+from tests.unit.fakes import FakeGenerator, FakeSandbox
+
+PROBLEM = "Solve 2x + 3 = 11"
+live_server = server_fixtures.live_server  # the fixture, for the tests below
+
+
+def fake_appliance(sandbox: Any = None, **kwargs: Any) -> Any:
+    def make(settings: Any) -> Appliance:
+        return Appliance(settings, generator=FakeGenerator(), sandbox=sandbox or FakeSandbox(),
+                         run_maintenance=False, **kwargs)
+
+    return make
+
+
+def events(client: httpx.Client, job_id: str, timeout: float = 30.0) -> Iterator[dict[str, Any]]:
+    """Read a job's server-sent events as they come, with a real streaming HTTP client."""
+    with client.stream("GET", f"/api/jobs/{job_id}/events", timeout=timeout) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                yield json.loads(line[5:])
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert body["error"]["message"], body
+    return body["error"]
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_a_job_lives_through_the_api_and_its_event_stream(live_server):
+    hold = threading.Event()
+    server = live_server(fake_appliance(FakeSandbox(hold=hold)), render_slots=1)
+    client = httpx.Client(base_url=server.base_url, timeout=10)
+
+    accepted = client.post("/api/jobs", json={"problem_text": PROBLEM, "quality": "low"})
+    assert accepted.status_code == 202
+    body = accepted.json()
+    job_id = body["job_id"]
+    assert body["status"] == "queued" and "line" in body["message"] and body["video_url"] is None
+    assert body["session_id"] and accepted.headers["location"] == f"/api/jobs/{job_id}"
+
+    seen: list[dict[str, Any]] = []
+    release = threading.Timer(1.0, hold.set)  # let the stream see the job sit in RENDERING first
+    release.start()
+    for event in events(client, job_id):
+        seen.append(event)
+    statuses = [event["job_status"] for event in seen]
+    assert statuses[-1] == "ready", statuses
+    assert "rendering" in statuses and len(statuses) >= 2, statuses
+    assert len(set(zip(statuses, [e["status_message"] for e in seen], strict=True))) == len(seen)
+    ready = seen[-1]
+    assert ready["status"] == "ready" and ready["video_url"] and ready["expires_at"]
+    assert ready["answer_text"] == "x = 4" and ready["answer_check"] == "verified"
+    assert ready["ai_provider_used"] == "openai" and ready["attempts"] == 1
+    assert ready["manim_code"] is None  # only with ?include=code
+
+    details = client.get(f"/api/jobs/{job_id}", params={"include": "code"}).json()
+    assert details["job_status"] == "ready" and "class SolutionScene" in details["manim_code"]
+    assert details["render_duration_seconds"] is not None and details["quality"] == "low"
+    assert client.get(f"/api/jobs/{job_id}").json()["manim_code"] is None
+
+    # The signed URL plays (with Range), and the first fetch counts as delivery.
+    video_path = path_of(ready["video_url"])
+    whole = client.get(video_path)
+    assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
+    assert whole.content[4:8] == b"ftyp"
+    part = client.get(video_path, headers={"Range": "bytes=0-7"})
+    assert part.status_code == 206 and part.content == whole.content[:8]
+    assert part.headers["content-range"].startswith("bytes 0-7/")
+    after = client.get(f"/api/jobs/{job_id}").json()
+    assert after["job_status"] == "delivered" and after["delivered_at"]
+    assert after["video_url"]  # kept for the replay grace
+
+    # Tampered and expired links are refused; after the client's confirmation the video is gone.
+    query = parse_qs(urlsplit(ready["video_url"]).query)
+    key = urlsplit(ready["video_url"]).path.rsplit("/", 1)[1]
+    bad_sig = client.get(f"/videos/{key}", params={"expires": query["expires"][0], "sig": "0" * 64})
+    assert bad_sig.status_code == 403 and error_of(bad_sig)["code"] == "signature_invalid"
+    expired = client.get(f"/videos/{key}", params={"expires": "1000", "sig": query["sig"][0]})
+    assert expired.status_code == 403 and error_of(expired)["code"] == "signature_invalid"
+    assert client.get(f"/videos/{key}").status_code == 403
+
+    # An API client that confirms the download has the video deleted at once.
+    second = client.post("/api/jobs", json={"problem_text": "Solve 5x - 1 = 9", "session_id": body["session_id"]})
+    second_ready = list(events(client, second.json()["job_id"]))[-1]
+    assert second_ready["job_status"] == "ready" and second.json()["session_id"] == body["session_id"]
+    confirmed = client.post(f"/api/jobs/{second_ready['job_id']}/delivered")
+    assert confirmed.status_code == 200 and confirmed.json()["job_status"] == "delivered"
+    assert confirmed.json()["video_url"] is None
+    gone = client.get(path_of(second_ready["video_url"]))
+    assert gone.status_code == 404 and error_of(gone)["code"] == "not_found"
+    assert client.post(f"/api/jobs/{second_ready['job_id']}/delivered").status_code == 200  # idempotent
+
+    # A finished job cannot be cancelled, and the event stream of a finished job ends at once.
+    refused = client.delete(f"/api/jobs/{job_id}")
+    assert refused.status_code == 409 and error_of(refused)["code"] == "not_cancellable"
+    assert [e["job_status"] for e in events(client, job_id)] == ["delivered"]
+
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert 'appliance_jobs_submitted_total{channel="api"} 2' in metrics.text
+
+
+def test_the_session_is_kept_and_its_limits_apply(live_server):
+    hold = threading.Event()
+    server = live_server(fake_appliance(FakeSandbox(hold=hold)), render_slots=1,
+                         max_active_jobs_per_session=1, max_submissions_per_hour=2)
+    client = httpx.Client(base_url=server.base_url, timeout=10)
+    try:
+        first = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()
+        session_id = first["session_id"]
+        busy = client.post("/api/jobs", json={"problem_text": "Solve 3x = 12 please", "session_id": session_id})
+        assert busy.status_code == 429 and error_of(busy)["code"] == "active_limit"
+        assert "limit" in error_of(busy)["message"]
+
+        cancelled = client.delete(f"/api/jobs/{first['job_id']}")
+        assert cancelled.status_code == 200 and cancelled.json()["cancel_requested"] is True
+        hold.set()
+        # A running job stops at its next step (the render in progress may still finish it).
+        final = [e["job_status"] for e in events(client, first["job_id"])][-1]
+        assert final in ("failed", "ready")
+
+        second = client.post("/api/jobs", json={"problem_text": "Solve 3x = 12 please", "session_id": session_id})
+        assert second.status_code == 202 and second.json()["session_id"] == session_id
+        assert [e["job_status"] for e in events(client, second.json()["job_id"])][-1] == "ready"
+        hourly = client.post("/api/jobs", json={"problem_text": "Solve 5x = 10 please", "session_id": session_id})
+        assert hourly.status_code == 429 and error_of(hourly)["code"] == "hourly_limit"
+
+        other = client.post("/api/jobs", json={"problem_text": PROBLEM})  # a new session: its own limits
+        assert other.status_code == 202 and other.json()["session_id"] != session_id
+    finally:
+        hold.set()
+
+
+def test_a_waiting_job_is_cancelled_at_once(live_server):
+    server = live_server(fake_appliance(run_workers=False))
+    client = httpx.Client(base_url=server.base_url, timeout=10)
+    job_id = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()["job_id"]
+    queued = client.get(f"/api/jobs/{job_id}").json()
+    assert queued["job_status"] == "queued" and queued["queue_position"] == 1
+    cancelled = client.delete(f"/api/jobs/{job_id}")
+    assert cancelled.status_code == 200
+    assert cancelled.json()["job_status"] == "failed" and cancelled.json()["status_message"] == "Cancelled"
+    again = client.delete(f"/api/jobs/{job_id}")
+    assert again.status_code == 409 and error_of(again)["code"] == "not_cancellable"
+    not_ready = client.post(f"/api/jobs/{job_id}/delivered")
+    assert not_ready.status_code == 409 and error_of(not_ready)["code"] == "not_deliverable"
+
+
+def test_each_error_has_its_stable_code(live_server):
+    server = live_server(fake_appliance(run_workers=False), max_request_bytes=2048)
+    client = httpx.Client(base_url=server.base_url, timeout=10)
+
+    def post(**kwargs: Any) -> httpx.Response:
+        return client.post("/api/jobs", **kwargs)
+
+    short = post(json={"problem_text": "2+2"})
+    assert short.status_code == 422
+    assert error_of(short) | {} == error_of(short) and error_of(short)["code"] == "invalid_problem"
+    assert error_of(short)["rule"] == "min_length" and "at least 10" in error_of(short)["message"]
+    blank = post(json={"problem_text": "          "})
+    assert blank.status_code == 422 and error_of(blank)["rule"] == "min_length"
+    missing = post(json={"quality": "low"})
+    assert missing.status_code == 422 and error_of(missing)["rule"] == "required"
+    wrong_type = post(json={"problem_text": 42})
+    assert wrong_type.status_code == 422 and error_of(wrong_type)["code"] == "invalid_problem"
+
+    long_server = live_server(fake_appliance(run_workers=False))
+    long = httpx.post(long_server.url("/api/jobs"), json={"problem_text": "x" * 5001})
+    assert long.status_code == 422 and error_of(long)["rule"] == "max_length"
+    assert "at most 5000" in error_of(long)["message"]
+
+    bad_quality = post(json={"problem_text": PROBLEM, "quality": "ultra"})
+    assert bad_quality.status_code == 422 and error_of(bad_quality)["code"] == "invalid_request"
+    assert error_of(bad_quality)["field"] == "quality"
+
+    for content in (b"{not json", b'{"problem_text": "Solve 2x + 3 = 11"', b""):
+        malformed = post(content=content, headers={"Content-Type": "application/json"})
+        assert malformed.status_code == 400 and error_of(malformed)["code"] == "malformed_body", content
+    not_object = post(json=["Solve 2x + 3 = 11"])
+    assert not_object.status_code == 400 and error_of(not_object)["code"] == "malformed_body"
+
+    too_big = post(json={"problem_text": "y" * 4000})
+    assert too_big.status_code == 413 and error_of(too_big)["code"] == "payload_too_large"
+    chunked = post(content=iter([b'{"problem_text": "', b"z" * 3000, b'"}']),
+                   headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 413 and error_of(chunked)["code"] == "payload_too_large"
+
+    for path in ("/api/jobs/00000000-0000-4000-8000-000000000000", "/api/jobs/not-a-uuid",
+                 "/api/jobs/00000000-0000-4000-8000-000000000000/events"):
+        missing_job = client.get(path)
+        assert missing_job.status_code == 404 and error_of(missing_job)["code"] == "not_found", path
+    for method in ("DELETE", "POST"):
+        path = "/api/jobs/00000000-0000-4000-8000-000000000000" + ("/delivered" if method == "POST" else "")
+        assert error_of(client.request(method, path))["code"] == "not_found"
+    fake_video = client.get("/videos/00000000-0000-4000-8000-000000000000-" + "0" * 32 + ".mp4",
+                            params={"expires": "9999999999", "sig": "f" * 64})
+    assert fake_video.status_code == 403 and error_of(fake_video)["code"] == "signature_invalid"
+
+    wrong_method = client.put("/api/jobs")
+    assert wrong_method.status_code == 405 and error_of(wrong_method)["code"] == "method_not_allowed"
+
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert server.appliance.store.queue_length() == 0  # nothing refused was queued
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(live_server):
+    server = live_server(fake_appliance(run_workers=False), max_request_bytes=1024)
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        # Declares 10 MB and sends none of it: the answer must come anyway.
+        sock.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 10000000\r\n\r\n")
+        answer = ""
+        while "\r\n\r\n" not in answer or not answer.rstrip().endswith("}"):
+            chunk = sock.recv(65536).decode("latin-1")  # headers and body may come apart
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith("HTTP/1.1 413"), answer
+    assert '"payload_too_large"' in answer
+
+
+def test_the_api_token_guards_the_api_only(live_server):
+    server = live_server(fake_appliance(run_workers=False), api_token="s3cret-token")
+    client = httpx.Client(base_url=server.base_url, timeout=10)
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"}):
+        refused = client.post("/api/jobs", json={"problem_text": PROBLEM}, headers=headers)
+        assert refused.status_code == 401 and error_of(refused)["code"] == "unauthorized", headers
+        assert refused.headers["www-authenticate"] == "Bearer"
+    # Checked before the body: an unauthenticated client learns nothing about its request.
+    assert client.post("/api/jobs", content=b"{bad", headers={"Content-Type": "application/json"}).status_code == 401
+    assert client.get("/api/jobs/00000000-0000-4000-8000-000000000000").status_code == 401
+
+    authed = httpx.Client(base_url=server.base_url, timeout=10,
+                          headers={"Authorization": "Bearer s3cret-token"})
+    accepted = authed.post("/api/jobs", json={"problem_text": PROBLEM})
+    assert accepted.status_code == 202
+    assert authed.get(f"/api/jobs/{accepted.json()['job_id']}").status_code == 200
+    for open_path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/"):
+        assert client.get(open_path).status_code == 200, open_path
+
+
+def test_readiness_says_what_is_missing(live_server):
+    class NoImage(FakeSandbox):
+        def check_image(self) -> None:
+            raise SandboxImageMissing("the sandbox image is missing: run `appliance sandbox build`")
+
+    server = live_server(fake_appliance(NoImage(), run_workers=False))
+    response = httpx.get(server.url("/readyz"), timeout=30)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False and body["error"]["code"] == "not_ready"
+    assert body["checks"]["sandbox_image"]["ok"] is False
+    assert "appliance sandbox build" in body["checks"]["sandbox_image"]["error"]
+    assert body["checks"]["store"]["ok"] is True
+
+    healthy = live_server(fake_appliance(run_workers=False))
+    ready = httpx.get(healthy.url("/readyz"), timeout=30)
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+
+
+def test_event_streams_end_when_the_server_drains(live_server):
+    hold = threading.Event()
+    server = live_server(fake_appliance(FakeSandbox(hold=hold)), render_slots=1)
+    client = httpx.Client(base_url=server.base_url, timeout=10)
+    try:
+        job_id = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()["job_id"]
+        lines: list[str] = []
+        threading.Timer(1.5, server.app.state.draining.begin).start()
+        started = time.monotonic()
+        with client.stream("GET", f"/api/jobs/{job_id}/events") as response:
+            lines = [line for line in response.iter_lines() if line]
+        assert time.monotonic() - started < 8
+        assert "event: shutdown" in lines
+        assert any(line.startswith("data:") for line in lines)
+    finally:
+        hold.set()
+
+
+def test_the_api_is_documented(live_server):
+    server = live_server(fake_appliance(run_workers=False))
+    schema = httpx.get(server.url("/openapi.json"), timeout=10).json()
+    paths = schema["paths"]
+    for path in ("/api/jobs", "/api/jobs/{job_id}", "/api/jobs/{job_id}/events", "/api/jobs/{job_id}/delivered",
+                 "/healthz", "/readyz", "/metrics", "/videos/{key}"):
+        assert path in paths, path
+    submit = paths["/api/jobs"]["post"]
+    assert {"202", "400", "401", "413", "422", "429"} <= set(submit["responses"])
+    assert "JobRequest" in json.dumps(submit["requestBody"])
+    assert "bearer" in json.dumps(schema["components"]["securitySchemes"]).lower()
+    assert set(paths["/api/jobs/{job_id}"]) == {"get", "delete"}
+    docs = httpx.get(server.url("/docs"), timeout=10)
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz"])
+def test_the_web_ui_and_the_api_share_one_server(live_server, path):
+    server = live_server(fake_appliance(run_workers=False))
+    response = httpx.get(server.url(path), timeout=10)
+    assert response.status_code == 200
+    if path == "/":
+        assert "<html" in response.text.lower() and "gradio" in response.text.lower()
+
+
+def test_the_web_login_guards_the_page(live_server):
+    server = live_server(fake_appliance(run_workers=False), web_auth="ann:pass:word")
+    client = httpx.Client(base_url=server.base_url, timeout=10)
+    assert client.get("/config").status_code == 401  # the page's data needs the login
+    assert client.post("/login", data={"username": "ann", "password": "wrong"}).status_code == 400
+    assert client.post("/login", data={"username": "ann", "password": "pass:word"}).status_code == 200
+    assert client.get("/config").status_code == 200
+    assert httpx.get(server.url("/healthz"), timeout=10).status_code == 200

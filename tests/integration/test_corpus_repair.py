@@ -1,0 +1,127 @@
+"""Real model output through validation, model-free repair and the real Docker sandbox.
+
+A seeded sample of the shared corpus (``../shared/corpus/llm-scenes.jsonl``, scenes
+language models wrote, many for older Manim) is rendered at low quality twice:
+unchanged, and after ``validate_and_repair`` with ``COMPAT_PRELUDE``. The repaired
+run must give a real MP4 for at least 11 of 12. ``bench/corpus_bench.py --sandbox``
+measures the whole corpus the same way.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+import textwrap
+from pathlib import Path
+
+import av
+import pytest
+
+from appliance.errors import CodeRejected
+from appliance.sandbox.docker import DockerSandbox
+from appliance.sandbox.result import RenderResult
+from appliance.validation import COMPAT_PRELUDE, validate_and_repair
+from tests.integration.sandbox_fixtures import docker_sandbox, sandbox_settings  # noqa: F401
+
+pytestmark = pytest.mark.docker
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "llm-scenes.jsonl"
+SAMPLE_SIZE = 12
+SAMPLE_SEED = 4
+REQUIRED_OK = 11
+
+
+def load_sample() -> list[tuple[int, str]]:
+    if not CORPUS.is_file():
+        pytest.skip(f"the shared scene corpus is not at {CORPUS} (it lives in ../shared/corpus/)")
+    lines = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    indices = sorted(random.Random(SAMPLE_SEED).sample(range(len(lines)), SAMPLE_SIZE))
+    return [(index, lines[index]["code"]) for index in indices]
+
+
+def video_problem(result: RenderResult) -> str:
+    """Empty when the render left an MP4 a player can decode, else what is wrong."""
+    if not result.ok or result.video_path is None:
+        return f"{result.status}: {result.stderr_tail.strip().splitlines()[-1:] or result.detail}"
+    try:
+        with av.open(str(result.video_path)) as container:
+            if not container.streams.video:
+                return "no video stream"
+            if next(iter(container.decode(video=0)), None) is None:
+                return "no decodable frame"
+    except (av.FFmpegError, OSError) as exc:
+        return f"not a valid MP4: {exc}"
+    return ""
+
+
+def render(sandbox: DockerSandbox, code: str, scene_name: str, prelude: str = "") -> str:
+    result = sandbox.render(code, scene_name, quality="low", prelude=prelude)
+    try:
+        return video_problem(result)
+    finally:
+        if result.video_path is not None:
+            result.video_path.unlink(missing_ok=True)
+
+
+def unrepaired_scene_name(code: str) -> str:
+    """What an unchanged render would use: the last class deriving from *Scene."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return ""
+    names = [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        and any(ast.unparse(base).endswith("Scene") for base in node.bases)
+    ]
+    return names[-1] if names else ""
+
+
+def test_repaired_corpus_sample_renders_in_the_sandbox(docker_sandbox: DockerSandbox) -> None:  # noqa: F811
+    sample = load_sample()
+    before: dict[int, str] = {}
+    after: dict[int, str] = {}
+    for index, code in sample:
+        before[index] = render(docker_sandbox, code, unrepaired_scene_name(code))
+        try:
+            scene = validate_and_repair(code)
+        except CodeRejected as exc:
+            after[index] = f"refused: {exc.reason}"
+            continue
+        after[index] = render(docker_sandbox, scene.code, scene.scene_name, COMPAT_PRELUDE)
+
+    before_ok = sum(not problem for problem in before.values())
+    after_ok = sum(not problem for problem in after.values())
+    print(f"\ncorpus sample of {SAMPLE_SIZE} (seed {SAMPLE_SEED}), Docker sandbox, low quality:")
+    print(f"  unchanged:         {before_ok}/{SAMPLE_SIZE} valid MP4 ({100 * before_ok / SAMPLE_SIZE:.0f}%)")
+    print(f"  validated+repaired: {after_ok}/{SAMPLE_SIZE} valid MP4 ({100 * after_ok / SAMPLE_SIZE:.0f}%)")
+    for index in sorted(after):
+        print(f"  #{index:3d} before: {before[index] or 'ok'} | after: {after[index] or 'ok'}")
+    failures = {index: problem for index, problem in after.items() if problem}
+    assert after_ok >= REQUIRED_OK, f"repaired scenes that still fail: {failures}"
+
+
+PRELUDE_ONLY_SCENE = textwrap.dedent(
+    """\
+    from manim import *
+
+    class SolutionScene(Scene):
+        def construct(self):
+            corners = [np.array([np.cos(a), np.sin(a)]) for a in np.linspace(0, TAU, 6)[:-1]]
+            shape = Polygon(*corners, color=BLUE)
+            marker = Dot().move_to(corners[0])
+            self.play(Create(shape), FadeIn(marker))
+            for pause in [1, 0]:
+                self.wait(pause)
+    """
+)
+
+
+def test_prelude_pads_computed_points_and_skips_zero_waits(docker_sandbox: DockerSandbox) -> None:  # noqa: F811
+    scene = validate_and_repair(PRELUDE_ONLY_SCENE)
+    assert scene.repairs == []  # nothing here is visible to the static pass
+    without_prelude = render(docker_sandbox, scene.code, scene.scene_name)
+    assert without_prelude.startswith("scene_error")
+    assert render(docker_sandbox, scene.code, scene.scene_name, COMPAT_PRELUDE) == ""

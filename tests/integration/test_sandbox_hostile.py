@@ -1,0 +1,173 @@
+"""Hostile scene code against the real sandbox: every attack ends in its outcome class,
+leaves no container and no process behind, and the next render works.
+
+The scenes are in tests/integration/hostile/ (see its README). Limits are small here so
+the whole file runs in a few minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appliance.sandbox.docker import DockerSandbox
+from appliance.sandbox.result import RenderResult, RenderStatus
+from tests.integration.sandbox_fixtures import (
+    container_exists,
+    make_sandbox_settings,
+    open_sandbox,
+    processes_in_container,
+)
+
+pytestmark = pytest.mark.docker
+
+HOSTILE = Path(__file__).parent / "hostile"
+TIMEOUT_S = 8.0
+MAX_VIDEO_MB = 2
+FAKE_API_KEY = "sk-fake-appliance-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def hostile_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerSandbox]:
+    settings = make_sandbox_settings(
+        tmp_path_factory.mktemp("hostile-data"),
+        render_timeout_s=TIMEOUT_S,
+        render_memory_mb=512,
+        render_pids=64,
+        render_tmpfs_mb=64,
+        render_max_video_mb=MAX_VIDEO_MB,
+        render_log_kb=64,
+        warm_pool_size=1,
+        openai_api_key=FAKE_API_KEY,
+    )
+    sandbox = open_sandbox(settings)
+    sandbox.warm_up()
+    assert sandbox._pool.wait_until_full(120), "the warm pool never filled"
+    yield sandbox
+    sandbox.close()
+
+
+def render_scene(sandbox: DockerSandbox, name: str, keep_video: bool = False) -> RenderResult:
+    result = sandbox.render((HOSTILE / f"{name}.py").read_text(), "Hostile", "low")
+    if result.video_path is not None and not keep_video:
+        result.video_path.unlink()  # an attack that "succeeded" must not spoil the next test
+    return result
+
+
+def assert_contained_and_next_render_works(sandbox: DockerSandbox, result: RenderResult) -> None:
+    assert result.container_id
+    assert not container_exists(sandbox, result.container_id), "a sandbox container outlived its render"
+    assert processes_in_container(result.container_id) == [], "a sandbox process survived on the host"
+    assert not any(sandbox.videos_dir.glob("*")), "a refused output was left on the host"
+    following = render_scene(sandbox, "normal")
+    assert following.status is RenderStatus.OK, following.to_dict()
+    assert following.video_size_bytes
+
+
+def test_a_normal_scene_renders_to_a_real_video(hostile_sandbox: DockerSandbox) -> None:
+    result = render_scene(hostile_sandbox, "normal", keep_video=True)
+    assert result.status is RenderStatus.OK, result.to_dict()
+    assert result.ok and result.exit_code == 0
+    assert result.video_path is not None and result.video_path.stat().st_size == result.video_size_bytes
+    assert result.video_duration_s == pytest.approx(1.0, abs=0.2)  # two 0.5 s animations
+    import av
+
+    with av.open(str(result.video_path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (854, 480)
+    result.video_path.unlink()
+    assert result.container_id and not container_exists(hostile_sandbox, result.container_id)
+
+
+CASES = [
+    # scene, expected outcome, evidence in stderr_tail or detail
+    ("busy_loop", RenderStatus.TIMEOUT, "wall-clock"),
+    ("sleep_forever", RenderStatus.TIMEOUT, "wall-clock"),
+    ("sigterm_ignored", RenderStatus.TIMEOUT, "wall-clock"),
+    ("fork_bomb", RenderStatus.PROCESS_LIMIT, "process"),
+    ("memory_bomb", RenderStatus.MEMORY, "memory"),
+    ("fill_tmp", RenderStatus.OUTPUT_LIMIT, ""),
+    ("many_files", RenderStatus.OUTPUT_LIMIT, "No space left on device"),
+    ("write_usr", RenderStatus.SCENE_ERROR, "Read-only file system"),
+    ("network", RenderStatus.SCENE_ERROR, "network blocked"),
+    ("host_files", RenderStatus.SCENE_ERROR, "host access blocked"),
+    ("privileges", RenderStatus.SCENE_ERROR, "privileges blocked"),
+    ("endless_output", RenderStatus.TIMEOUT, "wall-clock"),
+    ("output_symlink", RenderStatus.NO_VIDEO, "symbolic link"),
+    ("output_fifo", RenderStatus.NO_VIDEO, "FIFO"),
+    ("output_huge", RenderStatus.OUTPUT_LIMIT, "over the cap"),
+    ("output_not_mp4", RenderStatus.NO_VIDEO, "MP4"),
+    ("plays_nothing", RenderStatus.NO_VIDEO, "no animation"),
+    ("latex_error", RenderStatus.SCENE_ERROR, "Undefined control sequence"),
+    ("python_error", RenderStatus.SCENE_ERROR, "shift_and_twirl"),
+]
+
+
+@pytest.mark.parametrize(("scene", "expected", "evidence"), CASES, ids=[case[0] for case in CASES])
+def test_hostile_scene_is_contained(
+    hostile_sandbox: DockerSandbox, scene: str, expected: RenderStatus, evidence: str
+) -> None:
+    result = render_scene(hostile_sandbox, scene)
+    assert result.status is expected, result.to_dict()
+    assert result.video_path is None and result.video_size_bytes is None
+    assert evidence in result.stderr_tail + " " + result.detail, result.to_dict()
+    assert result.message and result.message == result.to_dict()["message"]
+    # Killing happens at the limit, not some time later.
+    assert result.duration_s < TIMEOUT_S + 6, result.to_dict()
+    assert_contained_and_next_render_works(hostile_sandbox, result)
+
+
+def test_privileges_are_really_gone(hostile_sandbox: DockerSandbox) -> None:
+    result = render_scene(hostile_sandbox, "privileges")
+    assert result.status is RenderStatus.SCENE_ERROR
+    assert "NoNewPrivs:\t1" in result.stderr_tail
+    assert "CapEff:\t0000000000000000" in result.stderr_tail
+    assert "setuid: [Errno 1]" in result.stderr_tail
+
+
+def test_a_python_error_points_at_the_scene_line(hostile_sandbox: DockerSandbox) -> None:
+    result = render_scene(hostile_sandbox, "python_error")
+    assert result.status is RenderStatus.SCENE_ERROR
+    assert 'File "/work/scene.py", line 9, in construct' in result.stderr_tail
+    assert "AttributeError" in result.stderr_tail
+    assert "site-packages" not in result.stderr_tail  # library frames are noise to a model
+
+
+def test_latex_error_tail_names_the_failing_formula(hostile_sandbox: DockerSandbox) -> None:
+    result = render_scene(hostile_sandbox, "latex_error")
+    assert result.status is RenderStatus.SCENE_ERROR
+    assert r"\notamacro" in result.stderr_tail
+    assert len(result.stderr_tail) <= 2000
+
+
+def test_endless_output_keeps_only_a_bounded_tail(hostile_sandbox: DockerSandbox) -> None:
+    result = render_scene(hostile_sandbox, "endless_output")
+    assert result.status is RenderStatus.TIMEOUT
+    assert len(result.stderr_tail) <= 2000
+    assert "spam" in result.stderr_tail
+
+
+def test_appliance_environment_is_not_visible_inside(
+    hostile_sandbox: DockerSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", FAKE_API_KEY)
+    monkeypatch.setenv("APPLIANCE_SIGNING_KEY", FAKE_API_KEY + "-signing")
+    assert os.environ["OPENAI_API_KEY"] == FAKE_API_KEY
+    result = render_scene(hostile_sandbox, "env_leak")
+    assert result.status is RenderStatus.SCENE_ERROR
+    assert "ENVIRONMENT" in result.stderr_tail and "'HOME', '/work'" in result.stderr_tail
+    assert FAKE_API_KEY not in result.stderr_tail
+    assert "OPENAI_API_KEY" not in result.stderr_tail and "APPLIANCE_" not in result.stderr_tail
+    assert_contained_and_next_render_works(hostile_sandbox, result)
+
+
+def test_render_result_serialises_for_the_cli(hostile_sandbox: DockerSandbox) -> None:
+    result = render_scene(hostile_sandbox, "plays_nothing")
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["status"] == "no_video"
+    assert set(data) >= {"status", "exit_code", "message", "stderr_tail", "duration_s", "video_path",
+                         "video_size_bytes"}

@@ -1,0 +1,405 @@
+"""The Telegram bot in polling mode, end to end through the local Bot API stand-in.
+
+Real parts: python-telegram-bot over HTTP to ``BotApiStub`` on 127.0.0.1, the real
+``Appliance`` (store, queue, worker, pipeline, events). The generator, sandbox and
+storage are the in-process fakes of tests/unit/fakes.py, with a sandbox that returns a
+real MP4 (``Mp4Sandbox``), so these tests run without Docker; the same scenario with
+the built-in solver and the Docker sandbox is tests/integration/test_telegram_docker.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+import time
+from pathlib import Path
+
+import av
+import pytest
+from PIL import Image
+
+from appliance.errors import UnsupportedProblem
+from appliance.models import ProcessingStatus
+from frontends.telegram.texts import t
+from frontends.telegram.tracking import INFLIGHT_FILE
+from tests.integration.bot_api_stub import BotApiStub
+from tests.integration.telegram_harness import Mp4Sandbox, make_mp4, running_bot
+from tests.unit.fakes import FakeGenerator, FakeScene
+
+S = ProcessingStatus
+PROBLEM = "Solve 2x + 3 = 11"
+
+# The progress lines in the order a job goes through them.
+PROGRESS_ORDER = ["in line", "Writing the scene", "Checking the scene", "Rendering the video",
+                  "Preparing the video", "Sending the video", "Done"]
+
+
+class SlowGenerator(FakeGenerator):
+    """FakeGenerator that takes a while, so progress edits have something to show."""
+
+    def __init__(self, delay_s: float, script: list | None = None) -> None:
+        super().__init__(script)
+        self.delay_s = delay_s
+
+    def generate(self, problem_text: str, language: str | None, feedback: object = None) -> FakeScene:
+        time.sleep(self.delay_s)
+        return super().generate(problem_text, language, feedback)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_mp4(tmp_path_factory.mktemp("video") / "scene.mp4", seconds=2.0)
+
+
+@pytest.fixture
+def stub():
+    with BotApiStub() as server:
+        yield server
+
+
+def progress_index(text: str) -> int:
+    for index, marker in enumerate(PROGRESS_ORDER):
+        if marker in text.replace("In line", "in line"):
+            return index
+    raise AssertionError(f"not a progress text: {text!r}")
+
+
+async def wait_done(stub: BotApiStub, chat_id: int, marker: str = "Done", timeout: float = 30) -> list[str]:
+    await stub.wait_for(lambda: any(marker in text for text in stub.bot_texts(chat_id)), timeout)
+    return stub.bot_texts(chat_id)
+
+
+async def test_a_problem_becomes_status_edits_then_a_real_video_and_the_job_is_delivered(tmp_path, stub, video):
+    sandbox = Mp4Sandbox(video, delay_s=1.8)
+    async with running_bot(tmp_path, stub, generator=SlowGenerator(1.8), sandbox=sandbox) as bot:
+        stub.send_text(42, PROBLEM)
+        texts = await wait_done(stub, 42)
+
+        calls = stub.chat_calls(42)
+        first = calls[0]
+        # Its place in line ("number 1"), unless a render slot took it before the answer went out.
+        assert first.method == "sendMessage"
+        assert "In line: number 1" in first.params["text"] or "Waiting in line" in first.params["text"]
+        assert PROBLEM in first.params["text"]
+        assert first.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"].startswith("cancel:")
+        assert first.params["reply_parameters"]["message_id"]  # a reply to the person's message
+
+        # One status message, edited in place, in the order of the job's life.
+        edits = stub.calls_to("editMessageText", 42)
+        assert len({call.params["message_id"] for call in edits}) == 1
+        order = [progress_index(text) for text in texts]
+        assert order == sorted(order), texts
+        assert len(set(order)) >= 4, texts  # queued, writing, rendering, done at least
+        assert all(call.status == 200 for call in edits)  # never "message is not modified"
+        assert "reply_markup" not in edits[-1].params  # the cancel button is gone at the end
+
+        # The video: a real MP4, streamable, captioned with the problem and the checked answer.
+        (upload,) = stub.calls_to("sendVideo", 42)
+        data = upload.upload("video")
+        assert data is not None and len(data) > 1000
+        with av.open(io.BytesIO(data)) as container:
+            assert container.streams.video and container.streams.video[0].codec_context.width == 320
+        assert upload.params["supports_streaming"] is True
+        assert upload.params["caption"] == f"{PROBLEM}\n\nAnswer: x = 4 (checked)"
+        assert (upload.params["width"], upload.params["height"], upload.params["duration"]) == (320, 180, 2)
+        thumbnail = upload.upload("thumbnail")
+        assert thumbnail is not None and thumbnail[:2] == b"\xff\xd8"
+        assert max(Image.open(io.BytesIO(thumbnail)).size) <= 320
+        assert any(c.params.get("action") == "upload_video" for c in stub.calls_to("sendChatAction", 42))
+        assert calls.index(upload) > 0 and stub.calls_to("editMessageText", 42)[-1].at >= upload.at
+
+        # Delivered, and the video is gone.
+        (job,) = await bot.jobs_of_chat(42)
+        assert job.status is S.DELIVERED and job.video_key is None
+        assert list(bot.storage.keys()) == []
+        assert json.loads((tmp_path / INFLIGHT_FILE).read_text()) == {}
+
+
+async def test_photos_stickers_voice_and_documents_get_a_short_text_only_answer(tmp_path, stub):
+    async with running_bot(tmp_path, stub) as bot:
+        stub.send_photo(11)
+        stub.send_sticker(12)
+        stub.send_voice(13)
+        stub.send_document(14)
+        stub.send_photo(15, language_code="de")
+        for chat_id in (11, 12, 13, 14):
+            await stub.wait_for(lambda c=chat_id: stub.bot_texts(c))
+            assert stub.bot_texts(chat_id) == [t("en", "not_text", example="Solve 2x + 3 = 11")]
+        await stub.wait_for(lambda: stub.bot_texts(15))
+        assert stub.bot_texts(15)[0].startswith("Ich kann nur Aufgaben als Text lesen")
+        # A photo album arrives as several updates: answered once.
+        stub.send_photo(16)
+        stub.send_photo(16)
+        stub.send_photo(16)
+        await stub.wait_for(lambda: stub.bot_texts(16))
+        await asyncio.sleep(0.5)
+        assert len(stub.bot_texts(16)) == 1
+        assert bot.appliance.store.queue_length() == 0
+
+
+async def test_edited_messages_are_not_run_again_but_noted(tmp_path, stub):
+    async with running_bot(tmp_path, stub) as bot:
+        stub.edit_text(21, "Solve 5x = 20 please, edited")
+        await stub.wait_for(lambda: stub.bot_texts(21))
+        assert stub.bot_texts(21) == [t("en", "edited")]
+        assert await bot.jobs_of_chat(21) == []
+
+
+async def test_problems_too_short_or_too_long_are_explained(tmp_path, stub):
+    async with running_bot(tmp_path, stub) as bot:
+        stub.send_text(31, "2+2")
+        stub.send_text(32, "Solve " + "x + " * 1500 + "1 = 0")
+        await stub.wait_for(lambda: stub.bot_texts(31) and stub.bot_texts(32))
+        assert "at least 10 characters" in stub.bot_texts(31)[0]
+        long_answer = stub.bot_texts(32)[0]
+        assert "at most 5000 characters" in long_answer and "6011" in long_answer
+        assert await bot.jobs_of_chat(31) == [] and await bot.jobs_of_chat(32) == []
+
+
+async def test_groups_answer_only_mentions_replies_and_commands(tmp_path, stub, video):
+    group = -1001
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video)) as bot:
+        stub.send_text(group, "Solve x + 1 = 2 for my homework")  # chatter, not for the bot
+        stub.send_photo(group)
+        await asyncio.sleep(1.0)
+        assert stub.chat_calls(group) == []
+
+        mention = "@manim_test_bot Solve 3x = 12"
+        stub.send_text(group, mention, entities=[{"type": "mention", "offset": 0, "length": 15}])
+        await wait_done(stub, group)
+        (job,) = await bot.jobs_of_chat(group)
+        assert job.problem_text == "Solve 3x = 12"  # the mention is not part of the problem
+
+        assert stub.calls_to("sendMessage", group)[0].params["reply_parameters"]["message_id"]
+        bot_message = max(key[1] for key in stub.messages if key[0] == group)
+        stub.send_text(group, "And now solve 4x = 12", reply_to_bot_message=bot_message)
+        await stub.wait_for(lambda: len(stub.calls_to("sendVideo", group)) == 2, timeout=30)
+
+        stub.send_text(group, "/help")
+        await stub.wait_for(lambda: any("In a group" in text for text in stub.bot_texts(group)))
+        stub.send_text(group, "/weather@other_bot")
+        await asyncio.sleep(0.5)
+        assert not any("don't know that command" in text for text in stub.bot_texts(group))
+
+
+async def test_floods_hit_the_hourly_limit_which_is_explained_once(tmp_path, stub, video):
+    hold = threading.Event()
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video, hold=hold),
+                           max_submissions_per_hour=3, max_active_jobs_per_session=10) as bot:
+        for index in range(6):
+            stub.send_text(51, f"Solve x + {index} = 10 quickly")
+        await stub.wait_for(lambda: any("in the last hour" in text for text in stub.bot_texts(51)))
+        await asyncio.sleep(0.5)
+        texts = stub.bot_texts(51)
+        assert sum("in the last hour" in text for text in texts) == 1
+        assert "3 problems" in next(text for text in texts if "in the last hour" in text)
+        assert len(await bot.jobs_of_chat(51)) == 3
+        hold.set()
+
+
+async def test_the_active_limit_is_explained(tmp_path, stub, video):
+    hold = threading.Event()
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video, hold=hold)) as bot:
+        stub.send_text(61, "Solve x + 1 = 10 first")
+        stub.send_text(61, "Solve x + 2 = 10 second")
+        await stub.wait_for(lambda: len(stub.calls_to("sendMessage", 61)) == 2)
+        stub.send_text(61, "Solve x + 3 = 10 third")
+        await stub.wait_for(lambda: any("already have 2 videos" in text for text in stub.bot_texts(61)))
+        assert len(await bot.jobs_of_chat(61)) == 2
+        hold.set()
+
+
+async def test_start_offers_examples_that_run_when_tapped(tmp_path, stub, video):
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video)):
+        stub.send_text(71, "/start")
+        await stub.wait_for(lambda: stub.calls_to("sendMessage", 71))
+        start = stub.calls_to("sendMessage", 71)[0]
+        assert "short explanatory videos" in start.params["text"]
+        buttons = [row[0] for row in start.params["reply_markup"]["inline_keyboard"]]
+        assert [b["text"] for b in buttons] == ["Solve 2x + 3 = 11", "Find the derivative of x^2 * sin(x)"]
+        message_id = next(key[1] for key in stub.messages if key[0] == 71)
+        stub.press_button(71, message_id, buttons[1]["callback_data"])
+        await stub.wait_for(lambda: stub.calls_to("sendVideo", 71), timeout=30)
+        assert stub.calls_to("answerCallbackQuery")
+        assert stub.calls_to("sendVideo", 71)[0].params["caption"].startswith("Find the derivative")
+
+
+async def test_language_help_history_status_and_cancel(tmp_path, stub, video):
+    hold = threading.Event()
+    sandbox = Mp4Sandbox(video, hold=hold)
+    async with running_bot(tmp_path, stub, sandbox=sandbox) as bot:
+        chat = 81
+        stub.send_text(chat, "/history")
+        await stub.wait_for(lambda: stub.bot_texts(chat))
+        assert stub.bot_texts(chat)[-1] == t("en", "history_empty")
+
+        stub.send_text(chat, "/language")
+        await stub.wait_for(lambda: len(stub.bot_texts(chat)) == 2)
+        prompt = stub.calls_to("sendMessage", chat)[-1]
+        codes = [b["callback_data"] for row in prompt.params["reply_markup"]["inline_keyboard"] for b in row]
+        assert codes == ["lang:en", "lang:es", "lang:ru", "lang:de", "lang:fr"]
+        prompt_id = max(key[1] for key in stub.messages if key[0] == chat)
+        stub.press_button(chat, prompt_id, "lang:de")
+        await stub.wait_for(lambda: stub.calls_to("editMessageText", chat))
+        assert stub.calls_to("editMessageText", chat)[-1].params["text"] == t("de", "language_set")
+        session = await bot.appliance.session_for_chat(chat)
+        assert session.language_preference == "de"
+
+        stub.send_text(chat, "/help")
+        await stub.wait_for(lambda: "Schick eine Matheaufgabe" in stub.bot_texts(chat)[-1])
+
+        stub.send_text(chat, "Solve 7x = 49 for me")
+        await asyncio.to_thread(sandbox.started.wait, 10)
+        stub.send_text(chat, "/status")
+        await stub.wait_for(lambda: "Rendere das Video" in stub.bot_texts(chat)[-1])
+        stub.send_text(chat, "/cancel")
+        await stub.wait_for(lambda: stub.bot_texts(chat)[-1] == t("de", "cancelled_some", count=1))
+        hold.set()
+        await stub.wait_for(lambda: any("abgebrochen" in text and "❌" in text for text in stub.bot_texts(chat)))
+        (job,) = await bot.jobs_of_chat(chat)
+        assert job.cancel_requested and job.status is not S.DELIVERED
+        assert stub.calls_to("sendVideo", chat) == []
+
+        stub.send_text(chat, "/history")
+        await stub.wait_for(lambda: stub.bot_texts(chat)[-1].startswith(t("de", "history_title")))
+        assert "Solve 7x = 49 for me" in stub.bot_texts(chat)[-1]
+
+
+async def test_the_cancel_button_cancels_that_job(tmp_path, stub, video):
+    hold = threading.Event()
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video, hold=hold)) as bot:
+        stub.send_text(91, "Solve x - 1 = 10 and cancel")
+        await stub.wait_for(lambda: stub.calls_to("sendMessage", 91))
+        status = stub.calls_to("sendMessage", 91)[0]
+        status_id = max(key[1] for key in stub.messages if key[0] == 91)
+        stub.press_button(91, status_id, status.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+        await stub.wait_for(lambda: stub.calls_to("answerCallbackQuery"))
+        assert stub.calls_to("answerCallbackQuery")[0].params["text"] == t("en", "status_cancelling")
+        hold.set()
+        await wait_done(stub, 91, marker="it was cancelled")
+        (job,) = await bot.jobs_of_chat(91)
+        # FAILED, or READY when the render finished first (then the bot does not send it).
+        assert job.cancel_requested and job.status in (S.FAILED, S.READY)
+        assert stub.calls_to("sendVideo", 91) == []
+        # Someone else's button is refused.
+        stub.press_button(92, 1, f"cancel:{job.job_id}")
+        await stub.wait_for(lambda: any(c.params.get("text") == t("en", "not_yours")
+                                        for c in stub.calls_to("answerCallbackQuery")))
+
+
+async def test_a_failed_job_is_one_friendly_sentence(tmp_path, stub):
+    generator = FakeGenerator([UnsupportedProblem("no idea what 'blorp' means\nTraceback: ...")])
+    async with running_bot(tmp_path, stub, generator=generator):
+        stub.send_text(101, "Blorp the glorp by seven")
+        texts = await wait_done(stub, 101, marker="❌")
+        final = texts[-1]
+        assert final.endswith('I did not understand it as a math problem I can draw; try rephrasing it, '
+                              'e.g. "Solve 2x + 3 = 11".')
+        assert "Traceback" not in final and "blorp" not in final.split("\n", 1)[1]
+
+
+async def test_a_render_timeout_names_its_reason_class(tmp_path, stub, video):
+    sandbox = Mp4Sandbox(video, outcomes=["timeout"])
+    async with running_bot(tmp_path, stub, sandbox=sandbox, max_attempts=1):
+        stub.send_text(102, "Solve x^2 = 16 slowly")
+        texts = await wait_done(stub, 102, marker="❌")
+        assert texts[-1].endswith("Sorry, I couldn't make this video: the video took too long to render.")
+
+
+async def test_a_failing_upload_is_retried_then_delivered(tmp_path, stub, video):
+    stub.fail("sendVideo", times=2, error_code=502, description="Bad Gateway")
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video)) as bot:
+        stub.send_text(111, PROBLEM)
+        await wait_done(stub, 111)
+        uploads = stub.calls_to("sendVideo", 111)
+        assert [call.status for call in uploads] == [502, 502, 200]
+        (job,) = await bot.jobs_of_chat(111)
+        assert job.status is S.DELIVERED
+
+
+async def test_an_upload_that_keeps_failing_is_reported_with_a_link_and_not_marked_delivered(tmp_path, stub, video):
+    stub.fail("sendVideo", times=3, error_code=500)
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video)) as bot:
+        stub.send_text(112, PROBLEM)
+        texts = await wait_done(stub, 112, marker="could not send it")
+        assert "(a network error)" in texts[-1] and "http://127.0.0.1/videos/" in texts[-1]
+        assert len(stub.calls_to("sendVideo", 112)) == 3
+        (job,) = await bot.jobs_of_chat(112)
+        assert job.status is S.READY and bot.storage.exists(job.video_key)
+
+
+async def test_flood_waits_on_edits_and_uploads_never_reach_the_person(tmp_path, stub, video):
+    stub.fail("editMessageText", times=1, error_code=429, description="Too Many Requests: retry after 1",
+              retry_after=1)
+    stub.fail("sendVideo", times=1, error_code=429, description="Too Many Requests: retry after 1", retry_after=1)
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video)) as bot:
+        stub.send_text(113, PROBLEM)
+        texts = await wait_done(stub, 113)
+        assert not any("Too Many" in text or "retry" in text.lower() for text in texts)
+        (job,) = await bot.jobs_of_chat(113)
+        assert job.status is S.DELIVERED
+
+
+async def test_a_video_over_the_upload_limit_is_sent_as_a_link(tmp_path, stub, video):
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video),
+                           frontend_kwargs={"max_upload_bytes": 1000}) as bot:
+        stub.send_text(121, PROBLEM)
+        await wait_done(stub, 121)
+        assert stub.calls_to("sendVideo", 121) == []
+        link = next(text for text in stub.bot_texts(121) if "too large for Telegram" in text)
+        assert "http://127.0.0.1/videos/" in link and "Answer: x = 4 (checked)" in link
+        (job,) = await bot.jobs_of_chat(121)
+        assert job.status is S.READY  # the link is the way to it; it expires with the READY window
+
+
+async def test_a_person_s_telegram_language_is_used_for_a_new_chat(tmp_path, stub, video):
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video)) as bot:
+        stub.send_text(131, "Решите 2x + 3 = 11", language_code="ru")
+        texts = await wait_done(stub, 131, marker="Готово")
+        assert "В очереди: номер 1" in texts[0] or "Ждёт в очереди" in texts[0]
+        assert stub.calls_to("sendVideo", 131)[0].params["caption"].endswith("Ответ: x = 4 (проверен)")
+        session = await bot.appliance.session_for_chat(131)
+        assert session.language_preference == "ru"
+
+
+async def test_jobs_in_flight_are_picked_up_again_after_a_restart_of_the_bot(tmp_path, stub, video):
+    hold = threading.Event()
+    sandbox = Mp4Sandbox(video, hold=hold)
+    async with running_bot(tmp_path, stub, sandbox=sandbox) as bot:
+        stub.send_text(141, PROBLEM)
+        await stub.wait_for(lambda: stub.calls_to("sendMessage", 141))
+        await asyncio.to_thread(sandbox.started.wait, 10)
+        await bot.frontend.stop()  # the bot goes away while the job renders
+        assert list(json.loads((tmp_path / INFLIGHT_FILE).read_text())) == [(await bot.jobs_of_chat(141))[0].job_id]
+        hold.set()
+        await stub.wait_for(lambda: bot.appliance.store.list_jobs(
+            bot.appliance.store.get_or_create_session_for_chat("141").session_id)[0].status is S.READY)
+        assert stub.calls_to("sendVideo", 141) == []
+
+        from frontends.telegram import TelegramFrontend
+
+        again = TelegramFrontend(bot.appliance, bot.appliance.settings, poll_timeout_s=2)
+        await again.start()
+        try:
+            await wait_done(stub, 141)
+            status_ids = {call.params["message_id"] for call in stub.calls_to("editMessageText", 141)}
+            assert len(status_ids) == 1  # the same status message, edited after the restart
+            (job,) = await bot.jobs_of_chat(141)
+            assert job.status is S.DELIVERED
+        finally:
+            await again.stop()
+
+
+async def test_other_chats_are_answered_while_one_chat_has_a_long_render(tmp_path, stub, video):
+    hold = threading.Event()
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video, hold=hold)):
+        stub.send_text(151, "Solve a long one: x^3 = 27")
+        await stub.wait_for(lambda: stub.calls_to("sendMessage", 151))
+        started = time.monotonic()
+        stub.send_text(152, "/help")
+        stub.send_text(153, "Solve another one: 2x = 8")
+        await stub.wait_for(lambda: stub.calls_to("sendMessage", 152) and stub.calls_to("sendMessage", 153))
+        assert time.monotonic() - started < 2
+        hold.set()

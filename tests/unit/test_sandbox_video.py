@@ -1,0 +1,128 @@
+"""What is accepted as the video: plain files within the cap, real MP4s only."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from appliance.sandbox.result import RenderStatus
+from appliance.sandbox.video import _ChunkReader, _copy_single_member, file_kind_problem, probe_mp4
+
+
+def write_video(path: Path, container_format: str, frames: int = 10) -> None:
+    with av.open(str(path), mode="w", format=container_format) as container:
+        stream = container.add_stream("mpeg4", rate=Fraction(10, 1))
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(frames):
+            image = np.full((48, 64, 3), index * 20, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def tar_stream(member: tarfile.TarInfo, content: bytes = b"") -> Iterator[bytes]:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        archive.addfile(member, io.BytesIO(content) if member.isreg() else None)
+    data = buffer.getvalue()
+    return iter([data[i:i + 700] for i in range(0, len(data), 700)])
+
+
+@pytest.mark.parametrize(
+    ("mode", "problem"),
+    [
+        (0o644, None),
+        (0o755, None),
+        ((1 << 27) | 0o777, "a symbolic link"),
+        ((1 << 25) | 0o644, "a FIFO"),
+        ((1 << 26) | (1 << 21) | 0o666, "a character device"),
+        ((1 << 26) | 0o660, "a device"),
+        ((1 << 31) | 0o755, "a directory"),
+        ((1 << 24) | 0o755, "a socket"),
+    ],
+)
+def test_engine_stat_modes(mode: int, problem: str | None) -> None:
+    found = file_kind_problem({"name": "video.mp4", "size": 10, "mode": mode, "linkTarget": ""})
+    assert found == (None if problem is None else f"the output is {problem}")
+
+
+def test_missing_stat_is_a_problem() -> None:
+    assert file_kind_problem(None)
+
+
+def test_a_regular_member_is_copied(tmp_path: Path) -> None:
+    content = b"\x00\x00\x00\x18ftypmp42" + b"v" * 5000
+    member = tarfile.TarInfo("video.mp4")
+    member.size = len(content)
+    destination = tmp_path / "out.mp4"
+    assert _copy_single_member(_ChunkReader(tar_stream(member, content)), destination, 10_000) is None
+    assert destination.read_bytes() == content
+    assert destination.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.FIFOTYPE, tarfile.CHRTYPE, tarfile.DIRTYPE])
+def test_non_regular_members_are_refused_and_nothing_is_written(tmp_path: Path, kind: bytes) -> None:
+    member = tarfile.TarInfo("video.mp4")
+    member.type = kind
+    member.linkname = "/etc/passwd"
+    destination = tmp_path / "out.mp4"
+    refusal = _copy_single_member(_ChunkReader(tar_stream(member)), destination, 10_000)
+    assert refusal is not None and refusal.status is RenderStatus.NO_VIDEO
+    assert not destination.exists()
+
+
+def test_an_oversized_member_is_refused_before_writing(tmp_path: Path) -> None:
+    member = tarfile.TarInfo("video.mp4")
+    member.size = 20_000
+    destination = tmp_path / "out.mp4"
+    refusal = _copy_single_member(_ChunkReader(tar_stream(member, b"z" * 20_000)), destination, 10_000)
+    assert refusal is not None and refusal.status is RenderStatus.OUTPUT_LIMIT
+    assert not destination.exists()
+
+
+def test_the_host_never_writes_through_an_existing_path(tmp_path: Path) -> None:
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    (tmp_path / "out.mp4").symlink_to(target)
+    member = tarfile.TarInfo("video.mp4")
+    member.size = 3
+    with pytest.raises(FileExistsError):
+        _copy_single_member(_ChunkReader(tar_stream(member, b"bad")), tmp_path / "out.mp4", 10_000)
+    assert target.read_text() == "keep me"
+
+
+def test_a_real_mp4_is_accepted_with_its_duration(tmp_path: Path) -> None:
+    path = tmp_path / "real.mp4"
+    write_video(path, "mp4", frames=10)
+    duration = probe_mp4(path)
+    assert isinstance(duration, float) and duration == pytest.approx(1.0, abs=0.15)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "not a valid MP4"),
+        (b"this is not a video\n" * 100, "not a valid MP4"),
+        (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64, "refused"),
+    ],
+)
+def test_fake_files_are_refused(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "fake.mp4"
+    path.write_bytes(content)
+    result = probe_mp4(path)
+    assert isinstance(result, str) and reason in result
+
+
+def test_another_container_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "video.mp4"  # the name says mp4; the content is Matroska
+    write_video(path, "matroska")
+    result = probe_mp4(path)
+    assert isinstance(result, str) and "not MP4" in result

@@ -1,0 +1,193 @@
+"""The Telegram frontend's small parts: texts, secrets, the rate limiter's priorities,
+the edit throttle, video probing and group addressing (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+import stat
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image
+from telegram import Message
+
+from appliance.config import Settings
+from appliance.errors import ConfigError
+from appliance.models import ProcessingJob
+from frontends.telegram.bot import file_base_url
+from frontends.telegram.delivery import probe_video, upload_timeout_s
+from frontends.telegram.handlers import Handlers
+from frontends.telegram.progress import ChatThrottle
+from frontends.telegram.ratelimit import PriorityRateLimiter
+from frontends.telegram.texts import (
+    CAPTION_LIMIT,
+    LANGUAGES,
+    TEXTS,
+    caption,
+    failure_text,
+    language_of,
+    reason_key,
+    t,
+)
+from frontends.telegram.webhook import SECRET_FILE, webhook_secret
+from tests.integration.telegram_harness import make_mp4
+
+PLACEHOLDER = re.compile(r"{(\w+)}")
+SESSION = "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
+
+
+def job(**changes) -> ProcessingJob:
+    base = ProcessingJob.new(SESSION, "Solve 2x + 3 = 11")
+    for name, value in changes.items():
+        setattr(base, name, value)
+    return base
+
+
+def test_every_text_exists_in_every_language_with_the_same_placeholders():
+    for key, table in TEXTS.items():
+        assert set(table) == set(LANGUAGES), key
+        expected = set(PLACEHOLDER.findall(table["en"]))
+        for lang, template in table.items():
+            assert set(PLACEHOLDER.findall(template)) == expected, (key, lang)
+
+
+def test_telegram_language_codes_map_to_the_languages_the_bot_speaks():
+    assert language_of("de-AT") == "de" and language_of("ru") == "ru" and language_of("ES") == "es"
+    assert language_of("pt-br") is None and language_of(None) is None
+    assert t("xx", "button_cancel") == "Cancel"  # unknown language: English
+
+
+@pytest.mark.parametrize(("reason", "expected"), [
+    ("render_timeout", "took too long to render"), ("render_memory", "too much memory"),
+    ("render_scene_error", "failed to render"), ("code_rejected", "safety check"),
+    ("generation_failed", "not answering"), ("queued_timeout", "too long in line"),
+    ("cancelled", "cancelled"), ("sandbox_unavailable", "renderer is unavailable"),
+    ("something_new", "on our side"), (None, "on our side"),
+])
+def test_failures_are_one_sentence_naming_the_reason_class(reason, expected):
+    failed = job(status="failed", failure_reason=reason, status_message="NameError: x\nTraceback (most recent)")
+    text = failure_text(failed, "en")
+    assert expected in text and "Traceback" not in text and "\n" not in text
+    assert text.startswith("❌ Sorry, I couldn't make this video: ") and text.endswith(".")
+    assert reason_key(reason) in TEXTS
+
+
+def test_the_caption_keeps_the_answer_within_telegram_s_limit():
+    long_problem = job(problem_text="Solve " + "x + " * 1200 + "1 = 0", answer_text="x = -1/1200",
+                       answer_check="corrected")
+    text = caption(long_problem, "en")
+    assert len(text) <= CAPTION_LIMIT
+    assert text.endswith("Answer: x = -1/1200 (checked and corrected)")
+    assert caption(job(answer_text=None), "fr") == "Solve 2x + 3 = 11"
+    assert caption(job(answer_text="x = 4", answer_check="unverifiable"), "de").endswith(
+        "Antwort: x = 4 (nicht unabhängig geprüft)")
+
+
+def settings(tmp_path: Path, **overrides) -> Settings:
+    return Settings.from_env({}, data_dir=tmp_path, telegram_bot_token="1:A", telegram_mode="webhook",
+                             telegram_webhook_url="https://x.test/telegram/webhook", **overrides)
+
+
+def test_the_webhook_secret_is_generated_once_and_kept_owner_only(tmp_path):
+    first = webhook_secret(settings(tmp_path))
+    path = tmp_path / SECRET_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert re.fullmatch(r"[A-Za-z0-9_-]{40,256}", first)
+    assert webhook_secret(settings(tmp_path)) == first
+    os.chmod(path, 0o644)
+    assert webhook_secret(settings(tmp_path)) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_configured_webhook_secret_wins_and_must_be_what_telegram_accepts(tmp_path):
+    assert webhook_secret(settings(tmp_path, telegram_webhook_secret="my_secret-1")) == "my_secret-1"
+    assert not (tmp_path / SECRET_FILE).exists()
+    with pytest.raises(ConfigError, match="APPLIANCE_TELEGRAM_WEBHOOK_SECRET"):
+        webhook_secret(settings(tmp_path, telegram_webhook_secret="has space"))
+
+
+def test_the_file_url_follows_the_api_base():
+    assert file_base_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
+    assert file_base_url("http://127.0.0.1:8081/bot/") == "http://127.0.0.1:8081/file/bot"
+
+
+def test_large_uploads_get_long_timeouts():
+    assert upload_timeout_s(1_000) == pytest.approx(60, abs=1)
+    assert upload_timeout_s(50 * 1024 * 1024) > 400
+
+
+async def test_answers_to_people_overtake_waiting_edits_and_uploads():
+    limiter = PriorityRateLimiter(overall_max_rate=5, overall_time_period=1)
+    order: list[str] = []
+
+    async def call(name: str) -> bool:
+        order.append(name)
+        return True
+
+    def request(name: str, endpoint: str) -> asyncio.Task[object]:
+        return asyncio.create_task(limiter.process_request(call, (name,), {}, endpoint, {"chat_id": 1}, None))
+
+    low = [request(f"edit{index}", "editMessageText") for index in range(12)]
+    await asyncio.sleep(0.3)  # the burst allowance is used up by edits
+    urgent = [request(f"reply{index}", "sendMessage") for index in range(3)]
+    await asyncio.gather(*low, *urgent)
+    first_reply = order.index("reply0")
+    replies_done = max(order.index(f"reply{index}") for index in range(3))
+    assert replies_done - first_reply == 2  # the replies went one after another
+    assert replies_done < len(order) - 3  # ahead of edits that were waiting before them
+
+
+async def test_the_throttle_spaces_turns_per_chat_but_not_across_chats():
+    throttle = ChatThrottle(private_interval_s=0.2, group_interval_s=0.4)
+    started = time.monotonic()
+    times: dict[int, list[float]] = {1: [], 2: [], -5: []}
+
+    async def take(chat_id: int) -> None:
+        await throttle.turn(chat_id)
+        times[chat_id].append(time.monotonic() - started)
+
+    await asyncio.gather(*(take(chat) for chat in (1, 1, 1, 2, -5, -5)))
+    assert times[1][1] - times[1][0] >= 0.19 and times[1][2] - times[1][1] >= 0.19
+    assert times[2][0] < 0.1  # another chat is not held up
+    assert times[-5][1] - times[-5][0] >= 0.39  # groups get longer gaps
+
+
+def test_probe_reads_size_length_and_a_small_jpeg_thumbnail(tmp_path):
+    video = make_mp4(tmp_path / "v.mp4", seconds=2.0, width=640, height=360)
+    info = probe_video(video)
+    assert (info.width, info.height, info.duration_s) == (640, 360, 2)
+    assert info.thumbnail is not None and info.thumbnail[:2] == b"\xff\xd8"
+    assert Image.open(io.BytesIO(info.thumbnail)).size == (320, 180)
+    garbage = tmp_path / "bad.mp4"
+    garbage.write_bytes(b"\x00\x00\x00\x18ftypmp42not-really")
+    assert probe_video(garbage).thumbnail is None and probe_video(garbage).width is None
+
+
+def message(text: str, entities: list[dict] | None = None, reply_from: int | None = None) -> Message:
+    data: dict = {"message_id": 5, "date": 0, "chat": {"id": -100, "type": "supergroup"},
+                  "from": {"id": 9, "is_bot": False, "first_name": "A"}, "text": text, "entities": entities or []}
+    if reply_from is not None:
+        data["reply_to_message"] = {"message_id": 4, "date": 0, "chat": {"id": -100, "type": "supergroup"},
+                                    "from": {"id": reply_from, "is_bot": True, "first_name": "B"}, "text": "hi"}
+    return Message.de_json(data, None)
+
+
+BOT = SimpleNamespace(id=123, username="Manim_Bot")
+
+
+def test_in_groups_the_bot_hears_mentions_and_replies_only():
+    mention = message("Hey @manim_bot solve 2x = 4", [{"type": "mention", "offset": 4, "length": 10}])
+    assert Handlers.addressed_text(mention, BOT) == "Hey solve 2x = 4"
+    other = message("@other_bot solve 2x = 4", [{"type": "mention", "offset": 0, "length": 10}])
+    assert Handlers.addressed_text(other, BOT) is None
+    assert Handlers.addressed_text(message("solve 2x = 4"), BOT) is None
+    assert Handlers.addressed_text(message("and 3x = 9?", reply_from=123), BOT) == "and 3x = 9?"
+    assert Handlers.addressed_text(message("and 3x = 9?", reply_from=77), BOT) is None
+    text_mention = message("Bot, solve x = 1", [{"type": "text_mention", "offset": 0, "length": 3,
+                                                 "user": {"id": 123, "is_bot": True, "first_name": "B"}}])
+    assert Handlers.addressed_text(text_mention, BOT) == ", solve x = 1"
