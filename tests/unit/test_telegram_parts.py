@@ -23,7 +23,7 @@ from frontends.telegram.bot import file_base_url
 from frontends.telegram.delivery import probe_video, upload_timeout_s
 from frontends.telegram.handlers import Handlers
 from frontends.telegram.progress import ChatThrottle
-from frontends.telegram.ratelimit import PriorityRateLimiter
+from frontends.telegram.ratelimit import PeopleFirst, PriorityRateLimiter
 from frontends.telegram.texts import (
     CAPTION_LIMIT,
     LANGUAGES,
@@ -140,6 +140,29 @@ async def test_answers_to_people_overtake_waiting_edits_and_uploads():
     replies_done = max(order.index(f"reply{index}") for index in range(3))
     assert replies_done - first_reply == 2  # the replies went one after another
     assert replies_done < len(order) - 3  # ahead of edits that were waiting before them
+
+
+async def test_background_work_waits_while_a_person_is_answered_but_not_forever():
+    gate = PeopleFirst(max_wait_s=0.3)
+    events: list[str] = []
+
+    async def answer() -> None:
+        async with gate.answering():
+            await asyncio.sleep(0.1)
+            events.append("answered")
+
+    async def background() -> None:
+        await asyncio.sleep(0.01)
+        await gate.background()
+        events.append("background")
+
+    await asyncio.gather(answer(), background())
+    assert events == ["answered", "background"]
+
+    started = time.monotonic()
+    async with gate.answering():
+        await gate.background()  # an answer that never ends holds background work for max_wait_s only
+    assert 0.25 < time.monotonic() - started < 1.0
 
 
 async def test_the_throttle_spaces_turns_per_chat_but_not_across_chats():
