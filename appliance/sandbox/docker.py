@@ -363,6 +363,10 @@ class DockerSandbox:
         self.videos_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         destination = self.videos_dir / f"{started.name}.mp4"
         max_bytes = self.settings.render_max_video_mb * 1024 * 1024
+        # Freeze the scene's processes first: nothing inside can swap the file, or a path
+        # component, for something else while the engine resolves and reads it.
+        with contextlib.suppress(docker.errors.APIError):
+            started.container.pause()
         try:
             refusal = fetch_video(self._client.api, started.id, OUTPUT_PATH, destination, max_bytes)
         except docker.errors.NotFound:

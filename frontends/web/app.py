@@ -88,12 +88,14 @@ CSS = """
   padding: 10px 14px; background: var(--block-background-fill); }
 .ma-status-line { font-weight: 600; margin-bottom: 8px; overflow-wrap: anywhere; }
 .ma-bar { height: 8px; border-radius: 4px; background: var(--neutral-200); overflow: hidden; }
-.ma-bar-fill { height: 100%; background: var(--color-accent); transition: width 0.6s ease; }
+.ma-bar-fill { height: 100%; background: var(--color-accent); }
 .ma-failed .ma-bar-fill { background: var(--error-text-color, #dc2626); }
 .ma-refused .ma-status-line, .ma-failed .ma-status-line { color: var(--error-text-color, #b91c1c); }
 .ma-steps { display: flex; flex-wrap: wrap; gap: 4px 12px; list-style: none; padding: 0; margin: 8px 0 0;
   font-size: 0.85em; color: var(--body-text-color-subdued); }
 .ma-steps li.done { color: var(--body-text-color); }
+.ma-steps li.done::before { content: "✓ "; }
+.ma-steps li.now::before { content: "● "; }
 .ma-steps li.now { color: var(--color-accent); font-weight: 600; }
 #ma-video video { max-height: 60vh; }
 .ma-history { width: 100%; table-layout: fixed; border-collapse: collapse; font-size: 0.9em; }
@@ -440,7 +442,8 @@ def build_ui(appliance: Appliance, settings: Settings, draining: Draining | None
                     examples_per_page=len(EXAMPLES))
         with gr.Accordion("Manim scene code", open=False, elem_id="ma-code-panel") as code_panel:
             code = gr.Code(language="python", interactive=False, label="Scene code", elem_id="ma-code",
-                           buttons=["copy", "download"], lines=12, max_lines=40)
+                           buttons=["copy", "download"], lines=12, max_lines=40,
+                           wrap_lines=True)  # long lines would widen the page past a phone's screen
         with gr.Accordion("Your videos in this browser session", open=True, elem_id="ma-history-panel"):
             # An HTML table, not a gr.Dataframe: that one pins its columns' pixel widths at first
             # render, so a page opened wide never fits a narrower window again.
