@@ -101,7 +101,8 @@ class Maintenance:
         now = now or datetime.now(UTC)
         failed = 0
         for job in self.store.iter_jobs():
-            if job.status is S.QUEUED and _age_s(job.updated_at or job.created_at, now) >= self.settings.queued_timeout_s:
+            waited_s = _age_s(job.updated_at or job.created_at, now)
+            if job.status is S.QUEUED and waited_s >= self.settings.queued_timeout_s:
                 minutes = round(self.settings.queued_timeout_s / 60)
 
                 def record(j: ProcessingJob) -> None:

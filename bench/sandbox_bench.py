@@ -19,21 +19,19 @@ memory. Needs Docker, the sandbox image, and manim==0.19.0 on the host.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from appliance.config import Settings  # noqa: E402
-from appliance.sandbox.docker import DockerSandbox  # noqa: E402
-from appliance.sandbox.result import RenderResult, RenderStatus  # noqa: E402
+from appliance.config import Settings
+from appliance.sandbox.docker import DockerSandbox
+from appliance.sandbox.result import RenderResult, RenderStatus
 
 SCENE_NAME = "Explain"
 SCENE = r'''
@@ -56,6 +54,13 @@ class Explain(Scene):
 '''
 QUALITY_FLAGS = {"low": "-ql", "medium": "-qm", "high": "-qh"}
 QUALITY_LABELS = {"low": "480p15", "medium": "720p30", "high": "1080p60"}
+
+
+def wait_for_quiet(max_load: float, max_wait_s: float) -> None:
+    """Other work on the machine skews the comparison: containers share one CPU weight."""
+    deadline = time.monotonic() + max_wait_s
+    while os.getloadavg()[0] > max_load and time.monotonic() < deadline:
+        time.sleep(10)
 
 
 def rss_mb() -> float:
@@ -109,7 +114,7 @@ def compare(quality: str, repeats: int, cold: DockerSandbox, warm: DockerSandbox
         warm.wait_for_removals()
     bare, cold_median, warm_median = (statistics.median(v) for v in (bare_s, cold_s, warm_s))
     label = f"{quality} ({QUALITY_LABELS[quality]})"
-    print(f"\n{label}: median of {repeats}")
+    print(f"\n{label}: median of {repeats} (load average now {os.getloadavg()[0]:.1f})")
     print(f"  bare manim   {bare:6.2f} s   runs: {', '.join(f'{v:.2f}' for v in bare_s)}")
     print(f"  cold sandbox {cold_median:6.2f} s   runs: {', '.join(f'{v:.2f}' for v in cold_s)}   "
           f"ratio {cold_median / bare:.2f}x (target <= 1.10x)")
@@ -139,14 +144,18 @@ def main() -> None:
     parser.add_argument("--qualities", default="low,medium")
     parser.add_argument("--throughput-renders", type=int, default=6, help="renders per throughput run (0: skip)")
     parser.add_argument("--throughput-quality", default="medium")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="LOAD",
+                        help="first wait (up to 10 min) until the 1-minute load average is below LOAD")
     args = parser.parse_args()
+    if args.wait_quiet:
+        wait_for_quiet(args.wait_quiet, 600)
 
     scratch = Path(tempfile.mkdtemp(prefix="sandbox-bench-"))
     scene_file = scratch / "scene.py"
     scene_file.write_text(SCENE)
     base = Settings.from_env({}, data_dir=scratch / "data")
     print(f"render limits: {base.render_cpus} CPU, {base.render_memory_mb} MB per container; "
-          f"host CPUs: {__import__('os').cpu_count()}; image {base.sandbox_image}")
+          f"host CPUs: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}; image {base.sandbox_image}")
     rss_start = rss_mb()
     cold = DockerSandbox(base.replace(warm_pool_size=0))
     warm = DockerSandbox(base.replace(warm_pool_size=1))

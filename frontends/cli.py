@@ -49,16 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--update-readme", metavar="README", help="rewrite that file's settings section")
     settings.set_defaults(handler=_cmd_settings)
 
-    from appliance.sandbox import cli as sandbox_cli
+    from appliance.sandbox.cli import register as register_sandbox
+    from frontends.commands import register as register_commands
 
-    sandbox_cli.register(sub)
-
-    for module_name in ("frontends.commands",):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ImportError:
-            continue
-        module.register(sub)
+    register_commands(sub)
+    register_sandbox(sub)
     return parser
 
 

@@ -322,7 +322,8 @@ class DockerSandbox:
         request = json.dumps({"code": code, "scene": scene_name, "quality": quality, "prelude": prelude})
         stream = started.stream
         try:
-            stream.send(request.encode("utf-8") + b"\n")
+            # A cold runner reads only after importing Manim: allow for that, within the deadline.
+            stream.send(request.encode("utf-8") + b"\n", timeout_s=max(1.0, deadline - time.monotonic()))
         except OSError:
             pass  # the runner may already be dead; its output below says why
         timed_out = False

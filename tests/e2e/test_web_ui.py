@@ -56,7 +56,9 @@ def _status(page: Any) -> tuple[str, str]:
 def test_a_visitor_gets_a_playing_video(live_server, browser):
     server = live_server(render_quality="low", render_slots=1, maintenance_interval_s=3600)
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport=DESKTOP)
+    context = browser.new_context(viewport=DESKTOP)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base_url)
+    page = context.new_page()
     off_host: list[str] = []
     page.on("request", lambda request: off_host.append(request.url)
             if urlsplit(request.url).hostname not in ("127.0.0.1", None) and request.url.startswith("http")
@@ -108,11 +110,13 @@ def test_a_visitor_gets_a_playing_video(live_server, browser):
     assert video["src"].startswith(server.base_url + "/videos/"), video
     assert video["readyState"] >= 2 and video["duration"] > 0 and video["width"] > 0, video
 
-    # The editor draws only the lines in view; the scene's class line is among them.
+    # The code panel holds the job's whole scene, and its copy button copies it.
     job_id = urlsplit(video["src"]).path.rsplit("/", 1)[1][:36]
     job = server.appliance.store.get_job(job_id)
-    code = page.locator("#ma-code").inner_text()
-    assert f"class {job.scene_name}(" in code, code[-400:]
+    page.click("#ma-code button[aria-label='Copy']")
+    page.wait_for_function("async () => (await navigator.clipboard.readText()).length > 0", timeout=10_000)
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.strip() == (job.manim_code or "").strip() and f"class {job.scene_name}(" in copied
     answer = page.locator("#ma-answer").inner_text()
     assert "Answer" in answer and "4" in answer
     assert "builtin" in page.locator("#ma-details").inner_text()

@@ -1,0 +1,75 @@
+"""The `appliance` command as a newcomer runs it: no API key, a fresh data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import av
+import pytest
+
+pytestmark = pytest.mark.docker
+
+
+def _env(tmp_path, **extra):
+    keep = {k: v for k, v in os.environ.items()
+            if k in ("PATH", "HOME", "LANG", "DOCKER_HOST", "SSL_CERT_FILE", "PYTHONPATH")}
+    return {**keep, "APPLIANCE_DATA_DIR": str(tmp_path / "data"), **extra}
+
+
+def _appliance(*args, env, timeout=600):
+    return subprocess.run([sys.executable, "-m", "frontends.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_render_makes_a_valid_video_with_no_api_key(tmp_path):
+    out = tmp_path / "out.mp4"
+    result = _appliance("render", "Solve 2x + 3 = 11", "-o", str(out), "--quality", "low", "--json",
+                        env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads(result.stdout)
+    assert record["status"] == "delivered" and record["ai_provider_used"] == "builtin"
+    assert record["answer_text"] == "x = 4" and record["answer_check"] == "verified"
+    with av.open(str(out)) as media:
+        assert media.streams.video and media.duration / 1_000_000 > 3
+    # Delivered: the stored copy is gone, only the file the user asked for remains.
+    videos = tmp_path / "data" / "cli" / "videos"
+    assert not any(p.suffix == ".mp4" for p in videos.iterdir())
+
+
+def test_render_refuses_bad_input_with_a_usage_exit_code(tmp_path):
+    result = _appliance("render", "2+2", env=_env(tmp_path))
+    assert result.returncode == 2
+    assert "at least 10 characters" in result.stderr
+
+
+def test_doctor_reports_every_component(tmp_path):
+    result = _appliance("doctor", "--json", env=_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    checks = {check["name"]: check for check in json.loads(result.stdout)}
+    for name in ("docker", "sandbox image", "store", "video storage", "built-in solver", "model providers",
+                 "telegram"):
+        assert checks[name]["ok"], checks[name]
+    assert "none configured" in checks["model providers"]["detail"]
+
+
+def test_doctor_says_what_to_fix_when_docker_is_unreachable(tmp_path):
+    env = _env(tmp_path, DOCKER_HOST=f"unix://{tmp_path}/no-such.sock")
+    result = _appliance("doctor", env=env)
+    assert result.returncode == 1
+    assert "FAIL docker" in result.stdout and "fix: start the Docker engine" in result.stdout
+
+
+def test_invalid_setting_names_the_variable(tmp_path):
+    result = _appliance("doctor", env=_env(tmp_path, APPLIANCE_PORT="-5"))
+    assert result.returncode == 2 and "APPLIANCE_PORT" in result.stderr
+
+
+def test_every_command_has_help(tmp_path):
+    for command in (["--help"], ["serve", "--help"], ["render", "--help"], ["doctor", "--help"],
+                    ["jobs", "--help"], ["sandbox", "--help"], ["sandbox", "build", "--help"],
+                    ["sandbox", "run", "--help"]):
+        result = _appliance(*command, env=_env(tmp_path), timeout=60)
+        assert result.returncode == 0 and "usage:" in result.stdout, command
