@@ -323,15 +323,10 @@ class Appliance:
 
     def _create_job(self, session: UserSession, text: str, channel: Channel, quality: str | None) -> ProcessingJob:
         limit = self.settings.max_active_jobs_per_session
-        active = self.store.active_job_count(session.session_id)
-        if active >= limit:
-            self.metrics.inc("appliance_jobs_refused_total", reason="active_limit")
-            noun = "video" if active == 1 else "videos"
-            raise LimitExceeded(
-                "active_limit",
-                f"You already have {active} {noun} in progress (the limit is {limit}). "
-                "Please wait for one to finish.",
-            )
+        # A cheap early refusal that does not spend an hourly slot; the store checks again
+        # atomically when it creates the job.
+        if self.store.active_job_count(session.session_id) >= limit:
+            return self._refuse_active(session, text, limit)
         try:
             self.store.record_submission(session.session_id, self.settings.max_submissions_per_hour)
         except LimitExceeded:
@@ -342,7 +337,20 @@ class Appliance:
             language=channel.language or (session.language_preference if channel.kind == "telegram" else None),
             telegram_chat_id=channel.chat_id if channel.kind == "telegram" else None,
         )
-        return self.store.create_job(job)
+        try:
+            return self.store.create_job(job, max_active=limit)
+        except LimitExceeded:
+            self.metrics.inc("appliance_jobs_refused_total", reason="active_limit")
+            raise
+
+    def _refuse_active(self, session: UserSession, text: str, limit: int) -> ProcessingJob:
+        self.metrics.inc("appliance_jobs_refused_total", reason="active_limit")
+        active = self.store.active_job_count(session.session_id)
+        noun = "video" if active == 1 else "videos"
+        raise LimitExceeded(
+            "active_limit",
+            f"You already have {active} {noun} in progress (the limit is {limit}). Please wait for one to finish.",
+        )
 
     async def get(self, job_id: str) -> ProcessingJob:
         return await asyncio.to_thread(self.store.get_job, job_id)
@@ -378,6 +386,10 @@ class Appliance:
         the web replay grace when ``keep_for_replay_s`` is None/positive). Idempotent."""
         job = await self.get(job_id)
         if job.status is S.DELIVERED:
+            # Already delivered (e.g. the web page fetched it); a confirmation that the video
+            # may go now deletes a copy kept for replay.
+            if keep_for_replay_s == 0 and job.video_key and self.maintenance is not None:
+                job = await asyncio.to_thread(self.maintenance.delete_video, job, "delivered")
             return job
         try:
             job = await asyncio.to_thread(self.store.transition_job, job_id, S.DELIVERED, "Delivered")

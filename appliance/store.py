@@ -210,12 +210,32 @@ class Store:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def create_job(self, job: ProcessingJob, enqueue: bool = True) -> ProcessingJob:
-        """Store a new job, index it, count the submission, add history, and queue it."""
+    def create_job(
+        self, job: ProcessingJob, enqueue: bool = True, max_active: int | None = None
+    ) -> ProcessingJob:
+        """Store a new job, index it, count the submission, add history, and queue it.
+
+        With ``max_active``, refuse (``LimitExceeded("active_limit")``) when the session
+        already has that many jobs waiting or running; checked in the same transaction, so
+        concurrent submissions cannot slip past the limit.
+        """
         with self._transaction() as cache:
             data = cache.get(session_key(job.session_id))
             if data is None:
                 raise NotFound(f"session {job.session_id} does not exist or has expired")
+            if max_active is not None:
+                active = 0
+                for job_id in cache.get(session_jobs_key(job.session_id)) or []:
+                    existing = cache.get(job_key(job_id))
+                    if existing is not None and ProcessingStatus(existing["status"]) in ACTIVE_STATUSES:
+                        active += 1
+                if active >= max_active:
+                    noun = "video" if active == 1 else "videos"
+                    raise LimitExceeded(
+                        "active_limit",
+                        f"You already have {active} {noun} in progress (the limit is {max_active}). "
+                        "Please wait for one to finish.",
+                    )
             session = UserSession.from_dict(data)
             session.total_submissions += 1
             session.last_activity = utc_now()

@@ -144,6 +144,8 @@ def main() -> None:
     parser.add_argument("--qualities", default="low,medium")
     parser.add_argument("--throughput-renders", type=int, default=6, help="renders per throughput run (0: skip)")
     parser.add_argument("--throughput-quality", default="medium")
+    parser.add_argument("--render-cpus", type=float, default=0.0,
+                        help="override APPLIANCE_RENDER_CPUS for the containers (default: the setting's default)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="LOAD",
                         help="first wait (up to 10 min) until the 1-minute load average is below LOAD")
     args = parser.parse_args()
@@ -154,6 +156,8 @@ def main() -> None:
     scene_file = scratch / "scene.py"
     scene_file.write_text(SCENE)
     base = Settings.from_env({}, data_dir=scratch / "data")
+    if args.render_cpus:
+        base = base.replace(render_cpus=args.render_cpus)
     print(f"render limits: {base.render_cpus} CPU, {base.render_memory_mb} MB per container; "
           f"host CPUs: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}; image {base.sandbox_image}")
     rss_start = rss_mb()

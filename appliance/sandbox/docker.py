@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 import threading
@@ -280,7 +281,7 @@ class DockerSandbox:
             "command": [],
             "user": f"{RENDER_UID}:{RENDER_UID}",
             "working_dir": WORK_DIR,
-            "environment": dict(CONTAINER_ENVIRONMENT),
+            "environment": {**CONTAINER_ENVIRONMENT, **self._thread_caps()},
             "hostname": "sandbox",
             "network_mode": "none",
             "read_only": True,
@@ -315,6 +316,12 @@ class DockerSandbox:
             "stdin_open": True,
             "detach": True,
         }
+
+    def _thread_caps(self) -> dict[str, str]:
+        # The container sees every host CPU but may use only render_cpus: without caps,
+        # numpy's BLAS starts a thread per host CPU (pids, memory) for nothing.
+        threads = str(max(1, math.ceil(self.settings.render_cpus)))
+        return {"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
     def _drive(
         self, started: StartedContainer, code: str, scene_name: str, quality: str, prelude: str, deadline: float

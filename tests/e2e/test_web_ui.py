@@ -132,6 +132,7 @@ def test_a_visitor_gets_a_playing_video(live_server, browser):
         "() => new Promise(done => { const v = document.querySelector('#ma-video video'); v.pause();"
         " v.addEventListener('seeked', done, {once: true}); v.currentTime = v.duration * 0.6; })"
     )
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / "web-desktop.png"))
     page.screenshot(path=str(ARTIFACTS / "web-desktop-full.png"), full_page=True)
     shutil.copyfile(ARTIFACTS / "web-desktop.png", REPO_ROOT / "docs" / "screenshot-web.png")
@@ -139,6 +140,7 @@ def test_a_visitor_gets_a_playing_video(live_server, browser):
     page.wait_for_timeout(500)
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways on a phone ({width} px)"
+    page.evaluate("() => document.querySelector('#ma-status').scrollIntoView()")  # status, answer, video
     page.screenshot(path=str(ARTIFACTS / "web-phone.png"))
     page.screenshot(path=str(ARTIFACTS / "web-phone-full.png"), full_page=True)
 

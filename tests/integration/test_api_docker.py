@@ -51,7 +51,7 @@ def test_a_real_job_through_the_http_api(live_server):
     video_path = urlsplit(job["video_url"]).path + "?" + urlsplit(job["video_url"]).query
     video = client.get(video_path)
     assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
-    container = av.open(io.BytesIO(video.content))
+    container = av.open(io.BytesIO(video.content), mode="r")
     try:
         assert container.streams.video[0].width > 0 and float(container.duration or 0) > 1_000_000
     finally:

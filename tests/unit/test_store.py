@@ -234,3 +234,25 @@ def test_hourly_submission_limit(store):
     assert info.value.reason == "hourly_limit" and "limit is 3" in str(info.value)
     # An hour after the first two, they have slid out of the window: one left plus this one.
     assert store.record_submission(session.session_id, 3, now=now + 3601) == 2
+
+
+def test_active_limit_is_atomic_across_threads(store):
+    import threading
+
+    session = store.get_or_create_session_for_chat("77")
+    accepted, refused = [], []
+
+    def submit(i):
+        try:
+            accepted.append(store.create_job(ProcessingJob.new(session.session_id, f"Solve x + {i} = 20"),
+                                             max_active=2))
+        except LimitExceeded as exc:
+            refused.append(exc.reason)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(accepted) == 2 and refused == ["active_limit"] * 10
+    assert store.active_job_count(session.session_id) == 2
