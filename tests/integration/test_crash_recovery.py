@@ -13,7 +13,7 @@ import time
 import docker
 import pytest
 
-from appliance.sandbox.docker import LABEL_ROLE, ROLE_SANDBOX
+from appliance.sandbox.docker import LABEL_OWNER, LABEL_ROLE, ROLE_SANDBOX
 
 SANDBOX_ROLE_LABEL = f"{LABEL_ROLE}={ROLE_SANDBOX}"
 
@@ -21,13 +21,17 @@ pytestmark = pytest.mark.docker
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _sandbox_containers(client):
-    return client.containers.list(all=True, filters={"label": SANDBOX_ROLE_LABEL})
+def _sandbox_containers(client, owner_pids=None):
+    """Sandbox containers, optionally only those made by the given processes (other
+    appliances may share the engine)."""
+    found = client.containers.list(all=True, filters={"label": SANDBOX_ROLE_LABEL})
+    if owner_pids is None:
+        return found
+    return [c for c in found if c.labels.get(LABEL_OWNER, "::").split(":")[1] in {str(p) for p in owner_pids}]
 
 
 def test_sigkill_mid_render_then_restart_loses_and_duplicates_nothing(tmp_path):
     client = docker.from_env()
-    before = {c.id for c in _sandbox_containers(client)}
     env = {**os.environ, "PYTHONPATH": ROOT}
     first = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.crash_driver", "submit", str(tmp_path), "3"],
@@ -43,7 +47,7 @@ def test_sigkill_mid_render_then_restart_loses_and_duplicates_nothing(tmp_path):
     # Wait until a render container of this process is running, then kill the process hard.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if {c.id for c in _sandbox_containers(client) if c.status == "running"} - before:
+        if any(c.status == "running" for c in _sandbox_containers(client, [first.pid])):
             break
         time.sleep(0.2)
     else:
@@ -52,16 +56,18 @@ def test_sigkill_mid_render_then_restart_loses_and_duplicates_nothing(tmp_path):
     os.kill(first.pid, signal.SIGKILL)
     first.wait(10)
 
-    second = subprocess.run(
+    assert _sandbox_containers(client, [first.pid]), "the killed process left no container to recover from"
+    second = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.crash_driver", "finish", str(tmp_path)],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=900,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
     )
-    assert second.returncode == 0, second.stderr[-2000:]
-    report = json.loads(second.stdout.strip().splitlines()[-1])
+    stdout, stderr = second.communicate(timeout=900)
+    assert second.returncode == 0, stderr[-2000:]
+    report = json.loads(stdout.strip().splitlines()[-1])
     assert sorted(report["jobs"]) == sorted(job_ids)  # none lost, none added
     for job_id, job in report["jobs"].items():
         assert job["status"] in ("ready", "failed"), (job_id, job)
     assert sum(job["status"] == "ready" for job in report["jobs"].values()) >= 2
     assert report["queue_length"] == 0 and report["running"] == 0
-    leftover = {c.id for c in _sandbox_containers(client)} - before
-    assert not leftover, f"sandbox containers left behind: {leftover}"
+    leftover = _sandbox_containers(client, [first.pid, second.pid])
+    assert not leftover, f"sandbox containers left behind: {[c.name for c in leftover]}"
