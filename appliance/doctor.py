@@ -96,22 +96,28 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
 
 
 def _provider_checks(settings: Settings, online: bool) -> list[Check]:
-    from appliance.generation.llm import ProviderChain
+    from appliance.generation.llm import ModelRoute, ProviderChain
 
-    chain = ProviderChain(settings)
-    models = [m for m in getattr(chain, "models", []) if m != "builtin"]
-    if not models:
+    chain = ProviderChain(settings, retry_backoff_s=0)
+    if not chain.routes:
         return [Check("model providers", True, "none configured: the built-in solver writes every scene "
                       "(set GROQ_API_KEY, CLOUDFLARE_API_KEY, HUGGINGFACE_API_KEY, OPENAI_API_BASE or "
                       "OLLAMA_API_BASE to add a model)")]
     checks = []
-    probe = getattr(chain, "probe", None)
-    for model in models:
-        if not online or probe is None:
-            checks.append(Check(f"provider {model}", True, "configured (not called)", skipped=not online))
+    for route in chain.routes:
+        name = f"provider {route.model}"
+        if not online:
+            checks.append(Check(name, True, "configured (not called)", skipped=True))
             continue
-        checks.append(_run(f"provider {model}", lambda m=model: str(probe(m) or "answered"),  # type: ignore[misc]
-                           "check the provider's key and base URL; the chain falls back to the next one"))
+
+        def probe(route: ModelRoute = route) -> str:
+            # One tiny real call through the same path jobs use (timeout, no retries).
+            single = ProviderChain(settings.replace(llm_retries=0), routes=[route], retry_backoff_s=0)
+            reply = single.complete([{"role": "user", "content": "Reply with the single word OK."}])
+            return f"answered in {reply.duration_s:.1f}s"
+
+        checks.append(_run(name, probe, "check the provider's key and base URL; jobs fall back to the next "
+                                        "provider and finally to the built-in solver"))
     return checks
 
 
