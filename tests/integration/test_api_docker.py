@@ -40,7 +40,9 @@ def test_a_real_job_through_the_http_api(live_server):
     assert statuses[-1] == "ready", seen[-1]["status_message"]
     steps = [FULL_LIFE.index(status) for status in statuses]
     assert steps == sorted(steps), statuses  # forward only: the built-in solver needs no repair
-    assert {"ai_generating", "rendering", "uploading"} <= set(statuses), statuses
+    # The stream starts from the job's state when the client connects; writing the scene
+    # with the built-in solver takes well under a second, so it may already be past that.
+    assert {"rendering", "uploading", "ready"} <= set(statuses), statuses
 
     job = client.get(f"/api/jobs/{job_id}", params={"include": "code"}).json()
     assert job["ai_provider_used"] == "builtin" and "4" in (job["answer_text"] or "")
