@@ -190,6 +190,10 @@ SETTINGS: tuple[Setting, ...] = (
          "How much of a render's stdout/stderr is kept (the rest is dropped)."),
     _row("Sandbox", "render_quality", "APPLIANCE_RENDER_QUALITY", "medium", _choice(*QUALITIES),
          "Default video quality: low (480p15), medium (720p30) or high (1080p60)."),
+    _row("Sandbox", "render_encoder_preset", "APPLIANCE_RENDER_ENCODER_PRESET", "ultrafast",
+         _choice("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"),
+         "x264 preset of the sandbox's video encoding: ultrafast renders about 30% faster on a capped CPU than "
+         "Manim's own default (medium), for files about 3x larger."),
     _row("Sandbox", "warm_pool_size", "APPLIANCE_WARM_POOL_SIZE", "1", _non_negative_int,
          "Containers kept started with Manim already imported, each used for one render (0 disables)."),
     _row("Sandbox", "render_slots", "APPLIANCE_RENDER_SLOTS", _default_render_slots(), _non_negative_int,
@@ -328,6 +332,7 @@ class Settings:
     render_nofile: int
     render_log_kb: int
     render_quality: str
+    render_encoder_preset: str
     warm_pool_size: int
     render_slots: int
     docker_hosts: tuple[str, ...]

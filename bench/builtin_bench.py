@@ -122,6 +122,25 @@ PROBLEMS: list[tuple[str, str | None]] = [
     ("Площадь круга радиусом 5 см", "area"),
     ("Berechne den Flächeninhalt eines Rechtecks mit Breite 4 und Länge 2,5", "area"),
     ("Quelle est l'aire d'un triangle de base 6 et de hauteur 4 ?", "area"),
+    # phrasings not used by the unit tests
+    ("Solve for x: 7x - 2 = 3x + 10", "linear_equation"),
+    ("If 3x = 12, what is x?", "linear_equation"),
+    ("Найдите корни уравнения x^2 - 7x + 10 = 0", "quadratic_equation"),
+    ("Quelle est la solution de 3x - 4 = 11 ?", "linear_equation"),
+    ("What is the derivative of ln(x)?", "derivative"),
+    ("Ableitung von cos(3x)", "derivative"),
+    ("Evaluate ∫₀¹ x² dx", "definite_integral"),
+    ("Stammfunktion von x^3", "indefinite_integral"),
+    ("What is lim x->3 (x^2 - 9)/(x - 3)?", "limit"),
+    ("Expand (a+b)^2", "expand"),
+    ("Draw y = x^2", "plot"),
+    ("Find the area of a rectangle 4 m by 6 m", "area"),
+    ("Сторона квадрата 5 см. Найди площадь.", "area"),
+    ("Un rectángulo mide 3 de ancho y 7 de largo. ¿Cuál es su área?", "area"),
+    ("Was ist 25% von 200?", "arithmetic"),
+    ("Combien font 3/5 de 40 ?", "arithmetic"),
+    ("|x - 3| < 2", "inequality"),
+    ("Solve |2x - 1| = 5", "equation"),
     # to be refused
     ("Tell me a joke", None),
     ("What is the capital of France?", None),
@@ -134,6 +153,9 @@ PROBLEMS: list[tuple[str, str | None]] = [
     ("What is the perimeter of a rectangle with sides 3 and 5?", None),
     ("__import__('os').system('id')", None),
     ("Calculate 2^100000", None),
+    ("Integrate sin(x)^7 cos(x)^5", None),  # SymPy would take minutes: the deadline refuses it
+    ("Combien font 3/5 de 40 pommes et 2 poires ?", None),  # numbers outside the formula
+    ("John has 3 apples and buys 5 more. How many does he have?", None),
     ("a" * 5000, None),
 ]
 

@@ -112,6 +112,9 @@ def compare(quality: str, repeats: int, cold: DockerSandbox, warm: DockerSandbox
             raise RuntimeError("the warm pool did not fill")
         warm_s.append(timed_render(warm, quality)[0])
         warm.wait_for_removals()
+        # The pool refills in the background after each take: let that finish so it does
+        # not slow (or flatter) the next bare and cold runs.
+        warm._pool.wait_until_full(180)
     bare, cold_median, warm_median = (statistics.median(v) for v in (bare_s, cold_s, warm_s))
     label = f"{quality} ({QUALITY_LABELS[quality]})"
     print(f"\n{label}: median of {repeats} (load average now {os.getloadavg()[0]:.1f})")

@@ -3,7 +3,7 @@
 Protocol (the host side is appliance/sandbox/docker.py):
 
 1. The runner imports Manim first, so a warm-pool container is ready before its job exists.
-2. It reads ONE line of JSON on stdin: {"code", "scene", "quality", "prelude"}.
+2. It reads ONE line of JSON on stdin: {"code", "scene", "quality", "prelude", "encoder_preset"}.
 3. The scene's own output (print, Manim's console, C libraries) goes to stderr: the
    runner moves fd 1 to a private descriptor first, so stdout carries only the runner's
    messages, each one line: ``@@manim-appliance:<kind>@@ <json>``.
@@ -163,6 +163,47 @@ def read_request() -> dict[str, Any]:
     return request
 
 
+def use_encoder_preset(preset: str) -> None:
+    """Manim 0.19 opens libx264 with crf 23 and x264's default preset (medium). A faster
+    preset trades file size for CPU time, which a CPU-capped render is short of. Manim
+    has no option for it, so its writer module gets an ``av`` whose output containers
+    add the preset to libx264 streams (and pass everything else through)."""
+    if not preset or preset == "medium":
+        return
+    import av
+    from manim.scene import scene_file_writer
+
+    class PresetContainer:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        def __enter__(self) -> PresetContainer:
+            self._inner.__enter__()
+            return self
+
+        def __exit__(self, *exc_info: Any) -> Any:
+            return self._inner.__exit__(*exc_info)
+
+        def add_stream(self, codec_name: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if codec_name == "libx264":
+                kwargs["options"] = {**(kwargs.get("options") or {}), "preset": preset}
+            return self._inner.add_stream(codec_name, *args, **kwargs)
+
+    class PresetAv:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(av, name)
+
+        def open(self, *args: Any, **kwargs: Any) -> Any:
+            container = av.open(*args, **kwargs)
+            writing = kwargs.get("mode") == "w" or (len(args) > 1 and args[1] == "w")
+            return PresetContainer(container) if writing else container
+
+    scene_file_writer.av = PresetAv()  # type: ignore[assignment]
+
+
 def configure_manim(quality: str) -> None:
     from manim import config
 
@@ -205,6 +246,7 @@ def render(request: dict[str, Any]) -> Path | None:
     """Run the scene; the path of the finished movie, or None if nothing was played."""
     code: str = request["code"]
     configure_manim(str(request.get("quality") or "medium"))
+    use_encoder_preset(str(request.get("encoder_preset") or ""))
     SCENE_FILE.write_text(code, encoding="utf-8")  # tracebacks then show the scene's lines
     module = types.ModuleType("scene")
     module.__file__ = str(SCENE_FILE)

@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import threading
 import time
@@ -314,7 +315,6 @@ class DockerSandbox:
                                     config={"max-size": f"{settings.render_log_kb}k", "max-file": "1"}),
             "init": True,
             "stdin_open": True,
-            "detach": True,
         }
 
     def _thread_caps(self) -> dict[str, str]:
@@ -326,7 +326,8 @@ class DockerSandbox:
     def _drive(
         self, started: StartedContainer, code: str, scene_name: str, quality: str, prelude: str, deadline: float
     ) -> RenderResult:
-        request = json.dumps({"code": code, "scene": scene_name, "quality": quality, "prelude": prelude})
+        request = json.dumps({"code": code, "scene": scene_name, "quality": quality, "prelude": prelude,
+                              "encoder_preset": self.settings.render_encoder_preset})
         stream = started.stream
         try:
             # A cold runner reads only after importing Manim: allow for that, within the deadline.
@@ -466,10 +467,21 @@ class DockerSandbox:
     def sweep_orphans(self, everything: bool = False) -> int:
         """Remove sandbox containers (and volumes) left by appliances that are gone.
 
-        A container is an orphan when its owner process on this host is dead, or when it
-        is past the deadline written on it (owners elsewhere cannot be asked). With
+        A container is an orphan when its owner is known to be dead (a process on this
+        host, or an appliance container on this engine that is no longer running), or when
+        it is past the deadline written on it (owners elsewhere cannot be asked). With
         ``everything``, every sandbox container on the engine goes, in use or not.
         """
+        verdicts: dict[str, bool | None] = {}
+
+        def owner_dead(owner: str) -> bool:
+            if owner not in verdicts:
+                alive = _owner_alive(owner)
+                if alive is None:
+                    alive = self._owner_container_running(owner.rsplit(":", 2)[0])
+                verdicts[owner] = alive
+            return verdicts[owner] is False
+
         def is_orphan(labels: dict[str, str]) -> bool:
             if labels.get(LABEL_INSTANCE) == self.instance_id:
                 return False  # ours and possibly in use
@@ -480,9 +492,23 @@ class DockerSandbox:
                     return True
             except ValueError:
                 return True
-            return _owner_alive(labels.get(LABEL_OWNER, "")) is False
+            return owner_dead(labels.get(LABEL_OWNER, ""))
 
         return self._remove_where(is_orphan)
+
+    def _owner_container_running(self, host: str) -> bool | None:
+        """An appliance running in a container on this engine has that container's id as its
+        host name: False once that container has stopped; None when no such container exists
+        here (the owner may be on another machine sharing this engine)."""
+        if not re.fullmatch(r"[0-9a-f]{12,64}", host):
+            return None
+        try:
+            found = self._client.containers.list(all=True, filters={"id": host})
+        except Exception:
+            return None
+        if not found:
+            return None
+        return bool(found[0].status == "running")
 
     def _remove_by_labels(self, wanted: dict[str, str]) -> int:
         return self._remove_where(lambda labels: all(labels.get(k) == v for k, v in wanted.items()))

@@ -24,10 +24,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def _sandbox_containers(client, owner_pids=None):
     """Sandbox containers, optionally only those made by the given processes (other
     appliances may share the engine)."""
-    found = client.containers.list(all=True, filters={"label": SANDBOX_ROLE_LABEL})
+    # The low-level listing reads labels in one call: no per-container inspection that a
+    # removal happening meanwhile could turn into a 404.
+    found = client.api.containers(all=True, filters={"label": SANDBOX_ROLE_LABEL})
     if owner_pids is None:
         return found
-    return [c for c in found if c.labels.get(LABEL_OWNER, "::").split(":")[1] in {str(p) for p in owner_pids}]
+    pids = {str(p) for p in owner_pids}
+    return [c for c in found if (c.get("Labels") or {}).get(LABEL_OWNER, "::").split(":")[1] in pids]
 
 
 def test_sigkill_mid_render_then_restart_loses_and_duplicates_nothing(tmp_path):
@@ -47,7 +50,7 @@ def test_sigkill_mid_render_then_restart_loses_and_duplicates_nothing(tmp_path):
     # Wait until a render container of this process is running, then kill the process hard.
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if any(c.status == "running" for c in _sandbox_containers(client, [first.pid])):
+        if any(c["State"] == "running" for c in _sandbox_containers(client, [first.pid])):
             break
         time.sleep(0.2)
     else:
@@ -70,4 +73,4 @@ def test_sigkill_mid_render_then_restart_loses_and_duplicates_nothing(tmp_path):
     assert sum(job["status"] == "ready" for job in report["jobs"].values()) >= 2
     assert report["queue_length"] == 0 and report["running"] == 0
     leftover = _sandbox_containers(client, [first.pid, second.pid])
-    assert not leftover, f"sandbox containers left behind: {[c.name for c in leftover]}"
+    assert not leftover, f"sandbox containers left behind: {[c['Names'] for c in leftover]}"

@@ -99,6 +99,23 @@ def test_a_cold_render_produces_a_video_and_removes_its_container(cold_sandbox: 
     assert not [v for v in volumes if v.attrs["Labels"].get("manim-appliance.instance") == cold_sandbox.instance_id]
 
 
+def test_the_encoder_preset_setting_reaches_x264(cold_sandbox: DockerSandbox, settings: Settings) -> None:
+    # x264 writes its options into the stream; ultrafast is the preset without CABAC.
+    fast = cold_sandbox.render(NORMAL, "Hostile", "low")
+    assert fast.status is RenderStatus.OK and fast.video_path is not None
+    fast_bytes = fast.video_path.read_bytes()
+    fast.video_path.unlink()
+    assert cold_sandbox.settings.render_encoder_preset == "ultrafast" and b"cabac=0" in fast_bytes
+    default_sandbox = open_sandbox(settings.replace(render_encoder_preset="medium"))
+    try:
+        manim_default = default_sandbox.render(NORMAL, "Hostile", "low")
+    finally:
+        default_sandbox.close()
+    assert manim_default.status is RenderStatus.OK and manim_default.video_path is not None
+    assert b"cabac=1" in manim_default.video_path.read_bytes() and b"crf=23.0" in fast_bytes
+    manim_default.video_path.unlink()
+
+
 def test_the_scene_is_found_without_a_name(cold_sandbox: DockerSandbox) -> None:
     result = cold_sandbox.render(NORMAL, "", "low")
     assert result.status is RenderStatus.OK, result.to_dict()
@@ -161,7 +178,12 @@ def test_sweep_removes_orphans_and_spares_live_owners(settings: Settings) -> Non
     crashed.owner = owner_token().rsplit(":", 2)[0] + ":999999999:0"  # a pid that cannot be alive
     expired = DockerSandbox(settings)
     alive = DockerSandbox(settings)  # another live appliance process on this host (us)
+    # An appliance that ran in a container on this engine (host name = container id), now stopped.
+    stopped_appliance = sweeper._client.containers.create(BASE_IMAGE, ["true"], labels={"manim-appliance.test": "x"})
+    gone_with_its_container = DockerSandbox(settings)
+    gone_with_its_container.owner = f"{stopped_appliance.id[:12]}:1:12345"
     orphan = crashed.start_container(0.0)
+    orphan_of_container = gone_with_its_container.start_container(0.0)
     stale = expired.start_container(0.0)
     live = alive.start_container(0.0)
     try:
@@ -172,14 +194,16 @@ def test_sweep_removes_orphans_and_spares_live_owners(settings: Settings) -> Non
         assert stale_container.labels[LABEL_OWNER] == expired.owner
 
         removed = sweeper.sweep_orphans()
-        assert removed >= 2
+        assert removed >= 3
         assert not container_exists(sweeper, orphan.id)
+        assert not container_exists(sweeper, orphan_of_container.id)
         assert not container_exists(sweeper, stale_container.id)
         assert container_exists(sweeper, live.id), "a live appliance's container was swept"
         # (`sweep --all` is not exercised here: it would also take other test runs' containers.)
     finally:
-        for sandbox in (crashed, expired, alive, sweeper):
+        for sandbox in (crashed, expired, alive, gone_with_its_container, sweeper):
             sandbox.close()
+        stopped_appliance.remove(force=True)
 
 
 def test_the_warm_pool_serves_each_container_once_and_refills(tmp_path: Path) -> None:

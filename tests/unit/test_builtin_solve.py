@@ -422,3 +422,52 @@ def test_every_kind_is_reachable() -> None:
                + ARITHMETIC + PYTHAGOREAN + AREAS}
     reached.add(solve("Plot y = x^2").kind)
     assert reached == set(KINDS)
+
+
+# -- word forms and traps -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("problem", "value"),
+    [
+        ("What is 3 times 4?", 12),
+        ("Was ist 7 mal 8?", 56),
+        ("Combien font 12 divisé par 4 ?", 3),
+        ("Сколько будет 5 в квадрате?", 25),
+        ("What is 2 to the power of 10?", 2**10),
+        ("What is the square root of 144?", 12),
+        ("Combien font 3/5 de 40 ?", 24),
+    ],
+)
+def test_operations_written_in_words(problem: str, value: int) -> None:
+    reference = reference_answer(problem)
+    assert reference is not None and reference.values[0] == value
+
+
+def test_a_derivative_at_a_point_is_a_number() -> None:
+    solution = solve("Find the derivative of x^3 at x = 2")
+    reference = reference_answer("Find the derivative of x^3 at x = 2")
+    assert reference is not None
+    assert reference.values[0] == sympy.diff(x**3, x).subs(x, 2)
+    assert solution.answer_text == "f'(2) = 12"
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [
+        "A square has an area of 16. What is its side?",  # inverse: the area is given
+        "John has 3 apples and buys 5 more. How many does he have?",
+        "Combien font 3/5 de 40 pommes et 2 poires ?",  # numbers outside the formula
+        "What is 15% of 80 plus 7 apples?",
+    ],
+)
+def test_word_problems_it_would_misread_are_refused(problem: str) -> None:
+    with pytest.raises(UnsupportedProblem):
+        solve(problem)
+
+
+def test_the_problem_is_shown_as_written() -> None:
+    # 3(x + 1) stays a product on screen and in the steps; SymPy alone would print 3x + 3.
+    solution = solve("Löse 3(x+1) = 2x - 5")
+    assert r"PROBLEM = '3 \\left(x + 1\\right) = 2 x - 5'" in solution.code
+    assert solution.steps[0] == "Wir multiplizieren beide Seiten aus: 3x + 3 = 2x - 5"

@@ -18,7 +18,9 @@ import sympy
 from sympy import S
 
 from appliance.errors import UnsupportedProblem
+from appliance.generation.builtin.bounded import run_bounded
 from appliance.generation.builtin.parse import (
+    check_length,
     fold,
     math_runs,
     normalise,
@@ -41,12 +43,22 @@ _DNE_WORDS = ("does not exist", "doesn't exist", "dne", "no existe", "не су�
 _OR_WORDS = r"\bor\b|\bo\b|\bили\b|\boder\b|\bou\b|∪|\bunion\b|;"
 _AND_WORDS = r"\band\b|\by\b|\bи\b|\bund\b|\bet\b"
 _INTERVAL = re.compile(r"([\[(])\s*([^,;\[\]()]+?)\s*[,;]\s*([^,;\[\]()]+?)\s*([\])])")
+AGREE_DEADLINE_S = 5.0
 _SAMPLE_POINTS = 7
 _SAMPLE_TOLERANCE = 1e-6
 
 
 def reference_answer(problem_text: str) -> ReferenceAnswer | None:
-    """The built-in solver's answer to a problem, or None when it cannot solve it."""
+    """The built-in solver's answer to a problem, or None when it cannot solve it (or not in time)."""
+    try:
+        check_length(problem_text)
+        answer: ReferenceAnswer | None = run_bounded(reference_in_process, problem_text)
+    except UnsupportedProblem:
+        return None
+    return answer
+
+
+def reference_in_process(problem_text: str) -> ReferenceAnswer | None:
     from appliance.generation.builtin.solve import work  # solve imports the solvers, which import this package
 
     try:
@@ -57,9 +69,17 @@ def reference_answer(problem_text: str) -> ReferenceAnswer | None:
 
 
 def answers_agree(stated: str, reference: ReferenceAnswer) -> bool:
-    """Whether a stated answer says the same as the reference."""
+    """Whether a stated answer says the same as the reference (False when unreadable or too slow)."""
     if not stated or not stated.strip() or len(stated) > 2000:
         return False
+    try:
+        agreed: bool = run_bounded(agree_in_process, stated, reference, deadline_s=AGREE_DEADLINE_S)
+    except UnsupportedProblem:
+        return False
+    return agreed
+
+
+def agree_in_process(stated: str, reference: ReferenceAnswer) -> bool:
     try:
         return _agree(stated, reference)
     except (UnsupportedProblem, ArithmeticError, ValueError, TypeError, AttributeError, NotImplementedError,

@@ -130,9 +130,24 @@ def solve_derivative(request: Request) -> Worked:
     primes = "'" * order
     text = f"{name}{primes}({x}) = {plain(result)}"
     latex = f"{name}{primes}({tex(x)}) = {tex(result)}"
+    point = request.point
+    reference_value = None
+    if point is not None:
+        value = sympy.simplify(result.subs(x, point))
+        if not value.is_finite:
+            raise UnsupportedProblem(f"The derivative is not defined at {x} = {plain(point)}.")
+        value_plain, value_latex = with_approximation(value)
+        steps.append(Step(say("substitute_point", language, var=x, point=plain(point)),
+                          f"{name}{primes}({tex(point)}) = {value_latex}", value_plain))
+        text = f"{name}{primes}({plain(point)}) = {value_plain}"
+        latex = f"{name}{primes}({tex(point)}) = {value_latex}"
+        reference_value = value
     operator = rf"\frac{{d}}{{d{tex(x)}}}" if order == 1 else rf"\frac{{d^2}}{{d{tex(x)}^2}}"
     problem = rf"{operator}\left({tex(function)}\right)"
-    reference = ReferenceAnswer("derivative", text, "expression", (x,), expression=result)
+    if reference_value is not None:
+        reference = ReferenceAnswer("derivative", text, "number", (x,), values=(reference_value,))
+    else:
+        reference = ReferenceAnswer("derivative", text, "expression", (x,), expression=result)
     figure = _function_pair_figure(function, result, x, f"{name}({tex(x)})", f"{name}{primes}({tex(x)})",
                                    say("function_and_derivative", language))
     title = say("title.second_derivative" if order == 2 else "title.derivative", language)

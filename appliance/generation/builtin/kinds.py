@@ -38,9 +38,15 @@ _LIMIT_POINT = re.compile(
     rf"\b([a-z])\s*(?:{_APPROACH})\s*({_POINT})(\^?\(?[+-]\)?(?=\s|$|\)|,))?"
 )
 _INTEGRAL_SIGN_BOUNDS = re.compile(rf"∫\s*_\s*({_BOUND})\s*\^\s*({_BOUND})")
+_BOUND_VARIABLE = r"(?:[a-z]\s*=\s*)?"  # "from x = 0 to x = 1"
 _TEXT_BOUNDS = re.compile(
-    rf"(?:from|de|desde|от|von|entre|between)\s+({_BOUND})\s+(?:to|a|à|hasta|до|bis|et|y|and|und)\s+({_BOUND})"
-    r"(?![\w^])"
+    rf"(?:from|de|desde|от|von|entre|between)\s+{_BOUND_VARIABLE}({_BOUND})\s+"
+    rf"(?:to|a|à|hasta|до|bis|et|y|and|und)\s+{_BOUND_VARIABLE}({_BOUND})(?![\w^])"
+)
+_AT_POINT = re.compile(rf"\b(?:at|en|при|bei|für|fur|in|pour|para|for)\s+([a-z])\s*=\s*({_BOUND})(?![\w^])")
+_GIVEN_AREA = re.compile(
+    rf"(?:area|площад|flache|flacheninhalt|aire|superficie)[^\W\d_]*\s*"
+    rf"(?:is|of|=|:|es|de|равна|ist|von|est|vaut|mide|betragt)?\s*(?:de\s*)?{NUMBER}"
 )
 _BRACKET_BOUNDS = re.compile(rf"\[\s*({_BOUND})\s*[,;]\s*({_BOUND})\s*\]")
 _DIFFERENTIAL = re.compile(r"(?<![a-z])d([a-z])(?![a-z(])")
@@ -92,10 +98,16 @@ def recognise(text: str, language: str) -> Request:
                                                                       or "треугольн" in folded)):
         return _pythagorean(normalised, folded, language)
     percent = _PERCENT_OF.search(normalised)
+    if percent and _numbers_outside(normalised, percent):
+        raise UnsupportedProblem("The problem has numbers besides the percentage; the built-in solver does not "
+                                 "read word problems of this kind.")
     if percent:
         return Request("percent", language, numbers={"percent": sympy.Rational(percent.group(1)),
                                                      "whole": sympy.Rational(percent.group(2))})
     fraction = _FRACTION_OF.search(normalised)
+    if fraction and _numbers_outside(normalised, fraction):
+        raise UnsupportedProblem("The problem has numbers besides the fraction; the built-in solver does not "
+                                 "read word problems of this kind.")
     if fraction and not re.search(r"[a-z]\s*[-+*/^=(]|[-+*/^=)]\s*[a-z]", normalised):
         # "3/5 of 40" is a product, not the fraction 3/5 with a stray 40.
         source = f"{fraction.group(1)}/{fraction.group(2)} * {fraction.group(3)}"
@@ -117,6 +129,10 @@ def recognise(text: str, language: str) -> Request:
             raise UnsupportedProblem("To draw a graph the built-in solver needs a function of x.")
         return Request("plot", language, expression=expression, variable=variable)
     return _relation_or_arithmetic(normalised, language, wants_roots=asks("roots") or asks("solve"))
+
+
+def _numbers_outside(text: str, match: re.Match[str]) -> bool:
+    return bool(re.search(r"\d", text[: match.start()] + " " + text[match.end():]))
 
 
 # -- formulas ------------------------------------------------------------------------------------
@@ -203,6 +219,11 @@ def _derivative(text: str, folded: str, language: str, second: bool) -> Request:
         order = 2
     text = _DERIVATIVE_OPERATOR.sub(" ", text)
     text = _PRIME.sub(" ", text)
+    point = None
+    at_point = _AT_POINT.search(text)
+    if at_point:
+        point = parse_bound(at_point.group(2))
+        text = text[: at_point.start()] + " " + text[at_point.end():]
     respect = _respect_variable(text)
     variable = variable or respect
     if respect is not None:
@@ -211,7 +232,9 @@ def _derivative(text: str, folded: str, language: str, second: bool) -> Request:
     variable = variable or found
     if variable is None:
         raise UnsupportedProblem("The derivative of a constant is 0; the built-in solver needs a function of x.")
-    return Request("derivative", language, expression=expression, variable=variable, order=order)
+    if point is not None and at_point is not None and at_point.group(1) != variable.name:
+        raise UnsupportedProblem(f"The point is given for {at_point.group(1)}, but the function is of {variable}.")
+    return Request("derivative", language, expression=expression, variable=variable, order=order, point=point)
 
 
 def _limit(text: str, language: str) -> Request:
@@ -327,6 +350,9 @@ def _labelled_number(folded: str, stems: tuple[str, ...]) -> tuple[sympy.Expr, s
 
 
 def _area(text: str, folded: str, language: str) -> Request:
+    if _GIVEN_AREA.search(folded):
+        raise UnsupportedProblem("The area is given; the built-in solver computes areas from lengths, "
+                                 "not lengths from areas.")
     shape = next((name for name in lang.SHAPE_STEMS if lang.has_stem(folded, lang.SHAPE_STEMS, name)), "")
     if not shape:
         raise UnsupportedProblem("The built-in solver computes areas of circles, rectangles, squares and triangles.")

@@ -20,6 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import sympy
+from sympy.core.parameters import distribute
 from sympy.parsing.sympy_parser import (
     TokenError,
     convert_xor,
@@ -154,12 +155,39 @@ def normalise(text: str, decimal_comma: bool = False) -> str:
     text = _unicode_to_plain(text)
     text = _latex_to_plain(text)
     text = text.lower()
+    text = _operator_words(text)
     text = re.sub(r"\*\*", "^", text)
     text = re.sub(r"(?<=\d)\s*:\s*(?=\d)", "/", text)  # 12 : 4 is a division in de/ru/fr
     text = re.sub(r"\|([^|]{1,80})\|", r" abs(\1) ", text)
     if decimal_comma and text.count("=") <= 1:
         text = re.sub(r"(?<=\d),(?=\d)", ".", text)
     return text
+
+
+_NUMBER_BEFORE = r"(?<=[\d)])\s*"
+_NUMBER_AFTER = r"\s*(?=[\d(])"
+_OPERATOR_WORDS = (
+    (r"times|multiplied by|mal|fois|multiplie par|multiplié par|por|multiplicado por|умножить на|"
+     r"умноженное на", "*"),
+    (r"divided by|geteilt durch|durch|divise par|divisé par|dividido entre|dividido por|разделить на|"
+     r"делённое на|деленное на", "/"),
+    (r"plus|más|mas|плюс", "+"),
+    (r"minus|moins|menos|минус", "-"),
+    (r"to the power of|to the power|hoch|à la puissance|a la puissance|elevado a|в степени", "^"),
+)
+_POWER_WORDS = ((r"squared|au carré|au carre|al cuadrado|в квадрате|zum quadrat|quadrat", "^2"),
+                (r"cubed|au cube|al cubo|в кубе|hoch drei", "^3"))
+_ROOT_WORDS = (r"(?:the )?square root of|raíz cuadrada de|raiz cuadrada de|квадратный корень из|"
+               r"(?:die )?(?:quadrat)?wurzel (?:aus|von)|racine carrée de|racine carree de")
+
+
+def _operator_words(text: str) -> str:
+    """ "3 times 4", "2 to the power of 10", "5 squared", "square root of 144" between numbers."""
+    for words, symbol in _OPERATOR_WORDS:
+        text = re.sub(rf"{_NUMBER_BEFORE}\b(?:{words})\b{_NUMBER_AFTER}", f" {symbol} ", text)
+    for words, power in _POWER_WORDS:
+        text = re.sub(rf"{_NUMBER_BEFORE}\b(?:{words})\b", power, text)
+    return re.sub(rf"\b(?:{_ROOT_WORDS})\s*(\d+(?:\.\d+)?)", r" sqrt(\1)", text)
 
 
 def _unicode_to_plain(text: str) -> str:
@@ -455,8 +483,14 @@ def parse_expression(source: str, evaluate: bool = True) -> sympy.Expr:
         unevaluated = parse_expr(safe, local_dict=dict(_LOCALS), global_dict=dict(_GLOBALS),
                                  transformations=_TRANSFORMATIONS, evaluate=False)
         _check_size(unevaluated)
-        expr = unevaluated if not evaluate else parse_expr(
-            safe, local_dict=dict(_LOCALS), global_dict=dict(_GLOBALS), transformations=_TRANSFORMATIONS)
+        if evaluate:
+            # distribute(False) keeps 2(x + 3) as written (SymPy would make it 2x + 6), so the
+            # problem on screen is the one the person typed and "expand" has something to do.
+            with distribute(False):
+                expr = parse_expr(safe, local_dict=dict(_LOCALS), global_dict=dict(_GLOBALS),
+                                  transformations=_TRANSFORMATIONS)
+        else:
+            expr = unevaluated
     except UnsupportedProblem:
         raise
     except (SyntaxError, TokenError, TypeError, ValueError, AttributeError, ZeroDivisionError,
@@ -467,7 +501,6 @@ def parse_expression(source: str, evaluate: bool = True) -> sympy.Expr:
     return expr
 
 
-RELATION_SIGNS = ("<=", ">=", "=", "<", ">")
 _RELATION_SPLIT = re.compile(r"(<=|>=|=|<|>)")
 
 
@@ -486,12 +519,6 @@ def parse_relation(source: str) -> ParsedRelation:
     if not signs:
         raise UnsupportedProblem("Expected an equation or an inequality.")
     return ParsedRelation(sides, signs)
-
-
-def make_relation(left: sympy.Expr, sign: str, right: sympy.Expr) -> sympy.Basic:
-    """A SymPy relation (unevaluated, so ``2 < 3`` stays a relation until asked)."""
-    constructors = {"=": sympy.Eq, "<": sympy.Lt, ">": sympy.Gt, "<=": sympy.Le, ">=": sympy.Ge}
-    return constructors[sign](left, right, evaluate=False)
 
 
 def parse_bound(text: str) -> sympy.Expr:

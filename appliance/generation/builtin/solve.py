@@ -73,7 +73,16 @@ def work(problem_text: str, language: str | None = None) -> tuple[Worked, str]:
 
 
 def solve(problem_text: str, language: str | None = None) -> BuiltinSolution:
-    """Solve a problem and write the Manim scene that explains it."""
+    """Solve a problem and write the Manim scene that explains it (in a child process with a deadline)."""
+    from appliance.generation.builtin.bounded import run_bounded
+
+    solution: BuiltinSolution = run_bounded(solve_in_process, problem_text, language)
+    return solution
+
+
+def solve_in_process(problem_text: str, language: str | None = None) -> BuiltinSolution:
+    """``solve`` without the child process: no deadline, for the child itself and for debugging."""
+    check_length(problem_text)  # cheap refusals need no process
     worked, chosen = work(problem_text, language)
     code = templates.scene_code(worked, chosen)
     return BuiltinSolution(

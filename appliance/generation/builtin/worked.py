@@ -10,7 +10,7 @@ templates never evaluate anything.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy
 
@@ -101,7 +101,6 @@ class Worked:
     reference: ReferenceAnswer | None
     figure: Figure | None = None
     figure_first: bool = False  # geometry: the figure stays on the left while the steps run
-    notes: dict[str, str] = field(default_factory=dict)
 
 
 # -- formatting ----------------------------------------------------------------------------------
