@@ -14,6 +14,12 @@ elsewhere on the machine hits all three alike, and prints medians and ratios:
 Targets (issue 3): cold <= 1.10x bare, warm <= 0.70x bare. Then renders per minute with
 1 and 2 concurrent slots (warm pool sized to the slots), and the appliance process's
 memory. Needs Docker, the sandbox image, and manim==0.19.0 on the host.
+
+The sandbox encodes with APPLIANCE_RENDER_ENCODER_PRESET (ultrafast by default) while bare
+manim uses x264's medium; `--encoder-preset medium` compares like with like. Containers
+are capped at APPLIANCE_RENDER_CPUS; bare manim is not. On a busy machine all containers
+together get the CPU weight of one host process (cgroup v1), so run it on a quiet one
+(`--wait-quiet 1.5`).
 """
 
 from __future__ import annotations
@@ -149,6 +155,8 @@ def main() -> None:
     parser.add_argument("--throughput-quality", default="medium")
     parser.add_argument("--render-cpus", type=float, default=0.0,
                         help="override APPLIANCE_RENDER_CPUS for the containers (default: the setting's default)")
+    parser.add_argument("--encoder-preset", default="",
+                        help="override APPLIANCE_RENDER_ENCODER_PRESET (medium = the encoding bare manim uses)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="LOAD",
                         help="first wait (up to 10 min) until the 1-minute load average is below LOAD")
     args = parser.parse_args()
@@ -161,7 +169,10 @@ def main() -> None:
     base = Settings.from_env({}, data_dir=scratch / "data")
     if args.render_cpus:
         base = base.replace(render_cpus=args.render_cpus)
-    print(f"render limits: {base.render_cpus} CPU, {base.render_memory_mb} MB per container; "
+    if args.encoder_preset:
+        base = base.replace(render_encoder_preset=args.encoder_preset)
+    print(f"render limits: {base.render_cpus} CPU, {base.render_memory_mb} MB per container; x264 preset "
+          f"{base.render_encoder_preset} (bare manim: medium); "
           f"host CPUs: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}; image {base.sandbox_image}")
     rss_start = rss_mb()
     cold = DockerSandbox(base.replace(warm_pool_size=0))

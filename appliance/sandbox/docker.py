@@ -57,6 +57,11 @@ BUILD_COMMAND = "appliance sandbox build"
 # its in-container backstop timeout covers the wait plus one render.
 WARM_MAX_IDLE_S = 900.0
 BACKSTOP_MARGIN_S = 30.0
+# CPU weight among containers: a warm container starting up (import, warm-up) must not
+# slow down a render in progress, so it starts at a token weight and gets the normal
+# weight when it is handed a job. The hard cap (nano_cpus) is the same for both.
+CPU_SHARES_RENDER = 1024
+CPU_SHARES_WARMING = 16
 # After the runner reports a failure it exits at once; give it this long.
 EXIT_GRACE_S = 5.0
 # Work-area files: the tmpfs inode cap stops "millions of empty files".
@@ -196,7 +201,7 @@ class DockerSandbox:
                 from appliance.sandbox.pool import WarmPool
 
                 self._pool = WarmPool(
-                    start=lambda: self.start_container(WARM_MAX_IDLE_S),
+                    start=lambda: self.start_container(WARM_MAX_IDLE_S, cpu_shares=CPU_SHARES_WARMING),
                     discard=lambda started: self.discard(started, wait=False),
                     size=self.settings.warm_pool_size,
                     max_idle_s=WARM_MAX_IDLE_S,
@@ -217,6 +222,8 @@ class DockerSandbox:
                 log.warning("warm sandbox %s died while idle; using a fresh one", started.name)
                 self.discard(started, wait=False)
                 started = None
+            if started is not None:
+                self._give_full_weight(started)
             if started is None:
                 started = self.start_container(0.0)
             result = self._drive(started, code, scene_name, quality, prelude, deadline)
@@ -235,7 +242,7 @@ class DockerSandbox:
             log.error("sandbox unavailable: %s", result.detail)
         return result
 
-    def start_container(self, idle_allowance_s: float) -> StartedContainer:
+    def start_container(self, idle_allowance_s: float, cpu_shares: int = CPU_SHARES_RENDER) -> StartedContainer:
         """Create, attach and start one sandbox container (it imports Manim, then waits)."""
         import docker
 
@@ -251,7 +258,7 @@ class DockerSandbox:
         container = None
         try:
             container = self._client.containers.create(
-                name=name, labels=labels, **self._container_options(labels, backstop_s))
+                name=name, labels=labels, cpu_shares=cpu_shares, **self._container_options(labels, backstop_s))
             # Attach before start: nothing the runner writes can be missed.
             raw = self._client.api.attach_socket(
                 container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
@@ -316,6 +323,12 @@ class DockerSandbox:
             "init": True,
             "stdin_open": True,
         }
+
+    def _give_full_weight(self, started: StartedContainer) -> None:
+        try:
+            self._client.api.update_container(started.id, cpu_shares=CPU_SHARES_RENDER)
+        except Exception as exc:  # it still renders, only with a smaller share under contention
+            log.warning("cannot raise the CPU weight of sandbox %s: %s", started.name, exc)
 
     def _thread_caps(self) -> dict[str, str]:
         # The container sees every host CPU but may use only render_cpus: without caps,

@@ -62,7 +62,7 @@ def build_sandbox_image(
     if ca_file is not None and not ca_file.is_file():
         raise SandboxError(f"extra CA certificates file {ca_file} does not exist")
     ensure_base_image(client, base, progress, debootstrap)
-    source = context_dir or sandbox_image_dir()
+    source = context_dir or settings.sandbox_context or sandbox_image_dir()
     started = time.monotonic()
     image_id = ""
     with tempfile.TemporaryDirectory(prefix="manim-appliance-build-") as scratch:

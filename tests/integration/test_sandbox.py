@@ -33,6 +33,14 @@ pytestmark = pytest.mark.docker
 HOSTILE = Path(__file__).parent / "hostile"
 NORMAL = (HOSTILE / "normal.py").read_text()
 BASE_IMAGE = "debian:bookworm-slim"
+SHOW_CPU_SHARES = (  # cgroup v1 reports shares; v2 a weight (the engine maps shares 1024 to weight 39)
+    "from pathlib import Path\nfrom manim import Scene\n\nclass Probe(Scene):\n    def construct(self):\n"
+    "        for name in ('cpu/cpu.shares', 'cpu.weight'):\n"
+    "            path = Path('/sys/fs/cgroup') / name\n"
+    "            if path.exists():\n"
+    "                raise RuntimeError(f'{path.name}={path.read_text().strip()}')\n"
+)
+FULL_CPU_WEIGHT = ("cpu.shares=1024", "cpu.weight=39")
 
 
 @pytest.fixture(scope="module")
@@ -218,6 +226,13 @@ def test_the_warm_pool_serves_each_container_once_and_refills(tmp_path: Path) ->
         assert pool.served == 1
         assert pool.wait_until_full(120)
         assert pool._idle[0].name != warm_name, "a warm container must never be reused"
+        # Warming up at a token CPU weight; the render that takes it gets the full weight.
+        pool._idle[0].container.reload()
+        assert pool._idle[0].container.attrs["HostConfig"]["CpuShares"] == 16
+        probe = sandbox.render(SHOW_CPU_SHARES, "Probe", "low")
+        assert probe.status is RenderStatus.SCENE_ERROR, probe.to_dict()
+        assert any(weight in probe.stderr_tail for weight in FULL_CPU_WEIGHT), probe.to_dict()
+        assert pool.wait_until_full(120)
         second = sandbox.render(NORMAL, "Hostile", "low")
         assert second.status is RenderStatus.OK and second.container_id != first.container_id
         for result in (first, second):
