@@ -154,6 +154,8 @@ class Appliance:
             try:
                 sandbox = DockerSandbox(self.settings)
                 sandbox.check_image()
+                # Start the warm pool now, so the first render is not a cold one.
+                sandbox.warm_up()
             except SandboxError as exc:
                 self._sandbox_error = str(exc)
                 raise

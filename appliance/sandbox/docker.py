@@ -358,12 +358,13 @@ class DockerSandbox:
             if result is not None:
                 return result
         pids_at_timeout = self._pids(started) if timed_out else None
-        if timed_out:
-            self._kill(started)
-        else:
+        if not timed_out:
             stream.drain(min(deadline, time.monotonic() + EXIT_GRACE_S))
-            if not stream.eof:
-                self._kill(started)
+        if not stream.eof:
+            # Hang up before killing: an engine blocked writing endless output to a socket
+            # nobody reads cannot finish the container's exit, and the kill would wait on it.
+            stream.close()
+            self._kill(started)
         exit_code, oom_killed = self._final_state(started)
         stderr = stream.stderr.text()
         status, detail = classify_failure(ContainerFacts(
