@@ -198,10 +198,6 @@ SETTINGS: tuple[Setting, ...] = (
          "Containers kept started with Manim already imported, each used for one render (0 disables)."),
     _row("Sandbox", "render_slots", "APPLIANCE_RENDER_SLOTS", _default_render_slots(), _non_negative_int,
          "Renders run at once; 0 derives it from the CPUs and APPLIANCE_RENDER_CPUS."),
-    _row("Sandbox", "docker_hosts", "APPLIANCE_DOCKER_HOSTS", "", _string_list,
-         "Extra Docker engines for renders (comma-separated DOCKER_HOST-style URLs, e.g. "
-         "tcp://render2:2376); each adds render slots. The local engine comes from DOCKER_HOST "
-         "as usual."),
     # -- generation --------------------------------------------------------------------------
     _row("Generation", "llm_models", "APPLIANCE_LLM_MODELS", "", _model_list,
          "Ordered litellm models to try, comma-separated (e.g. groq/llama-3.3-70b-versatile,"
@@ -335,7 +331,6 @@ class Settings:
     render_encoder_preset: str
     warm_pool_size: int
     render_slots: int
-    docker_hosts: tuple[str, ...]
     llm_models: tuple[str, ...]
     llm_timeout_s: float
     llm_retries: int
