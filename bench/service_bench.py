@@ -94,7 +94,7 @@ async def burst(slots: int, count: int, quality: str) -> float:
             ids = [(await app.submit(PROBLEMS[i % len(PROBLEMS)], Channel.web())).job_id for i in range(count)]
             await wait_all(app, ids)
             elapsed = time.monotonic() - started
-            ready = sum((await app.get(job_id)).status.value == "ready" for job_id in ids)
+            ready = sum([(await app.get(job_id)).status.value == "ready" for job_id in ids])
             print(f"  {slots} slot(s): {count} jobs in {elapsed:.1f}s, {ready} ready")
             return count / elapsed * 60
         finally:
