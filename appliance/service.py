@@ -151,12 +151,18 @@ class Appliance:
         if self._sandbox is None:
             from appliance.sandbox.docker import DockerSandbox
 
+            sandbox = None
             try:
                 sandbox = DockerSandbox(self.settings)
                 sandbox.check_image()
                 # Start the warm pool now, so the first render is not a cold one.
                 sandbox.warm_up()
             except SandboxError as exc:
+                # Render slots retry every few seconds while the image is missing or being
+                # built: each failed try must release its Docker connection.
+                if sandbox is not None:
+                    with contextlib.suppress(Exception):
+                        sandbox.close()
                 self._sandbox_error = str(exc)
                 raise
             self._sandbox = sandbox
