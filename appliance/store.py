@@ -198,6 +198,17 @@ class Store:
             self._write_session(cache, session)
             return session
 
+    def _record_history(self, cache: diskcache.Cache, job: ProcessingJob, succeeded: bool = False) -> None:
+        """Mirror a job's state into its session's history (and count a success)."""
+        session_data = cache.get(session_key(job.session_id))
+        if session_data is None:
+            return  # the session expired; the job lives on until its own TTL
+        session = UserSession.from_dict(session_data)
+        session.record(VideoMetadata.for_job(job))
+        if succeeded:
+            session.successful_generations += 1
+        self._write_session(cache, session)
+
     def _write_session(self, cache: diskcache.Cache, session: UserSession) -> None:
         ttl = self.ttls.session
         cache.set(session_key(session.session_id), session.to_dict(), expire=ttl)
@@ -296,13 +307,7 @@ class Store:
             if change is not None:
                 change(job)
             cache.set(job_key(job_id), job.to_dict(), expire=self.ttls.for_status(target))
-            session_data = cache.get(session_key(job.session_id))
-            if session_data is not None:
-                session = UserSession.from_dict(session_data)
-                session.record(VideoMetadata.for_job(job))
-                if target is ProcessingStatus.READY:
-                    session.successful_generations += 1
-                self._write_session(cache, session)
+            self._record_history(cache, job, succeeded=target is ProcessingStatus.READY)
             if target.is_terminal or target is ProcessingStatus.READY:
                 self._dequeue(cache, job_id)
             return job
@@ -415,11 +420,7 @@ class Store:
         job.status_message = status_message
         job.updated_at = utc_now()
         cache.set(job_key(job_id), job.to_dict(), expire=self.ttls.for_status(job.status))
-        session_data = cache.get(session_key(job.session_id))
-        if session_data is not None:
-            session = UserSession.from_dict(session_data)
-            session.record(VideoMetadata.for_job(job))
-            self._write_session(cache, session)
+        self._record_history(cache, job)
         self._enqueue(cache, job_id, job.session_id, front=True)
         return True
 

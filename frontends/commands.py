@@ -14,8 +14,8 @@ from typing import Any
 from appliance.config import QUALITIES, Settings
 from appliance.errors import ApplianceError, LimitExceeded, ValidationError
 from appliance.models import ProcessingJob, ProcessingStatus
+from frontends.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 S = ProcessingStatus
 
 STEPS = [S.QUEUED, S.AI_GENERATING, S.CODE_VALIDATING, S.RENDERING, S.UPLOADING, S.READY]
