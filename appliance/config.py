@@ -112,6 +112,37 @@ def _model_list(raw: str) -> tuple[str, ...]:
     return models
 
 
+ENGINE_SCHEMES = ("tcp", "unix")
+
+
+def parse_engine_list(raw: str) -> tuple[tuple[str, int], ...]:
+    """``URL[=SLOTS], ...`` -> ((url, slots), ...); slots 0 = from the engine's CPUs."""
+    from urllib.parse import urlsplit
+
+    engines: list[tuple[str, int]] = []
+    for entry in _string_list(raw):
+        url, _, slots_text = entry.partition("=")
+        url = url.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ENGINE_SCHEMES:
+            raise ValueError(
+                f"{url!r}: an engine is tcp://HOST:PORT (TLS, see APPLIANCE_RENDER_ENGINES_TLS_DIR) or "
+                f"unix:///PATH (for ssh, forward a socket: ssh -L /tmp/e.sock:/var/run/docker.sock HOST)")
+        if parts.scheme == "tcp" and (not parts.hostname or not parts.port):
+            raise ValueError(f"{url!r}: a tcp engine needs a host and a port, e.g. tcp://render2:2376")
+        if parts.scheme == "unix" and not parts.path:
+            raise ValueError(f"{url!r}: a unix engine needs a socket path, e.g. unix:///run/render2.sock")
+        slots = 0
+        if slots_text.strip():
+            slots = int(slots_text)
+            if slots <= 0:
+                raise ValueError(f"{entry!r}: the slot count after = must be a positive integer")
+        if url in (known for known, _ in engines):
+            raise ValueError(f"{url!r} is listed twice")
+        engines.append((url, slots))
+    return tuple(engines)
+
+
 @dataclass(frozen=True)
 class Setting:
     """One row of the settings table."""
@@ -198,6 +229,13 @@ SETTINGS: tuple[Setting, ...] = (
          "Containers kept started with Manim already imported, each used for one render (0 disables)."),
     _row("Sandbox", "render_slots", "APPLIANCE_RENDER_SLOTS", _default_render_slots(), _non_negative_int,
          "Renders run at once; 0 derives it from the CPUs and APPLIANCE_RENDER_CPUS."),
+    _row("Sandbox", "render_engines", "APPLIANCE_RENDER_ENGINES", "", parse_engine_list,
+         "More Docker engines that render too, as extra render slots: comma-separated `URL=SLOTS` "
+         "(tcp://HOST:2376 with TLS, or unix:///PATH); without =SLOTS, the engine's CPUs / APPLIANCE_RENDER_CPUS. "
+         "The engine of DOCKER_HOST (or the local socket) keeps APPLIANCE_RENDER_SLOTS."),
+    _row("Sandbox", "render_engines_tls_dir", "APPLIANCE_RENDER_ENGINES_TLS_DIR", "", _optional_path,
+         "Client certificates for tcp:// render engines, Docker's file names (ca.pem, cert.pem, key.pem): "
+         "DIR/HOST/ for one engine, else DIR/. Plain tcp:// without them is only allowed to 127.0.0.1."),
     # -- generation --------------------------------------------------------------------------
     _row("Generation", "llm_models", "APPLIANCE_LLM_MODELS", "", _model_list,
          "Ordered litellm models to try, comma-separated (e.g. groq/llama-3.3-70b-versatile,"
@@ -331,6 +369,8 @@ class Settings:
     render_encoder_preset: str
     warm_pool_size: int
     render_slots: int
+    render_engines: tuple[tuple[str, int], ...]
+    render_engines_tls_dir: Path | None
     llm_models: tuple[str, ...]
     llm_timeout_s: float
     llm_retries: int
@@ -417,6 +457,12 @@ class Settings:
             raise ConfigError("APPLIANCE_RENDER_TMPFS_MB must be at least 64")
         if self.render_memory_mb < 256:
             raise ConfigError("APPLIANCE_RENDER_MEMORY_MB must be at least 256")
+        for url, _ in self.render_engines:
+            # A Docker engine on plain TCP is root on its machine for anyone who can reach it.
+            if url.startswith("tcp://") and self.render_engines_tls_dir is None and not _is_loopback_url(url):
+                raise ConfigError(
+                    f"APPLIANCE_RENDER_ENGINES: {url} needs TLS client certificates "
+                    f"(APPLIANCE_RENDER_ENGINES_TLS_DIR); plain tcp:// is only allowed to 127.0.0.1")
 
     # -- derived values ----------------------------------------------------------------------
 
@@ -445,6 +491,19 @@ class Settings:
     def secret_values(self) -> list[str]:
         """Every secret setting's value: none of these may enter a sandbox."""
         return [str(getattr(self, s.name)) for s in SETTINGS if s.secret and getattr(self, s.name)]
+
+
+def _is_loopback_url(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def update_readme(readme: Path) -> bool:

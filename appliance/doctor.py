@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import httpx
 
@@ -58,6 +59,7 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
 
     checks.append(_run("sandbox image", image_probe, "run `appliance sandbox build` (add --debootstrap "
                                                       "when the base image cannot be pulled)"))
+    checks.extend(_engine_checks(settings))
 
     def store_probe() -> str:
         from appliance.store import Store
@@ -92,6 +94,33 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
     checks.append(_run("built-in solver", builtin_probe, "reinstall the appliance (sympy missing?)"))
     checks.extend(_provider_checks(settings, online))
     checks.append(_telegram_check(settings, online))
+    return checks
+
+
+def _engine_checks(settings: Settings) -> list[Check]:
+    """One check per extra render engine (APPLIANCE_RENDER_ENGINES): reachable, image there."""
+    from appliance.sandbox.engines import engine_facts, engine_specs, open_client
+
+    checks = []
+    for spec in engine_specs(settings)[1:]:
+        def probe(spec: Any = spec) -> str:
+            from appliance.sandbox.docker import DockerSandbox
+
+            client = open_client(spec, timeout=10)
+            sandbox = DockerSandbox(settings.replace(warm_pool_size=0), client, engine=spec.name)
+            try:
+                facts = engine_facts(client)
+                sandbox.check_image()
+            finally:
+                sandbox.close()
+            slots = spec.slots or max(1, int(facts["cpus"] // settings.render_cpus))
+            return (f"Docker engine {facts['version']} ({facts['architecture']}, {facts['cpus']} CPUs), "
+                    f"{slots} render slot(s), {settings.sandbox_image} present")
+
+        checks.append(_run(f"render engine {spec.name}", probe,
+                           "check that the engine listens at that URL (tcp: dockerd --tlsverify on port 2376) and "
+                           "the client certificates in APPLIANCE_RENDER_ENGINES_TLS_DIR; copy the sandbox image "
+                           "there with `appliance sandbox push`"))
     return checks
 
 

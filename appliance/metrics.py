@@ -25,7 +25,7 @@ class Metrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._metrics: dict[str, _Metric] = {}
-        self._collectors: dict[str, Callable[[], float]] = {}
+        self._collectors: dict[tuple[str, LabelKey], Callable[[], float]] = {}
         for name, kind, help_text in _DEFINITIONS:
             self._metrics[name] = _Metric(name, kind, help_text)
 
@@ -40,9 +40,9 @@ class Metrics:
         with self._lock:
             self._metrics[name].values[key] = value
 
-    def collect_with(self, name: str, read: Callable[[], float]) -> None:
+    def collect_with(self, name: str, read: Callable[[], float], **labels: str) -> None:
         """A gauge read at scrape time (e.g. the queue length from the store)."""
-        self._collectors[name] = read
+        self._collectors[(name, tuple(sorted(labels.items())))] = read
 
     def value(self, name: str, **labels: str) -> float:
         key = tuple(sorted(labels.items()))
@@ -50,9 +50,9 @@ class Metrics:
             return self._metrics[name].values.get(key, 0.0)
 
     def render(self) -> str:
-        for name, read in self._collectors.items():
+        for (name, labels), read in self._collectors.items():
             try:
-                self.set(name, float(read()))
+                self.set(name, float(read()), **dict(labels))
             except Exception:  # a failing collector must not break /metrics
                 continue
         lines: list[str] = []
@@ -93,5 +93,8 @@ _DEFINITIONS = (
     ("appliance_queue_length", "gauge", "Jobs waiting in the queue."),
     ("appliance_jobs_running", "gauge", "Jobs being worked on now."),
     ("appliance_render_slots", "gauge", "Render slots of this appliance."),
+    ("appliance_engine_render_slots", "gauge", "Render slots, by render engine."),
+    ("appliance_engine_up", "gauge", "1 while a render engine is connected and has the sandbox image, by engine."),
+    ("appliance_engine_renders_total", "counter", "Sandbox renders, by render engine."),
     ("appliance_up", "gauge", "1 while the appliance is serving."),
 )

@@ -19,6 +19,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -119,15 +120,22 @@ class Appliance:
         self.metrics = metrics or Metrics()
         self.events = EventHub()
         self._generator = generator
-        self._sandbox = sandbox
         self._storage = storage
         self._run_workers = run_workers
         self._run_maintenance = run_maintenance
-        self._sandbox_error: str | None = None
+        from appliance.sandbox.engines import RenderEngine, engine_specs
+
+        # The first engine is the local one (DOCKER_HOST or the socket); a ``sandbox`` given
+        # here (tests) stands in for it.
+        specs = engine_specs(settings)
+        self.engines = [RenderEngine(specs[0], settings, sandbox)]
+        self.engines += [RenderEngine(spec, settings) for spec in specs[1:]]
         self.worker: Any = None
         self.maintenance: Any = None
         self._started = False
         self._image_builder: threading.Thread | None = None
+        self._provisioning: set[str] = set()
+        self._provisioning_lock = threading.Lock()
 
     # -- parts, built lazily so a missing optional part explains itself ---------------------
 
@@ -147,34 +155,13 @@ class Appliance:
             self._generator = Generator(self.settings)
         return self._generator
 
+    @property
+    def local_engine(self) -> Any:
+        return self.engines[0]
+
     def _connect_sandbox(self) -> Any:
-        if self._sandbox is None:
-            from appliance.sandbox.docker import DockerSandbox
-
-            sandbox = None
-            try:
-                sandbox = DockerSandbox(self.settings)
-                sandbox.check_image()
-                # Start the warm pool now, so the first render is not a cold one.
-                sandbox.warm_up()
-            except SandboxError as exc:
-                # Render slots retry every few seconds while the image is missing or being
-                # built: each failed try must release its Docker connection.
-                if sandbox is not None:
-                    with contextlib.suppress(Exception):
-                        sandbox.close()
-                self._sandbox_error = str(exc)
-                raise
-            self._sandbox = sandbox
-            self._sandbox_error = None
-        return self._sandbox
-
-    def _sandbox_ready(self) -> bool:
-        try:
-            self._connect_sandbox()
-            return True
-        except SandboxError:
-            return False
+        """The local engine's sandbox (connecting it now), or ``SandboxError``."""
+        return self.local_engine.connect()
 
     def describe(self) -> list[str]:
         """Start-up lines for the log: what this appliance will use."""
@@ -182,8 +169,9 @@ class Appliance:
         describe = getattr(getattr(self.generator, "chain", None), "describe", None)
         if callable(describe):
             lines.append(str(describe()))
-        lines.append(f"render slots: {self.settings.effective_render_slots}, warm pool: "
-                     f"{self.settings.warm_pool_size}, image: {self.settings.sandbox_image}")
+        slots = ", ".join(f"{engine.name} {engine.slots}" for engine in self.engines)
+        lines.append(f"render slots: {slots}; warm pool: {self.settings.warm_pool_size} per engine, image: "
+                     f"{self.settings.sandbox_image}")
         return lines
 
     # -- life --------------------------------------------------------------------------------
@@ -194,42 +182,52 @@ class Appliance:
     def _start_blocking(self) -> None:
         from appliance.maintenance import Maintenance
         from appliance.pipeline import Pipeline
+        from appliance.sandbox.engines import LaneRenderer
         from appliance.validation import COMPAT_PRELUDE, validate_and_repair
-        from appliance.worker import Worker
+        from appliance.worker import Lane, Worker
 
         requeued = self.store.recover()
         if requeued:
             log.warning("re-queued %d job(s) interrupted by the last shutdown", len(requeued))
+        for engine in self.engines:
+            engine.set_slots(engine.slot_count())
         try:
-            sandbox = self._connect_sandbox()
-            swept = sandbox.sweep_orphans()
-            if swept:
-                log.warning("removed %d sandbox container(s) left by a crash", swept)
+            # Extra engines connect from their render slots, so a slow one does not delay start-up.
+            self.local_engine.connect()
         except SandboxError as exc:
             log.error("renderer not ready: %s", exc)
-            if type(exc).__name__ == "SandboxImageMissing" and self.settings.sandbox_auto_build:
+            if self.local_engine.image_missing and self.settings.sandbox_auto_build:
                 self._build_image_in_background()
         for line in self.describe():
             log.info("%s", line)
 
-        slots = self.settings.effective_render_slots
+        slots = sum(engine.slots for engine in self.engines)
         self.metrics.set("appliance_render_slots", slots)
+        for engine in self.engines:
+            self.metrics.set("appliance_engine_render_slots", engine.slots, engine=engine.name)
+            self.metrics.collect_with("appliance_engine_up", partial(_engine_up, engine), engine=engine.name)
+            self.metrics.collect_with("appliance_engine_renders_total", partial(_engine_renders, engine),
+                                      engine=engine.name)
         self.metrics.set("appliance_up", 1)
         self.metrics.collect_with("appliance_queue_length", self.store.queue_length)
         self.metrics.collect_with("appliance_jobs_running", self.store.running_count)
         max_bytes = self.settings.max_code_bytes
 
-        pipeline = Pipeline(
-            self.settings, self.store, self.generator, _LazySandbox(self), self.storage, self.metrics,
-            self.events.publish, validate=lambda code: validate_and_repair(code, max_bytes),
-            prelude=COMPAT_PRELUDE, make_feedback=_make_feedback,
-        )
+        lanes = []
+        for engine in self.engines:
+            renderer = LaneRenderer(engine, self.engines, failover_wait_s=self.settings.render_timeout_s)
+            pipeline = Pipeline(
+                self.settings, self.store, self.generator, renderer, self.storage, self.metrics,
+                self.events.publish, validate=lambda code: validate_and_repair(code, max_bytes),
+                prelude=COMPAT_PRELUDE, make_feedback=_make_feedback,
+            )
+            lanes.append(Lane(engine.name, pipeline, engine.slots, self._engine_ready(engine)))
         if self._run_workers:
-            self.worker = Worker(self.store, pipeline, slots, ready_to_render=self._sandbox_ready)
+            self.worker = Worker(self.store, lanes)
             self.worker.start()
         self.maintenance = Maintenance(
             self.settings, self.store, self.storage, self.metrics, self.events.publish,
-            sweep_containers=lambda: self._sandbox.sweep_orphans() if self._sandbox else 0,
+            sweep_containers=lambda: sum(engine.sweep_orphans() for engine in self.engines),
         )
         if self._run_maintenance:
             self.maintenance.start()
@@ -253,6 +251,44 @@ class Appliance:
         self._image_builder = threading.Thread(target=build, name="sandbox-image-build", daemon=True)
         self._image_builder.start()
 
+    def _engine_ready(self, engine: Any) -> Any:
+        """The readiness check of one engine's slots; an extra engine without the sandbox
+        image gets a copy from the local engine (in the background, once at a time)."""
+        def ready() -> bool:
+            if engine.ready():
+                return True
+            if engine.image_missing and not engine.is_local and self.settings.sandbox_auto_build:
+                self._provision_in_background(engine)
+            return False
+
+        return ready
+
+    def _provision_in_background(self, engine: Any) -> None:
+        from appliance.sandbox.engines import open_client
+        from appliance.sandbox.image import copy_sandbox_image
+
+        with self._provisioning_lock:
+            if engine.name in self._provisioning or not self.local_engine.ready():
+                return
+            self._provisioning.add(engine.name)
+
+        def copy() -> None:
+            try:
+                source, target = open_client(self.local_engine.spec, 600), open_client(engine.spec, 600)
+                try:
+                    copy_sandbox_image(source, target, self.settings.sandbox_image, target_name=engine.name,
+                                       progress=lambda line: log.info("render engine %s: %s", engine.name, line))
+                finally:
+                    source.close()
+                    target.close()
+            except Exception as exc:
+                log.error("cannot put the sandbox image on the render engine %s: %s", engine.name, exc)
+            finally:
+                with self._provisioning_lock:
+                    self._provisioning.discard(engine.name)
+
+        threading.Thread(target=copy, name=f"provision-{engine.name}", daemon=True).start()
+
     async def stop(self) -> None:
         await asyncio.to_thread(self._stop_blocking)
 
@@ -262,9 +298,8 @@ class Appliance:
             self.maintenance.stop()
         if self.worker is not None:
             self.worker.stop(self.settings.shutdown_grace_s)
-        if self._sandbox is not None:
-            with contextlib.suppress(Exception):
-                self._sandbox.close()
+        for engine in self.engines:
+            engine.close()
         self.store.close()
         self._started = False
 
@@ -466,6 +501,10 @@ class Appliance:
             missing_image = type(exc).__name__ == "SandboxImageMissing"
             checks["docker"] = {"ok": missing_image, **({} if missing_image else {"error": str(exc)})}
             checks["sandbox_image"] = {"ok": False, "error": str(exc)}
+        if len(self.engines) > 1:
+            # Extra engines add capacity; one that is down does not make the appliance unready.
+            engines = {engine.name: {"slots": engine.slots, **engine.status()} for engine in self.engines[1:]}
+            checks["render_engines"] = {"ok": True, "engines": engines}
         try:
             self.storage.check()
             checks["storage"] = {"ok": True, "backend": self.settings.storage_backend}
@@ -481,14 +520,12 @@ class Appliance:
         return self.metrics.render()
 
 
-class _LazySandbox:
-    """The pipeline's view of the sandbox: connects on first use, so start-up never blocks."""
+def _engine_up(engine: Any) -> float:
+    return float(engine.up)
 
-    def __init__(self, appliance: Appliance) -> None:
-        self._appliance = appliance
 
-    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> Any:
-        return self._appliance._connect_sandbox().render(code, scene_name, quality, prelude=prelude)
+def _engine_renders(engine: Any) -> float:
+    return float(engine.renders)
 
 
 def _make_feedback(previous_code: str, error: str, kind: str) -> Any:

@@ -1,6 +1,9 @@
-"""Render slots: N threads pulling jobs from the persistent queue.
+"""Render slots: threads pulling jobs from the persistent queue.
 
-Each slot takes the next job (the store's fair pop), runs the pipeline, releases it.
+Slots come in lanes, one per render engine: a lane's slots take jobs only while their
+engine is ready, so a missing image or an engine that went away keeps jobs waiting in
+the queue (or going to other engines) instead of failing them. Each slot takes the
+next job (the store's fair pop), runs its lane's pipeline, releases it.
 Shutdown is graceful: no new jobs are taken, running jobs get ``shutdown_grace_s``
 to finish, and whatever is still running then goes back to the queue (QUEUED, at the
 front, attempts kept) for the next start. A slot never dies of a job's fault.
@@ -11,7 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from appliance.pipeline import Pipeline, safe_run
 from appliance.store import Store
@@ -19,19 +23,21 @@ from appliance.store import Store
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Lane:
+    """``slots`` render slots that run ``pipeline`` while ``ready()`` says their engine can."""
+
+    name: str
+    pipeline: Pipeline
+    slots: int
+    ready: Callable[[], bool] = lambda: True
+
+
 class Worker:
-    def __init__(
-        self,
-        store: Store,
-        pipeline: Pipeline,
-        slots: int,
-        ready_to_render: Callable[[], bool] = lambda: True,
-        poll_interval_s: float = 0.5,
-    ) -> None:
+    def __init__(self, store: Store, lanes: Sequence[Lane], poll_interval_s: float = 0.5) -> None:
         self.store = store
-        self.pipeline = pipeline
-        self.slots = slots
-        self.ready_to_render = ready_to_render
+        self.lanes = list(lanes)
+        self.slots = sum(lane.slots for lane in self.lanes)
         self.poll_interval_s = poll_interval_s
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -40,10 +46,12 @@ class Worker:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        for index in range(self.slots):
-            thread = threading.Thread(target=self._slot, name=f"render-slot-{index + 1}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        for lane in self.lanes:
+            for index in range(lane.slots):
+                thread = threading.Thread(target=self._slot, args=(lane,), name=f"render-slot-{lane.name}-{index + 1}",
+                                          daemon=True)
+                thread.start()
+                self._threads.append(thread)
 
     def wake(self) -> None:
         """A job was queued: a waiting slot looks at once instead of at its next poll."""
@@ -54,9 +62,9 @@ class Worker:
         with self._lock:
             return list(self._running)
 
-    def _slot(self) -> None:
+    def _slot(self, lane: Lane) -> None:
         while not self._stopping.is_set():
-            if not self.ready_to_render():
+            if not lane.ready():
                 self._stopping.wait(2.0)
                 continue
             job_id = self.store.pop_next()
@@ -68,7 +76,7 @@ class Worker:
             with self._lock:
                 self._running[job_id] = abandon
             try:
-                safe_run(self.pipeline, job_id, abandon.is_set)
+                safe_run(lane.pipeline, job_id, abandon.is_set)
             finally:
                 with self._lock:
                     self._running.pop(job_id, None)

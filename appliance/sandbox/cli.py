@@ -52,6 +52,12 @@ def register(subparsers: Any) -> None:
     run.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit (default: setting)")
     run.set_defaults(handler=_cmd_run)
 
+    push = commands.add_parser(
+        "push", help="copy the sandbox image from the local engine to the render engines (APPLIANCE_RENDER_ENGINES)")
+    push.add_argument("--engine", metavar="URL", action="append",
+                      help="copy to this engine instead (tcp://HOST:2376 or unix:///PATH; repeatable)")
+    push.set_defaults(handler=_cmd_push)
+
     sweep = commands.add_parser("sweep", help="remove sandbox containers left by an appliance that is gone")
     sweep.add_argument("--all", action="store_true", help="remove every sandbox container, even ones in use")
     sweep.set_defaults(handler=_cmd_sweep)
@@ -184,11 +190,46 @@ def _print_text(report: dict[str, Any]) -> None:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from appliance.sandbox.docker import DockerSandbox
+    from appliance.sandbox.engines import engine_specs, open_client
 
-    sandbox = DockerSandbox(Settings.from_env().replace(warm_pool_size=0))
+    settings = Settings.from_env().replace(warm_pool_size=0)
+    for spec in engine_specs(settings):
+        sandbox = DockerSandbox(settings, open_client(spec), engine=spec.name)
+        try:
+            removed = sandbox.sweep_orphans(everything=args.all)
+        finally:
+            sandbox.close()
+        print(f"{spec.name}: removed {removed} sandbox container(s)")
+    return EXIT_OK
+
+
+# -- push ------------------------------------------------------------------------------------
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    from appliance.config import parse_engine_list
+    from appliance.errors import ConfigError
+    from appliance.sandbox.engines import engine_specs, open_client
+    from appliance.sandbox.image import copy_sandbox_image
+
+    settings = Settings.from_env()
+    if args.engine:
+        try:
+            settings = settings.replace(render_engines=parse_engine_list(",".join(args.engine)))
+        except ValueError as exc:
+            raise ConfigError(f"--engine: {exc}") from exc
+    local, *targets = engine_specs(settings)
+    if not targets:
+        print("no render engines to copy to: set APPLIANCE_RENDER_ENGINES or pass --engine URL", file=sys.stderr)
+        return EXIT_USAGE
+    source = open_client(local, timeout=600)
     try:
-        removed = sandbox.sweep_orphans(everything=args.all)
+        for spec in targets:
+            target = open_client(spec, timeout=600)
+            try:
+                copy_sandbox_image(source, target, settings.sandbox_image, target_name=spec.name,
+                                   progress=lambda line: print(line, flush=True))
+            finally:
+                target.close()
     finally:
-        sandbox.close()
-    print(f"removed {removed} sandbox container(s)")
+        source.close()
     return EXIT_OK

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from appliance.config import MANIM_VERSION, SANDBOX_IMAGE_VERSION, Settings
 from appliance.errors import SandboxImageMissing, SandboxUnavailable
 from appliance.sandbox.attach import AttachedStream
@@ -119,21 +121,15 @@ class StartedContainer:
         return str(self.container.id)
 
 
-def _connect(settings: Settings) -> Any:
-    import docker
-
-    try:
-        return docker.from_env(timeout=60)
-    except docker.errors.DockerException as exc:
-        raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
-
-
 class DockerSandbox:
     """Renders scene code in fresh hardened containers; thread-safe, blocking."""
 
-    def __init__(self, settings: Settings, docker_client: Any = None) -> None:
+    def __init__(self, settings: Settings, docker_client: Any = None, engine: str = "local") -> None:
+        from appliance.sandbox.engines import LOCAL, EngineSpec, open_client
+
         self.settings = settings
-        self._client = docker_client if docker_client is not None else _connect(settings)
+        self.engine = engine
+        self._client = docker_client if docker_client is not None else open_client(EngineSpec(LOCAL, None, 0))
         self.instance_id = uuid.uuid4().hex[:12]
         self.owner = owner_token()
         self.videos_dir = settings.data_dir / "sandbox-videos"
@@ -239,7 +235,7 @@ class DockerSandbox:
         result.duration_s = time.monotonic() - started_at
         result.container_id = started.id if started is not None else None
         if result.status is RenderStatus.UNAVAILABLE:
-            log.error("sandbox unavailable: %s", result.detail)
+            log.error("sandbox on engine %s unavailable: %s", self.engine, result.detail)
         return result
 
     def start_container(self, idle_allowance_s: float, cpu_shares: int = CPU_SHARES_RENDER) -> StartedContainer:
@@ -430,6 +426,10 @@ class DockerSandbox:
             started.container.reload()
             state = started.container.attrs.get("State", {})
             return int(outcome.get("StatusCode", state.get("ExitCode", -1))), bool(state.get("OOMKilled"))
+        except requests.exceptions.ConnectionError as exc:
+            # The engine itself is gone (its machine died or restarted), not the scene's fault:
+            # reported as unavailable, so the render can be tried again elsewhere.
+            raise SandboxUnavailable(f"the Docker engine went away during the render: {exc}") from exc
         except Exception as exc:
             log.warning("cannot read the final state of sandbox %s: %s", started.name, exc)
             return None, False

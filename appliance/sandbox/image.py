@@ -194,3 +194,45 @@ def _connect() -> Any:
         return docker.from_env(timeout=600)
     except docker.errors.DockerException as exc:
         raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+
+
+def copy_sandbox_image(
+    source: Any, target: Any, name: str, progress: Progress = print, target_name: str = "the other engine"
+) -> str:
+    """Stream image ``name`` from one engine to another (``docker save | docker load``, through
+    the API, nothing written to disk); returns its id on the target.
+
+    Both engines must run the same CPU architecture: an image is not portable across them
+    (build it on the other engine instead).
+    """
+    import docker
+
+    try:
+        source_arch = str(source.info().get("Architecture") or "?")
+        target_arch = str(target.info().get("Architecture") or "?")
+        if source_arch != target_arch:
+            raise SandboxError(
+                f"cannot copy {name} from a {source_arch} engine to a {target_arch} one; build it there "
+                f"with `DOCKER_HOST=... appliance sandbox build`")
+        image = source.images.get(name)
+        try:
+            if str(target.images.get(name).id) == str(image.id):
+                progress(f"{name} is already on {target_name}")
+                return str(image.id)
+        except docker.errors.ImageNotFound:
+            pass
+        size_mb = int(image.attrs.get("Size") or 0) // 1_000_000
+        progress(f"copying {name} ({size_mb} MB) to {target_name}")
+        started = time.monotonic()
+        for event in target.api.load_image(source.api.get_image(name), quiet=True) or []:
+            if isinstance(event, dict) and event.get("error"):
+                raise SandboxUnavailable(f"the target engine refused the image: {event['error']}")
+        image_id = str(target.images.get(name).id)
+    except docker.errors.ImageNotFound as exc:
+        raise SandboxError(f"there is no {name} to copy: build it with `appliance sandbox build`") from exc
+    except (docker.errors.DockerException, OSError) as exc:
+        raise SandboxUnavailable(f"copying {name} failed: {exc}") from exc
+    if image_id != str(image.id):
+        raise SandboxError(f"the copy of {name} has id {image_id[:19]}, the original {str(image.id)[:19]}")
+    progress(f"copied {name} in {time.monotonic() - started:.0f} s")
+    return image_id

@@ -1,0 +1,304 @@
+"""Render engines: the Docker engines renders run on, each with its own render slots.
+
+The engine of DOCKER_HOST (or the local socket) is always there and is called "local";
+APPLIANCE_RENDER_ENGINES adds more (``tcp://HOST:2376`` with TLS client certificates,
+or ``unix:///PATH``, e.g. a socket forwarded over ssh). A render sends its code and
+fetches its video through the Docker API, so an engine on another machine needs
+nothing shared with the appliance: only the sandbox image, which the appliance copies
+there itself (``copy_sandbox_image``) or ``appliance sandbox push`` does.
+
+Each ``RenderEngine`` connects on demand, reconnects after it was lost (a render that
+found the engine unreachable drops the connection; the next readiness check tries
+again, at most every ``RETRY_AFTER_S``), and never lets one engine's trouble reach
+another's render slots.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from appliance.config import Settings
+from appliance.errors import SandboxError, SandboxImageMissing, SandboxUnavailable
+
+log = logging.getLogger(__name__)
+
+LOCAL = "local"
+RETRY_AFTER_S = 5.0
+CONNECT_TIMEOUT_S = 60
+TLS_FILES = ("ca.pem", "cert.pem", "key.pem")  # Docker's own names (DOCKER_CERT_PATH)
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Where one engine is and how many renders it takes at once."""
+
+    name: str  # "local" or the engine's URL
+    url: str | None  # None: the environment's engine (DOCKER_HOST or the local socket)
+    slots: int  # 0: derived from the engine's CPUs
+    tls_dir: Path | None = None  # the settings' certificate directory, for tcp:// engines
+
+
+def engine_specs(settings: Settings) -> list[EngineSpec]:
+    specs = [EngineSpec(LOCAL, None, settings.effective_render_slots)]
+    for url, slots in settings.render_engines:
+        specs.append(EngineSpec(url, url, slots, settings.render_engines_tls_dir))
+    return specs
+
+
+def tls_files(spec: EngineSpec) -> tuple[Path, Path, Path] | None:
+    """The engine's (ca, cert, key): DIR/HOST/ first, then DIR/; None without a directory."""
+    if spec.tls_dir is None or spec.url is None or not spec.url.startswith("tcp://"):
+        return None
+    host = urlsplit(spec.url).hostname or ""
+    for directory in (spec.tls_dir / host, spec.tls_dir):
+        paths = tuple(directory / name for name in TLS_FILES)
+        if all(path.is_file() for path in paths):
+            return paths  # type: ignore[return-value]
+    raise SandboxUnavailable(
+        f"no TLS client certificates for the render engine {spec.name}: put {', '.join(TLS_FILES)} in "
+        f"{spec.tls_dir / host} (or {spec.tls_dir} for every engine)")
+
+
+def open_client(spec: EngineSpec, timeout: int = CONNECT_TIMEOUT_S) -> Any:
+    """A docker-py client for the engine; engine trouble becomes ``SandboxUnavailable``."""
+    import docker
+    import requests
+    from docker.tls import TLSConfig
+
+    try:
+        if spec.url is None:
+            return docker.from_env(timeout=timeout)
+        files = tls_files(spec)
+        tls: Any = False
+        if files is not None:
+            ca, cert, key = files
+            tls = TLSConfig(client_cert=(str(cert), str(key)), ca_cert=str(ca), verify=True)
+        # No request before trust_env is off: requests would let REQUESTS_CA_BUNDLE (set where a
+        # TLS-inspecting proxy is trusted) replace the engine's own CA, and route through proxies.
+        client = docker.DockerClient(base_url=spec.url, tls=tls, timeout=timeout,
+                                     version=docker.constants.MINIMUM_DOCKER_API_VERSION)
+        client.api.trust_env = False
+        server_api = str(client.api.version(api_version=False).get("ApiVersion") or "")
+        client.api._version = _lower_api_version(server_api, docker.constants.DEFAULT_DOCKER_API_VERSION)
+        return client
+    except (docker.errors.DockerException, requests.RequestException) as exc:
+        raise SandboxUnavailable(f"cannot reach the Docker engine {spec.name}: {exc}") from exc
+
+
+def _lower_api_version(server: str, ours: str) -> str:
+    """The API version both sides speak (what docker-py's version="auto" would pick)."""
+    def key(version: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+    if not server:
+        return ours
+    return server if key(server) < key(ours) else ours
+
+
+def engine_facts(client: Any) -> dict[str, Any]:
+    """What the appliance wants to know of an engine: CPUs, architecture, version."""
+    info = client.info()
+    return {"cpus": int(info.get("NCPU") or 1), "architecture": str(info.get("Architecture") or "?"),
+            "version": str(info.get("ServerVersion") or "?")}
+
+
+class RenderEngine:
+    """One Docker engine with its own ``DockerSandbox`` (and warm pool); thread-safe."""
+
+    def __init__(self, spec: EngineSpec, settings: Settings, sandbox: Any = None) -> None:
+        self.spec = spec
+        self.settings = settings
+        self._sandbox = sandbox
+        self._fixed = sandbox is not None  # given by the caller (tests): never replaced
+        self._lock = threading.Lock()
+        self._retry_at = 0.0
+        self.error: str | None = None
+        self.image_missing = False
+        self.renders = 0
+        self.slots = 0
+        self._swept = False
+        # Renders in progress on this engine never exceed its slots, even when another
+        # engine's slot fails a render over to it.
+        self._capacity = threading.BoundedSemaphore(1)
+
+    def set_slots(self, slots: int) -> None:
+        self.slots = slots
+        self._capacity = threading.BoundedSemaphore(slots)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def is_local(self) -> bool:
+        return self.spec.url is None
+
+    @property
+    def up(self) -> bool:
+        """Connected, with the right sandbox image (as of the last try)."""
+        return self._sandbox is not None
+
+    # -- connection --------------------------------------------------------------------------
+
+    def connect(self) -> Any:
+        """The engine's sandbox, connected (image checked, warm pool started) or raising."""
+        with self._lock:
+            if self._sandbox is not None:
+                return self._sandbox
+            from appliance.sandbox.docker import DockerSandbox
+
+            sandbox = None
+            try:
+                sandbox = DockerSandbox(self.settings, open_client(self.spec), engine=self.spec.name)
+                sandbox.check_image()
+                # Start the warm pool now, so the first render is not a cold one.
+                sandbox.warm_up()
+            except SandboxError as exc:
+                # Slots retry while the engine is down or its image is missing: each failed
+                # try must release its Docker connection.
+                if sandbox is not None:
+                    with contextlib.suppress(Exception):
+                        sandbox.close()
+                self.image_missing = isinstance(exc, SandboxImageMissing)
+                self.error = str(exc)
+                if self.image_missing and not self.is_local:
+                    self.error += (f" (on the render engine {self.name}: `appliance serve` copies it there, or "
+                                   f"run `appliance sandbox push`)")
+                self._retry_at = time.monotonic() + RETRY_AFTER_S
+                raise
+            if self.error is not None:
+                log.warning("render engine %s is ready", self.name)
+            self._sandbox, self.error, self.image_missing = sandbox, None, False
+        if not self._swept:
+            # Once per engine: containers a crashed appliance left there.
+            self._swept = True
+            with contextlib.suppress(SandboxError):
+                swept = sandbox.sweep_orphans()
+                if swept:
+                    log.warning("removed %d sandbox container(s) left by a crash on %s", swept, self.name)
+        return sandbox
+
+    def ready(self) -> bool:
+        """Whether this engine's slots may take a job now (reconnecting when it is due)."""
+        if self._sandbox is not None:
+            return True
+        if time.monotonic() < self._retry_at:
+            return False
+        try:
+            self.connect()
+            return True
+        except SandboxError:
+            return False
+
+    def lost(self, detail: str) -> None:
+        """A render found the engine unreachable: drop the connection, reconnect later."""
+        if self._fixed:
+            return
+        with self._lock:
+            sandbox, self._sandbox = self._sandbox, None
+            self.error = detail
+            self._retry_at = time.monotonic() + RETRY_AFTER_S
+        log.error("render engine %s lost: %s", self.name, detail)
+        if sandbox is not None:
+            # Closing talks to the engine that just failed: not on the render slot's time.
+            threading.Thread(target=_close_quietly, args=(sandbox,), name="engine-close", daemon=True).start()
+
+    # -- work --------------------------------------------------------------------------------
+
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
+               wait_s: float | None = None) -> Any:
+        """Render here, within this engine's capacity (waiting at most ``wait_s`` for it)."""
+        from appliance.sandbox.result import RenderResult, RenderStatus
+
+        if not self._capacity.acquire(timeout=wait_s):
+            return RenderResult(RenderStatus.UNAVAILABLE, detail=f"the render engine {self.name} stayed busy")
+        try:
+            try:
+                sandbox = self.connect()
+            except SandboxError as exc:
+                return RenderResult(RenderStatus.UNAVAILABLE, detail=str(exc))
+            result = sandbox.render(code, scene_name, quality, prelude=prelude)
+        finally:
+            self._capacity.release()
+        self.renders += 1
+        if result.status == RenderStatus.UNAVAILABLE:
+            self.lost(str(getattr(result, "detail", "") or result.message))
+        return result
+
+    def slot_count(self) -> int:
+        """Render slots for this engine: the configured count, or its CPUs / render_cpus."""
+        if self.spec.slots:
+            return self.spec.slots
+        try:
+            client = open_client(self.spec, timeout=5)
+            try:
+                cpus = engine_facts(client)["cpus"]
+            finally:
+                client.close()
+        except Exception as exc:
+            log.warning("render engine %s: cannot ask its CPU count (%s); giving it 1 slot (set %s=SLOTS "
+                        "in APPLIANCE_RENDER_ENGINES to choose)", self.name, exc, self.name)
+            return 1
+        return max(1, int(cpus // self.settings.render_cpus))
+
+    def sweep_orphans(self) -> int:
+        sandbox = self._sandbox
+        return int(sandbox.sweep_orphans()) if sandbox is not None else 0
+
+    def status(self) -> dict[str, Any]:
+        """For /readyz and doctor: usable or why not."""
+        sandbox = self._sandbox
+        if sandbox is None:
+            with contextlib.suppress(SandboxError):
+                sandbox = self.connect()
+        if sandbox is not None:
+            try:
+                sandbox.ping()
+                sandbox.check_image()
+                return {"ok": True, "renders": self.renders}
+            except SandboxError as exc:
+                return {"ok": False, "error": str(exc)}
+        return {"ok": False, "error": self.error or "not connected"}
+
+    def close(self) -> None:
+        with self._lock:
+            sandbox, self._sandbox = self._sandbox, None
+        if sandbox is not None:
+            _close_quietly(sandbox)
+
+
+def _close_quietly(sandbox: Any) -> None:
+    with contextlib.suppress(Exception):
+        sandbox.close()
+
+
+class LaneRenderer:
+    """What one engine's render slots render with: their own engine first, and when it is
+    lost mid-render, the same scene once more on another engine that is up (waiting for
+    one of its slots), so a job does not fail because one machine went away."""
+
+    def __init__(self, home: RenderEngine, engines: list[RenderEngine], failover_wait_s: float) -> None:
+        self.home = home
+        self.engines = engines
+        self.failover_wait_s = failover_wait_s
+
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> Any:
+        result = self.home.render(code, scene_name, quality, prelude)
+        if str(result.status) != "unavailable":
+            return result
+        for other in self.engines:
+            if other is self.home or not other.ready():
+                continue
+            log.warning("render engine %s lost mid-render; rendering the scene again on %s",
+                        self.home.name, other.name)
+            retried = other.render(code, scene_name, quality, prelude, wait_s=self.failover_wait_s)
+            if str(retried.status) != "unavailable":
+                return retried
+        return result
