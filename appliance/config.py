@@ -18,7 +18,7 @@ from typing import Any
 
 from appliance.errors import ConfigError
 
-SANDBOX_IMAGE_VERSION = "1"
+SANDBOX_IMAGE_VERSION = "2"
 """Bumped whenever sandbox_image/ changes; the image is tagged and labelled with it."""
 
 MANIM_VERSION = "0.19.0"

@@ -23,14 +23,13 @@ ALLOWED_IMPORT_ROOTS: frozenset[str] = frozenset({
 })
 
 # Manim plugins the sandbox image installs (sandbox_image/Dockerfile): importing them is
-# allowed. manim-physics 0.4.0 renders with Manim 0.19 (pip install --no-deps, plus pymunk
-# and shapely) if the image ever adds it.
-RENDERER_PLUGINS: frozenset[str] = frozenset()
+# allowed. manim-physics 0.4.0 (rigid bodies through pymunk, electromagnetism, waves,
+# pendulums) renders with Manim 0.19; models reach for it in physics problems.
+RENDERER_PLUGINS: frozenset[str] = frozenset({"manim_physics"})
 
 # Manim plugins a model sometimes reaches for; the renderer has none of them, so the
 # refusal says what to use instead rather than failing later with ModuleNotFoundError.
 MISSING_PLUGINS: dict[str, str] = {
-    "manim_physics": "draw the physics with Manim's own shapes, updaters and ValueTracker",
     "manim_voiceover": "put the narration on screen with Text; the video has no sound",
     "manim_slides": "use a plain Scene",
     "manim_chemistry": "draw molecules with Circle, Line and Text",

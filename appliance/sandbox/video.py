@@ -9,7 +9,10 @@ host creates itself, and accepted only if PyAV finds an MP4 with a decodable vid
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,7 +148,45 @@ class _TooLarge(Exception):
     pass
 
 
+PROBE_TIMEOUT_S = 30.0
+PROBE_MEMORY_BYTES = 1024**3
+PROBE_CPU_S = 20
+# What the checker process gets of the appliance's environment: no API keys, no tokens.
+_PROBE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL")
+
+
 def probe_mp4(path: Path) -> float | str:
+    """The video's duration in seconds if ``path`` is a real MP4 with a decodable video
+    frame; otherwise a short reason it is not.
+
+    The file was made by untrusted code, and FFmpeg parses it: that happens in a child
+    process with no secrets in its environment, capped memory and CPU time, and a
+    deadline, so a file built to crash, hang or exhaust the demuxer costs one refused
+    render, not the appliance.
+    """
+    environment = {key: os.environ[key] for key in _PROBE_ENVIRONMENT if key in os.environ}
+    source_root = str(Path(__file__).resolve().parents[2])  # so a source checkout works uninstalled
+    environment["PYTHONPATH"] = source_root
+    try:
+        done = subprocess.run(
+            [sys.executable, "-s", "-m", "appliance.sandbox.video", str(path.resolve())],
+            env=environment, cwd="/", stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=PROBE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return f"refused: checking the video took over {PROBE_TIMEOUT_S:.0f} s"
+    except OSError as exc:
+        return f"refused: the video checker could not start ({exc})"
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return f"refused: the file broke the video checker (exit status {done.returncode})"
+    try:
+        answer = json.loads(lines[-1])
+        return float(answer["duration"]) if "duration" in answer else str(answer["refused"])
+    except (ValueError, KeyError, TypeError):
+        return "refused: the video checker gave no answer"
+
+
+def _probe_here(path: Path) -> float | str:
     """The video's duration in seconds if ``path`` is a real MP4 with a decodable video
     frame; otherwise a short reason it is not."""
     import av
@@ -169,3 +210,21 @@ def probe_mp4(path: Path) -> float | str:
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         return f"refused: not a valid MP4 ({type(exc).__name__})"
     return "refused: the file could not be read as a video"  # not reached; for the type checker
+
+
+def _probe_main(argv: list[str]) -> int:
+    """The checker process: limit itself, probe one file, print one JSON line."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (PROBE_MEMORY_BYTES, PROBE_MEMORY_BYTES))
+        resource.setrlimit(resource.RLIMIT_CPU, (PROBE_CPU_S, PROBE_CPU_S))
+    except (ImportError, ValueError, OSError):
+        pass  # best effort: the parent's deadline still holds
+    result = _probe_here(Path(argv[1]))
+    print(json.dumps({"duration": result} if isinstance(result, float) else {"refused": result}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_probe_main(sys.argv))

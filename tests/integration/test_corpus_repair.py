@@ -125,3 +125,18 @@ def test_prelude_pads_computed_points_and_skips_zero_waits(docker_sandbox: Docke
     without_prelude = render(docker_sandbox, scene.code, scene.scene_name)
     assert without_prelude.startswith("scene_error")
     assert render(docker_sandbox, scene.code, scene.scene_name, COMPAT_PRELUDE) == ""
+
+
+def test_scenes_using_manim_physics_render(docker_sandbox: DockerSandbox) -> None:  # noqa: F811
+    """The image carries the manim-physics plugin: models' physics scenes render instead of
+    being refused (three corpus scenes: rigid bodies, a pendulum, electric fields)."""
+    if not CORPUS.is_file():
+        pytest.skip(f"the shared scene corpus is not at {CORPUS} (it lives in ../shared/corpus/)")
+    lines = [json.loads(line)["code"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    physics = [code for code in lines if "manim_physics" in code]
+    assert len(physics) >= 3
+    problems = {}
+    for code in physics[:3]:
+        scene = validate_and_repair(code)
+        problems[scene.scene_name] = render(docker_sandbox, scene.code, scene.scene_name, COMPAT_PRELUDE)
+    assert problems == {name: "" for name in problems}

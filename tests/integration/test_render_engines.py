@@ -10,6 +10,8 @@ rendered again on the engine that is left), and the appliance stays ready.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,6 @@ import pytest
 from appliance.config import Settings
 from appliance.doctor import run_checks
 from appliance.models import ProcessingStatus
-from appliance.sandbox.image import copy_sandbox_image
 from appliance.service import Appliance, Channel
 from tests.integration.engine_fixtures import SecondEngine, second_engine
 from tests.unit.fakes import FakeGenerator
@@ -123,7 +124,7 @@ async def test_the_extra_engine_gets_the_image_by_itself_and_renders_beside_the_
         await app.stop()
     client = engine.client()
     try:
-        assert client.images.get("manim-appliance-sandbox:1").labels["manim-appliance.sandbox-image-version"]
+        assert client.images.get(app.settings.sandbox_image).labels["manim-appliance.sandbox-image-version"]
         assert client.containers.list(all=True, filters={"label": SANDBOX_LABEL}) == []
     finally:
         client.close()
@@ -133,14 +134,13 @@ async def test_the_extra_engine_gets_the_image_by_itself_and_renders_beside_the_
 
 
 async def test_a_job_survives_its_render_engine_dying_mid_render(tmp_path: Path, engine: SecondEngine) -> None:
-    import docker
-
-    local_client = docker.from_env()
+    # The image is there after the test above; `appliance sandbox push` says so (or copies it).
+    pushed = subprocess.run(
+        ["appliance", "sandbox", "push", "--engine", engine.url], capture_output=True, text=True, timeout=600,
+        env={**os.environ, "APPLIANCE_RENDER_ENGINES_TLS_DIR": str(engine.tls_dir)})
+    assert pushed.returncode == 0, pushed.stderr
+    assert "already on" in pushed.stdout or "copied" in pushed.stdout, pushed.stdout
     remote_client = engine.client()
-    try:
-        copy_sandbox_image(local_client, remote_client, "manim-appliance-sandbox:1", progress=lambda _: None)
-    finally:
-        local_client.close()
     app = Appliance(_settings(tmp_path, engine), generator=FakeGenerator([SLOW_SCENE, SLOW_SCENE]),
                     run_maintenance=False)
     await app.start()

@@ -322,4 +322,4 @@ def test_cli_sweep(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from frontends.cli import main
 
     assert main(["sandbox", "sweep"]) == 0
-    assert capsys.readouterr().out.startswith("removed ")
+    assert capsys.readouterr().out.startswith("local: removed ")

@@ -52,3 +52,20 @@ def test_owner_tokens_tell_live_dead_and_foreign_owners() -> None:
     assert _owner_alive(f"{host}:1:not-the-start-time") is False  # pid reused by another process
     assert _owner_alive("another-host:1:123") is None
     assert _owner_alive("garbage") is None
+
+
+def test_push_without_an_engine_to_copy_to_says_how_to_name_one(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("APPLIANCE_RENDER_ENGINES", raising=False)
+    args = parser().parse_args(["sandbox", "push"])
+    assert args.handler is cli._cmd_push and args.engine is None
+    assert cli._cmd_push(args) == cli.EXIT_USAGE
+    assert "APPLIANCE_RENDER_ENGINES" in capsys.readouterr().err
+
+
+def test_push_refuses_a_bad_engine_url() -> None:
+    from appliance.errors import ConfigError
+
+    args = parser().parse_args(["sandbox", "push", "--engine", "ssh://me@render2"])
+    with pytest.raises(ConfigError, match="--engine"):
+        cli._cmd_push(args)

@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+from appliance.sandbox import video
 from appliance.sandbox.result import RenderStatus
 from appliance.sandbox.video import _ChunkReader, _copy_single_member, file_kind_problem, probe_mp4
 
@@ -126,3 +127,51 @@ def test_another_container_format_is_refused(tmp_path: Path) -> None:
     write_video(path, "matroska")
     result = probe_mp4(path)
     assert isinstance(result, str) and "not MP4" in result
+
+
+def _fake_checker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> None:
+    """Stand in for the Python the checker runs with: a shell script doing ``script``."""
+    fake = tmp_path / "fake-python"
+    fake.write_text("#!/bin/sh\n" + script + "\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(video.sys, "executable", str(fake))
+
+
+def test_the_checker_process_gets_no_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_secret")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:secret")
+    seen = tmp_path / "environment"
+    _fake_checker(tmp_path, monkeypatch, f"env > {seen}\necho '{{\"duration\": 2.5}}'")
+    assert probe_mp4(tmp_path / "any.mp4") == 2.5
+    environment = seen.read_text()
+    assert "secret" not in environment and "PYTHONPATH=" in environment
+
+
+def test_a_file_that_crashes_the_checker_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_checker(tmp_path, monkeypatch, "kill -SEGV $$")
+    result = probe_mp4(tmp_path / "any.mp4")
+    assert isinstance(result, str) and "broke the video checker" in result and "-11" in result
+
+
+def test_a_file_that_hangs_the_checker_is_refused_at_the_deadline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_checker(tmp_path, monkeypatch, "exec sleep 30")
+    monkeypatch.setattr(video, "PROBE_TIMEOUT_S", 0.5)
+    result = probe_mp4(tmp_path / "any.mp4")
+    assert isinstance(result, str) and "took over" in result
+
+
+def test_the_checker_limits_its_own_memory(tmp_path: Path) -> None:
+    import resource
+    import subprocess
+    import sys
+
+    script = ("import resource, appliance.sandbox.video as v, sys; v._probe_main(['x', sys.argv[1]]); "
+              "print(resource.getrlimit(resource.RLIMIT_AS)[0], resource.getrlimit(resource.RLIMIT_CPU)[0])")
+    path = tmp_path / "real.mp4"
+    write_video(path, "mp4", frames=5)
+    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    verdict, limits = out.stdout.strip().splitlines()
+    assert '"duration"' in verdict
+    assert limits.split() == [str(video.PROBE_MEMORY_BYTES), str(video.PROBE_CPU_S)]
+    assert resource.getrlimit(resource.RLIMIT_AS)[0] != video.PROBE_MEMORY_BYTES  # only the child

@@ -33,8 +33,19 @@ async def collect(app, job_id):
     return [job async for job in app.watch(job_id, poll_interval_s=0.2)]
 
 
+class SlowFakeGenerator(FakeGenerator):
+    """Takes a moment, as a real model does: a slot that picks the job up at once cannot move
+    it past AI_GENERATING before ``watch`` subscribes."""
+
+    def generate(self, problem_text, language, feedback=None):
+        import time
+
+        time.sleep(0.3)
+        return super().generate(problem_text, language, feedback)
+
+
 async def test_job_goes_through_every_status_to_delivered(tmp_path):
-    app, storage = make(tmp_path)
+    app, storage = make(tmp_path, generator=SlowFakeGenerator())
     await app.start()
     try:
         response = await app.submit("Solve 2x + 3 = 11", Channel.telegram(42))
