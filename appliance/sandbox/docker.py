@@ -141,11 +141,16 @@ class DockerSandbox:
 
     # -- life --------------------------------------------------------------------------------
 
-    def ping(self) -> None:
+    def ping(self, timeout_s: float | None = None) -> None:
         import docker
 
         try:
-            self._client.ping()
+            if timeout_s is None:
+                self._client.ping()
+            else:
+                # docker-py's ping() has no timeout of its own; its request layer takes one.
+                api = self._client.api
+                api._raise_for_status(api._get(api._url("/_ping"), timeout=timeout_s))
         except (docker.errors.DockerException, OSError) as exc:
             raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
 

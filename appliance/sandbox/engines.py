@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 LOCAL = "local"
 RETRY_AFTER_S = 5.0
+STATUS_PING_TIMEOUT_S = 3.0
 CONNECT_TIMEOUT_S = 60
 TLS_FILES = ("ca.pem", "cert.pem", "key.pem")  # Docker's own names (DOCKER_CERT_PATH)
 
@@ -253,19 +254,17 @@ class RenderEngine:
         return int(sandbox.sweep_orphans()) if sandbox is not None else 0
 
     def status(self) -> dict[str, Any]:
-        """For /readyz and doctor: usable or why not."""
+        """For /readyz: usable or why not. Never waits long: an engine not connected reports
+        its last error (its slots keep trying), a connected one gets a short ping."""
         sandbox = self._sandbox
         if sandbox is None:
-            with contextlib.suppress(SandboxError):
-                sandbox = self.connect()
-        if sandbox is not None:
-            try:
-                sandbox.ping()
-                sandbox.check_image()
-                return {"ok": True, "renders": self.renders}
-            except SandboxError as exc:
-                return {"ok": False, "error": str(exc)}
-        return {"ok": False, "error": self.error or "not connected"}
+            return {"ok": False, "error": self.error or "not connected yet"}
+        try:
+            sandbox.ping(timeout_s=STATUS_PING_TIMEOUT_S)
+        except SandboxError as exc:
+            self.lost(str(exc))
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True, "renders": self.renders}
 
     def close(self) -> None:
         with self._lock:

@@ -92,7 +92,7 @@ class FakeSandbox:
     def check_image(self) -> None:
         return None
 
-    def ping(self) -> None:
+    def ping(self, timeout_s: float | None = None) -> None:
         return None
 
     def close(self) -> None:

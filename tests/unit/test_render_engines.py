@@ -136,6 +136,10 @@ async def test_an_engine_that_is_down_takes_no_jobs_and_does_not_make_the_applia
         jobs = await asyncio.wait_for(asyncio.gather(*(final(r.job_id) for r in responses)), 30)
         assert [job.status for job in jobs] == [ProcessingStatus.READY] * 3
         assert len(local.rendered) == 3 and app.engines[1].renders == 0
+        for _ in range(100):  # its slots' first connection attempt may still be under way
+            if app.engines[1].error:
+                break
+            await asyncio.sleep(0.1)
         readiness = app.readiness()
         assert readiness["ready"]
         engine = readiness["checks"]["render_engines"]["engines"][down]
