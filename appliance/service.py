@@ -190,6 +190,7 @@ class Appliance:
         if requeued:
             log.warning("re-queued %d job(s) interrupted by the last shutdown", len(requeued))
         for engine in self.engines:
+            # An extra engine without a configured count is asked its CPUs (5 s at most).
             engine.set_slots(engine.slot_count())
         try:
             # Extra engines connect from their render slots, so a slow one does not delay start-up.

@@ -250,8 +250,16 @@ class RenderEngine:
         return max(1, int(cpus // self.settings.render_cpus))
 
     def sweep_orphans(self) -> int:
+        """Remove containers crashed appliances left on this engine; 0 while it is away."""
         sandbox = self._sandbox
-        return int(sandbox.sweep_orphans()) if sandbox is not None else 0
+        if sandbox is None:
+            return 0
+        try:
+            return int(sandbox.sweep_orphans())
+        except SandboxError as exc:
+            # One unreachable engine must not stop the sweep of the others.
+            self.lost(str(exc))
+            return 0
 
     def status(self) -> dict[str, Any]:
         """For /readyz: usable or why not. Never waits long: an engine not connected reports

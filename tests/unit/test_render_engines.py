@@ -149,3 +149,13 @@ async def test_an_engine_that_is_down_takes_no_jobs_and_does_not_make_the_applia
         assert f'appliance_engine_render_slots{{engine="{down}"}} 2' in metrics
     finally:
         await app.stop()
+
+
+class _UnreachableSandbox(FakeSandbox):
+    def sweep_orphans(self) -> int:
+        raise SandboxUnavailable("cannot reach the Docker engine: connection refused")
+
+
+def test_an_unreachable_engine_does_not_stop_the_sweep_of_the_others() -> None:
+    engines = [_engine("local", FakeSandbox()), _engine("tcp://gone:2376", _UnreachableSandbox())]
+    assert sum(engine.sweep_orphans() for engine in engines) == 0
