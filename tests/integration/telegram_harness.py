@@ -8,6 +8,7 @@ PyAV), so delivery, thumbnails and the uploaded bytes can be checked for real.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 import tempfile
@@ -130,3 +131,62 @@ async def running_bot(
 def sample_video(seconds: float = 1.0) -> Any:
     with tempfile.TemporaryDirectory() as tmp:
         yield make_mp4(Path(tmp) / "sample.mp4", seconds=seconds)
+
+
+LOAD_REFUSALS = ("already have", "in the last hour")
+
+
+@dataclass
+class ChatLoad:
+    """What happened when many chats wrote at once (see ``many_chats_at_once``)."""
+
+    spread_s: float  # from the first message sent to the last
+    first_answer_s: dict[int, float]  # per chat: its message sent -> the bot's first message to it
+    settled_s: float  # until every chat had its video or an explained refusal
+    outcomes: dict[str, int]  # delivered / refused / anything else, by count
+    api_calls: int
+
+
+async def many_chats_at_once(data_dir: Path, chats: int = 50, over_s: float = 0.95) -> ChatLoad:
+    """``chats`` chats each send one problem, spread over ``over_s`` seconds, to a real bot
+    (python-telegram-bot over HTTP to the Bot API stand-in, its rate limiter, the appliance's
+    store, queue, worker and events; the render copies a real MP4). Returns what happened."""
+    video = make_mp4(data_dir.parent / f"{data_dir.name}-scene.mp4", seconds=1.0)
+    with BotApiStub() as stub:
+        async with running_bot(data_dir, stub, sandbox=Mp4Sandbox(video), render_slots=2) as bot:
+            chat_ids = [5000 + index for index in range(chats)]
+            sent_at: dict[int, float] = {}
+
+            def people() -> None:
+                # The people write from their own thread, paced by the clock, whatever the
+                # bot's event loop is busy with.
+                started = time.monotonic()
+                for index, chat_id in enumerate(chat_ids):
+                    update = stub.send_text(chat_id, f"Solve {index + 2}x + 3 = {2 * index + 7}")
+                    sent_at[chat_id] = stub.enqueued_at[update["update_id"]]
+                    time.sleep(max(0.0, started + (index + 1) * over_s / chats - time.monotonic()))
+
+            started = time.monotonic()
+            sender = threading.Thread(target=people)  # not the executor: the bot needs its threads
+            sender.start()
+            while sender.is_alive():
+                await asyncio.sleep(0.05)
+
+            await stub.wait_for(lambda: all(stub.calls_to("sendMessage", c) for c in chat_ids), timeout=30)
+            first_answer = {c: stub.calls_to("sendMessage", c)[0].at - sent_at[c] for c in chat_ids}
+
+            def settled(chat_id: int) -> bool:
+                texts = stub.bot_texts(chat_id)
+                return any("Done" in text or any(r in text for r in LOAD_REFUSALS) for text in texts)
+
+            await stub.wait_for(lambda: all(settled(c) for c in chat_ids), timeout=120, interval=0.2)
+            settled_s = time.monotonic() - started
+            outcomes: dict[str, int] = {}
+            for chat_id in chat_ids:
+                jobs = await bot.jobs_of_chat(chat_id)
+                if not jobs and any(r in text for text in stub.bot_texts(chat_id) for r in LOAD_REFUSALS):
+                    outcomes["refused"] = outcomes.get("refused", 0) + 1
+                for job in jobs:
+                    outcomes[job.status.value] = outcomes.get(job.status.value, 0) + 1
+            return ChatLoad(max(sent_at.values()) - min(sent_at.values()), first_answer, settled_s, outcomes,
+                            len(stub.calls))
