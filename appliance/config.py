@@ -459,7 +459,7 @@ class Settings:
             raise ConfigError("APPLIANCE_RENDER_MEMORY_MB must be at least 256")
         for url, _ in self.render_engines:
             # A Docker engine on plain TCP is root on its machine for anyone who can reach it.
-            if url.startswith("tcp://") and self.render_engines_tls_dir is None and not _is_loopback_url(url):
+            if url.startswith("tcp://") and self.render_engines_tls_dir is None and not is_loopback_url(url):
                 raise ConfigError(
                     f"APPLIANCE_RENDER_ENGINES: {url} needs TLS client certificates "
                     f"(APPLIANCE_RENDER_ENGINES_TLS_DIR); plain tcp:// is only allowed to 127.0.0.1")
@@ -493,7 +493,7 @@ class Settings:
         return [str(getattr(self, s.name)) for s in SETTINGS if s.secret and getattr(self, s.name)]
 
 
-def _is_loopback_url(url: str) -> bool:
+def is_loopback_url(url: str) -> bool:
     import ipaddress
     from urllib.parse import urlsplit
 

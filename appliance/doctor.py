@@ -34,9 +34,9 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
     checks: list[Check] = []
 
     def docker_probe() -> str:
-        import docker
+        from appliance.sandbox.engines import LOCAL, EngineSpec, open_client
 
-        client = docker.from_env(timeout=10)
+        client = open_client(EngineSpec(LOCAL, None, 0), timeout=10)
         try:
             version = client.version()
             return f"Docker engine {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from appliance.config import Settings
+from appliance.config import Settings, is_loopback_url
 from appliance.errors import SandboxError, SandboxImageMissing, SandboxUnavailable
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ def tls_files(spec: EngineSpec) -> tuple[Path, Path, Path] | None:
         paths = tuple(directory / name for name in TLS_FILES)
         if all(path.is_file() for path in paths):
             return paths  # type: ignore[return-value]
+    if is_loopback_url(spec.url):
+        return None  # e.g. an ssh-forwarded port on 127.0.0.1: plain is allowed there
     raise SandboxUnavailable(
         f"no TLS client certificates for the render engine {spec.name}: put {', '.join(TLS_FILES)} in "
         f"{spec.tls_dir / host} (or {spec.tls_dir} for every engine)")
@@ -74,17 +76,19 @@ def open_client(spec: EngineSpec, timeout: int = CONNECT_TIMEOUT_S) -> Any:
     from docker.tls import TLSConfig
 
     try:
-        if spec.url is None:
-            return docker.from_env(timeout=timeout)
-        files = tls_files(spec)
-        tls: Any = False
-        if files is not None:
-            ca, cert, key = files
-            tls = TLSConfig(client_cert=(str(cert), str(key)), ca_cert=str(ca), verify=True)
         # No request before trust_env is off: requests would let REQUESTS_CA_BUNDLE (set where a
         # TLS-inspecting proxy is trusted) replace the engine's own CA, and route through proxies.
-        client = docker.DockerClient(base_url=spec.url, tls=tls, timeout=timeout,
-                                     version=docker.constants.MINIMUM_DOCKER_API_VERSION)
+        # So the API version is negotiated here, after that, instead of by docker-py's "auto".
+        first = docker.constants.MINIMUM_DOCKER_API_VERSION
+        if spec.url is None:
+            client = docker.from_env(timeout=timeout, version=first)  # DOCKER_HOST, DOCKER_TLS_VERIFY, ...
+        else:
+            files = tls_files(spec)
+            tls: Any = False
+            if files is not None:
+                ca, cert, key = files
+                tls = TLSConfig(client_cert=(str(cert), str(key)), ca_cert=str(ca), verify=True)
+            client = docker.DockerClient(base_url=spec.url, tls=tls, timeout=timeout, version=first)
         client.api.trust_env = False
         server_api = str(client.api.version(api_version=False).get("ApiVersion") or "")
         client.api._version = _lower_api_version(server_api, docker.constants.DEFAULT_DOCKER_API_VERSION)

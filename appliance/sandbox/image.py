@@ -188,12 +188,9 @@ def _run_streaming(command: list[str], progress: Progress) -> None:
 
 
 def _connect() -> Any:
-    import docker
+    from appliance.sandbox.engines import LOCAL, EngineSpec, open_client
 
-    try:
-        return docker.from_env(timeout=600)
-    except docker.errors.DockerException as exc:
-        raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+    return open_client(EngineSpec(LOCAL, None, 0), timeout=600)
 
 
 def copy_sandbox_image(

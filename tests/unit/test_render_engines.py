@@ -65,6 +65,8 @@ def test_certificates_are_looked_up_per_host_first_then_shared(tmp_path: Path) -
     with pytest.raises(SandboxUnavailable, match=str(tmp_path / "render9")):
         tls_files(missing)
     assert tls_files(EngineSpec("unix:///s", "unix:///s", 1, tmp_path)) is None
+    # A forwarded port on loopback may be plain even when other engines use TLS.
+    assert tls_files(EngineSpec("tcp://127.0.0.1:2375", "tcp://127.0.0.1:2375", 1, tmp_path)) is None
 
 
 def test_the_api_version_is_the_lower_of_engine_and_client() -> None:
