@@ -69,7 +69,7 @@ def test_the_deadline_raises_timeout(pair: tuple[socket.socket, socket.socket]) 
     started = time.monotonic()
     with pytest.raises(TimeoutError):
         stream.read_until(started + 0.3, ("done",))
-    assert 0.25 < time.monotonic() - started < 2
+    assert 0.25 < time.monotonic() - started < 5  # at the deadline, not at the 10 s socket default
 
 
 def test_output_is_kept_as_a_bounded_tail(pair: tuple[socket.socket, socket.socket]) -> None:

@@ -162,7 +162,7 @@ async def test_background_work_waits_while_a_person_is_answered_but_not_forever(
     started = time.monotonic()
     async with gate.answering():
         await gate.background()  # an answer that never ends holds background work for max_wait_s only
-    assert 0.25 < time.monotonic() - started < 1.0
+    assert 0.25 < time.monotonic() - started < 5.0  # released at max_wait_s (0.3 s), not never
 
 
 async def test_the_throttle_spaces_turns_per_chat_but_not_across_chats():
