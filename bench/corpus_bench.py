@@ -20,7 +20,6 @@ named scene at low quality, each scene in its own process with a time limit.
 from __future__ import annotations
 
 import argparse
-import ast
 import collections
 import concurrent.futures
 import json
@@ -37,8 +36,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from appliance.errors import CodeRejected  # noqa: E402
 from appliance.validation import COMPAT_PRELUDE, validate_and_repair  # noqa: E402
+from tests.corpus import CORPUS, read_corpus, unrepaired_scene_name  # noqa: E402
 
-DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "llm-scenes.jsonl"
 NAMES_MODULE = REPO_ROOT / "appliance" / "repair" / "manim_names.py"
 
 # Runs in a fresh interpreter per scene, like the sandbox's runner: prelude and code
@@ -74,30 +73,6 @@ class Outcome:
     reason: str = ""
     seconds: float = 0.0
     repairs: list[str] = field(default_factory=list)
-
-
-def load_corpus(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def unrepaired_scene_name(code: str) -> str | None:
-    """The scene an unchanged render would use: the last class deriving from *Scene."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return None
-    names = [
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.ClassDef)
-        and any(
-            (isinstance(base, ast.Name) and base.id.endswith("Scene"))
-            or (isinstance(base, ast.Attribute) and base.attr.endswith("Scene"))
-            for base in node.bases
-        )
-    ]
-    return names[-1] if names else None
 
 
 def is_real_mp4(path: Path) -> str:
@@ -191,7 +166,7 @@ def run_one(index: int, code: str, repaired: bool, timeout_s: float, sandbox: Sa
         code, scene_name, prelude, repairs = scene.code, scene.scene_name, COMPAT_PRELUDE, scene.repairs
     else:
         found = unrepaired_scene_name(code)
-        if found is None:
+        if not found:
             return Outcome(index, False, "no Scene subclass / does not parse", time.monotonic() - started)
         scene_name, prelude = found, ""
     if sandbox is not None:
@@ -257,7 +232,7 @@ def write_names_module() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", nargs="?", default="bench", choices=("bench", "names"))
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--sample", type=int, default=0, help="render a seeded sample of this size (0: all)")
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--indices", default="", help="comma-separated corpus line numbers (0-based) to render")
@@ -274,7 +249,7 @@ def main() -> int:
     if not args.corpus.is_file():
         print(f"corpus not found at {args.corpus} (it lives in ../shared/corpus/)", file=sys.stderr)
         return 2
-    corpus = load_corpus(args.corpus)
+    corpus = read_corpus(args.corpus)
     indices = list(range(len(corpus)))
     if args.sample:
         indices = sorted(random.Random(args.seed).sample(indices, min(args.sample, len(indices))))

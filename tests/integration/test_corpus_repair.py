@@ -9,11 +9,8 @@ measures the whole corpus the same way.
 
 from __future__ import annotations
 
-import ast
-import json
 import random
 import textwrap
-from pathlib import Path
 
 import av
 import pytest
@@ -22,20 +19,18 @@ from appliance.errors import CodeRejected
 from appliance.sandbox.docker import DockerSandbox
 from appliance.sandbox.result import RenderResult
 from appliance.validation import COMPAT_PRELUDE, validate_and_repair
+from tests.corpus import corpus_rows, unrepaired_scene_name
 from tests.integration.sandbox_fixtures import docker_sandbox, sandbox_settings  # noqa: F401
 
 pytestmark = pytest.mark.docker
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "llm-scenes.jsonl"
 SAMPLE_SIZE = 12
 SAMPLE_SEED = 4
 REQUIRED_OK = 11
 
 
 def load_sample() -> list[tuple[int, str]]:
-    if not CORPUS.is_file():
-        pytest.skip(f"the shared scene corpus is not at {CORPUS} (it lives in ../shared/corpus/)")
-    lines = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = corpus_rows()
     indices = sorted(random.Random(SAMPLE_SEED).sample(range(len(lines)), SAMPLE_SIZE))
     return [(index, lines[index]["code"]) for index in indices]
 
@@ -62,21 +57,6 @@ def render(sandbox: DockerSandbox, code: str, scene_name: str, prelude: str = ""
     finally:
         if result.video_path is not None:
             result.video_path.unlink(missing_ok=True)
-
-
-def unrepaired_scene_name(code: str) -> str:
-    """What an unchanged render would use: the last class deriving from *Scene."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return ""
-    names = [
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.ClassDef)
-        and any(ast.unparse(base).endswith("Scene") for base in node.bases)
-    ]
-    return names[-1] if names else ""
 
 
 def test_repaired_corpus_sample_renders_in_the_sandbox(docker_sandbox: DockerSandbox) -> None:  # noqa: F811
@@ -130,10 +110,7 @@ def test_prelude_pads_computed_points_and_skips_zero_waits(docker_sandbox: Docke
 def test_scenes_using_manim_physics_render(docker_sandbox: DockerSandbox) -> None:  # noqa: F811
     """The image carries the manim-physics plugin: models' physics scenes render instead of
     being refused (three corpus scenes: rigid bodies, a pendulum, electric fields)."""
-    if not CORPUS.is_file():
-        pytest.skip(f"the shared scene corpus is not at {CORPUS} (it lives in ../shared/corpus/)")
-    lines = [json.loads(line)["code"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    physics = [code for code in lines if "manim_physics" in code]
+    physics = [row["code"] for row in corpus_rows() if "manim_physics" in row["code"]]
     assert len(physics) >= 3
     problems = {}
     for code in physics[:3]:

@@ -9,7 +9,6 @@ real ones.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -22,11 +21,8 @@ from appliance.config import MANIM_VERSION, Settings
 from appliance.errors import AllProvidersFailed, CodeRejected
 from appliance.generation.generator import GeneratedCodeRejected, Generator, RepairFeedback
 from appliance.generation.llm import ChainExhausted, ModelRoute, ProviderChain
+from tests.corpus import corpus_rows
 from tests.integration.openai_stub import OpenAIStub, unused_port_url
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "llm-scenes.jsonl"
-if not CORPUS.exists():  # the work tree sits beside shared/ in development and in CI
-    CORPUS = Path("/work/shared/corpus/llm-scenes.jsonl")
 
 LINEAR_PROBLEM = "Solve 2x + 3 = 11"
 UNSUPPORTED_PROBLEM = "Prove that there are infinitely many primes, in the style of Euclid."
@@ -39,11 +35,9 @@ pytestmark = pytest.mark.timeout(60)
 
 def _plain_corpus_scenes() -> list[str]:
     """Corpus scenes that need nothing beyond manim and numpy (the ones a live model would send)."""
-    if not CORPUS.exists():
-        pytest.skip(f"the scene corpus is absent ({CORPUS}); it lives in ../shared/corpus/")
     scenes = []
-    for line in CORPUS.read_text(encoding="utf-8").splitlines():
-        code = json.loads(line)["code"]
+    for row in corpus_rows():
+        code = row["code"]
         foreign_import = re.search(r"^\s*(?:import|from)\s+(?!manim\b|numpy\b|math\b)", code, re.M)
         if "self.play(" in code and "MathTex" in code and not foreign_import:
             scenes.append(code)

@@ -6,14 +6,13 @@ it compiles, and that the repair is named in ``repairs``.
 
 from __future__ import annotations
 
-import json
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from appliance.errors import CodeRejected
 from appliance.validation import ValidatedScene, validate_and_repair
+from tests.corpus import corpus_rows
 
 
 def scene_body(body: str, header: str = "from manim import *\n", base: str = "Scene") -> str:
@@ -425,13 +424,9 @@ def test_get_area_x_min_x_max() -> None:
 
 # -- the shared corpus, statically --------------------------------------------------------
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "llm-scenes.jsonl"
-
 
 def test_every_corpus_scene_is_repaired_or_refused_for_a_missing_plugin() -> None:
-    if not CORPUS.is_file():
-        pytest.skip(f"the shared scene corpus is not at {CORPUS} (it lives in ../shared/corpus/)")
-    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = corpus_rows()
     refused: list[str] = []
     for row in rows:
         try:
