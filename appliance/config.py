@@ -468,9 +468,11 @@ class Settings:
 
     @property
     def effective_render_slots(self) -> int:
-        if self.render_slots:
-            return self.render_slots
-        cpus = os.cpu_count() or 1
+        return self.render_slots or self.slots_for_cpus(os.cpu_count() or 1)
+
+    def slots_for_cpus(self, cpus: int) -> int:
+        """Render slots a machine with ``cpus`` CPUs carries: one render is pinned to
+        ``render_cpus``, more slots than that would only slow every render down."""
         return max(1, int(cpus // self.render_cpus))
 
     @property

@@ -34,9 +34,9 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
     checks: list[Check] = []
 
     def docker_probe() -> str:
-        from appliance.sandbox.engines import LOCAL, EngineSpec, open_client
+        from appliance.sandbox.engines import open_local_client
 
-        client = open_client(EngineSpec(LOCAL, None, 0), timeout=10)
+        client = open_local_client(timeout=10)
         try:
             version = client.version()
             return f"Docker engine {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})"
@@ -113,7 +113,7 @@ def _engine_checks(settings: Settings) -> list[Check]:
                 sandbox.check_image()
             finally:
                 sandbox.close()
-            slots = spec.slots or max(1, int(facts["cpus"] // settings.render_cpus))
+            slots = spec.slots or settings.slots_for_cpus(facts["cpus"])
             return (f"Docker engine {facts['version']} ({facts['architecture']}, {facts['cpus']} CPUs), "
                     f"{slots} render slot(s), {settings.sandbox_image} present")
 

@@ -265,8 +265,7 @@ class Appliance:
         return ready
 
     def _provision_in_background(self, engine: Any) -> None:
-        from appliance.sandbox.engines import open_client
-        from appliance.sandbox.image import copy_sandbox_image
+        from appliance.sandbox.image import push_sandbox_image
 
         with self._provisioning_lock:
             if engine.name in self._provisioning or not self.local_engine.ready():
@@ -275,13 +274,8 @@ class Appliance:
 
         def copy() -> None:
             try:
-                source, target = open_client(self.local_engine.spec, 600), open_client(engine.spec, 600)
-                try:
-                    copy_sandbox_image(source, target, self.settings.sandbox_image, target_name=engine.name,
-                                       progress=lambda line: log.info("render engine %s: %s", engine.name, line))
-                finally:
-                    source.close()
-                    target.close()
+                push_sandbox_image(self.settings, engine.spec,
+                                   progress=lambda line: log.info("render engine %s: %s", engine.name, line))
             except Exception as exc:
                 log.error("cannot put the sandbox image on the render engine %s: %s", engine.name, exc)
             finally:

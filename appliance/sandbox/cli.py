@@ -208,8 +208,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_push(args: argparse.Namespace) -> int:
     from appliance.config import parse_engine_list
     from appliance.errors import ConfigError
-    from appliance.sandbox.engines import engine_specs, open_client
-    from appliance.sandbox.image import copy_sandbox_image
+    from appliance.sandbox.engines import engine_specs
+    from appliance.sandbox.image import push_sandbox_image
 
     settings = Settings.from_env()
     if args.engine:
@@ -217,19 +217,10 @@ def _cmd_push(args: argparse.Namespace) -> int:
             settings = settings.replace(render_engines=parse_engine_list(",".join(args.engine)))
         except ValueError as exc:
             raise ConfigError(f"--engine: {exc}") from exc
-    local, *targets = engine_specs(settings)
+    targets = engine_specs(settings)[1:]
     if not targets:
         print("no render engines to copy to: set APPLIANCE_RENDER_ENGINES or pass --engine URL", file=sys.stderr)
         return EXIT_USAGE
-    source = open_client(local, timeout=600)
-    try:
-        for spec in targets:
-            target = open_client(spec, timeout=600)
-            try:
-                copy_sandbox_image(source, target, settings.sandbox_image, target_name=spec.name,
-                                   progress=lambda line: print(line, flush=True))
-            finally:
-                target.close()
-    finally:
-        source.close()
+    for spec in targets:
+        push_sandbox_image(settings, spec, progress=lambda line: print(line, flush=True))
     return EXIT_OK

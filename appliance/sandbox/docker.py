@@ -125,11 +125,11 @@ class DockerSandbox:
     """Renders scene code in fresh hardened containers; thread-safe, blocking."""
 
     def __init__(self, settings: Settings, docker_client: Any = None, engine: str = "local") -> None:
-        from appliance.sandbox.engines import LOCAL, EngineSpec, open_client
+        from appliance.sandbox.engines import open_local_client
 
         self.settings = settings
         self.engine = engine
-        self._client = docker_client if docker_client is not None else open_client(EngineSpec(LOCAL, None, 0))
+        self._client = docker_client if docker_client is not None else open_local_client()
         self.instance_id = uuid.uuid4().hex[:12]
         self.owner = owner_token()
         self.videos_dir = settings.data_dir / "sandbox-videos"

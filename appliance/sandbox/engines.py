@@ -53,6 +53,11 @@ def engine_specs(settings: Settings) -> list[EngineSpec]:
     return specs
 
 
+def open_local_client(timeout: int = CONNECT_TIMEOUT_S) -> Any:
+    """A client of the environment's engine (DOCKER_HOST or the local socket)."""
+    return open_client(EngineSpec(LOCAL, None, 0), timeout)
+
+
 def tls_files(spec: EngineSpec) -> tuple[Path, Path, Path] | None:
     """The engine's (ca, cert, key): DIR/HOST/ first, then DIR/; None without a directory."""
     if spec.tls_dir is None or spec.url is None or not spec.url.startswith("tcp://"):
@@ -251,7 +256,7 @@ class RenderEngine:
             log.warning("render engine %s: cannot ask its CPU count (%s); giving it 1 slot (set %s=SLOTS "
                         "in APPLIANCE_RENDER_ENGINES to choose)", self.name, exc, self.name)
             return 1
-        return max(1, int(cpus // self.settings.render_cpus))
+        return self.settings.slots_for_cpus(cpus)
 
     def sweep_orphans(self) -> int:
         """Remove containers crashed appliances left on this engine; 0 while it is away."""

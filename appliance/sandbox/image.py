@@ -188,9 +188,24 @@ def _run_streaming(command: list[str], progress: Progress) -> None:
 
 
 def _connect() -> Any:
-    from appliance.sandbox.engines import LOCAL, EngineSpec, open_client
+    from appliance.sandbox.engines import open_local_client
 
-    return open_client(EngineSpec(LOCAL, None, 0), timeout=600)
+    return open_local_client(timeout=600)
+
+
+def push_sandbox_image(settings: Settings, target: Any, progress: Progress = print) -> str:
+    """Copy the sandbox image from the local engine to the engine ``target`` (an ``EngineSpec``)."""
+    from appliance.sandbox.engines import open_client
+
+    source = _connect()
+    try:
+        client = open_client(target, timeout=600)
+        try:
+            return copy_sandbox_image(source, client, settings.sandbox_image, progress, target_name=target.name)
+        finally:
+            client.close()
+    finally:
+        source.close()
 
 
 def copy_sandbox_image(
