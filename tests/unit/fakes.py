@@ -6,6 +6,7 @@ import contextlib
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +36,16 @@ class FakeScene:
 class FakeGenerator:
     """Replays a script of outcomes: a code string, or an exception to raise."""
 
-    def __init__(self, script: list[Any] | None = None, provider: str = "openai") -> None:
+    def __init__(self, script: list[Any] | None = None, provider: str = "openai", delay_s: float = 0.0) -> None:
         self.script = list(script or [])
         self.calls: list[tuple[str, Any]] = []
         self.provider = provider
+        self.delay_s = delay_s  # a real model takes a moment; 0 answers at once
 
     def generate(self, problem_text: str, language: str | None, feedback: Any = None) -> FakeScene:
         self.calls.append((problem_text, feedback))
+        if self.delay_s:
+            time.sleep(self.delay_s)
         item = self.script.pop(0) if self.script else GOOD_CODE
         if isinstance(item, Exception):
             raise item

@@ -21,10 +21,18 @@ from tests.unit.fakes import FAKE_VIDEO, GOOD_CODE, FakeGenerator, FakeSandbox, 
 S = ProcessingStatus
 
 
+# Generation takes this long here, as a model's does: a slot that picks a job up at once could
+# otherwise move it through several statuses before the test's ``watch`` subscribes.
+GENERATION_S = 0.3
+
+
 def make(tmp_path, generator=None, sandbox=None, run_workers=True, **overrides):
     settings = Settings.from_env({}, data_dir=tmp_path, render_slots=1, warm_pool_size=0, **overrides)
     storage = FakeStorage(tmp_path / "videos")
-    app = Appliance(settings, generator=generator or FakeGenerator(), sandbox=sandbox or FakeSandbox(),
+    generator = generator or FakeGenerator()
+    if isinstance(generator, FakeGenerator) and not generator.delay_s:
+        generator.delay_s = GENERATION_S
+    app = Appliance(settings, generator=generator, sandbox=sandbox or FakeSandbox(),
                     storage=storage, run_maintenance=False, run_workers=run_workers)
     return app, storage
 
@@ -33,19 +41,8 @@ async def collect(app, job_id):
     return [job async for job in app.watch(job_id, poll_interval_s=0.2)]
 
 
-class SlowFakeGenerator(FakeGenerator):
-    """Takes a moment, as a real model does: a slot that picks the job up at once cannot move
-    it past AI_GENERATING before ``watch`` subscribes."""
-
-    def generate(self, problem_text, language, feedback=None):
-        import time
-
-        time.sleep(0.3)
-        return super().generate(problem_text, language, feedback)
-
-
 async def test_job_goes_through_every_status_to_delivered(tmp_path):
-    app, storage = make(tmp_path, generator=SlowFakeGenerator())
+    app, storage = make(tmp_path)
     await app.start()
     try:
         response = await app.submit("Solve 2x + 3 = 11", Channel.telegram(42))
