@@ -395,6 +395,7 @@ class VideoGenerationResponse:
     message: str
     video_url: str | None = None
     expires_at: str | None = None
+    queue_position: int | None = None  # 1 = next; only while queued, for frontends to phrase
 
     def __post_init__(self) -> None:
         if self.status not in RESPONSE_STATUSES:

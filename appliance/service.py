@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -357,7 +357,8 @@ class Appliance:
         position = self.store.queue_position(job.job_id)
         response = VideoGenerationResponse.for_job(job)
         message = f"Queued: number {position} in line" if position else response.message
-        return VideoGenerationResponse(status=response.status, job_id=job.job_id, message=message)
+        return VideoGenerationResponse(status=response.status, job_id=job.job_id, message=message,
+                                       queue_position=position)
 
     def _create_job(self, session: UserSession, text: str, channel: Channel, quality: str | None) -> ProcessingJob:
         limit = self.settings.max_active_jobs_per_session
@@ -399,7 +400,7 @@ class Appliance:
     async def response(self, job_id: str) -> VideoGenerationResponse:
         return VideoGenerationResponse.for_job(await self.get(job_id))
 
-    async def watch(self, job_id: str, poll_interval_s: float = 2.0) -> AsyncIterator[ProcessingJob]:
+    async def watch(self, job_id: str, poll_interval_s: float = 2.0) -> AsyncGenerator[ProcessingJob, None]:
         """Yield the job now, then every change, until it is READY or final."""
         queue = self.events.subscribe(job_id)
         try:
@@ -418,6 +419,36 @@ class Appliance:
                     yield job
         finally:
             self.events.unsubscribe(job_id, queue)
+
+    async def follow(
+        self, job_id: str, stop: Callable[[], bool] | None = None, tick_s: float = 1.0
+    ) -> AsyncIterator[ProcessingJob | None]:
+        """``watch`` for long-lived frontends: the job now and every change, a ``None`` after each
+        ``tick_s`` of quiet (for keep-alives), and an early end once ``stop()`` says so (a
+        server draining for shutdown)."""
+        changes = self.watch(job_id)
+        pending: asyncio.Future[ProcessingJob] = asyncio.ensure_future(anext(changes))
+        try:
+            while True:
+                done, _ = await asyncio.wait({pending}, timeout=tick_s)
+                if done:
+                    try:
+                        job = pending.result()
+                    except StopAsyncIteration:
+                        return
+                    yield job
+                    pending = asyncio.ensure_future(anext(changes))
+                elif stop is not None and stop():
+                    return
+                else:
+                    yield None
+        finally:
+            # Cancel the pending read before closing the generator it is running in.
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+            with contextlib.suppress(Exception):
+                await changes.aclose()
 
     async def mark_delivered(self, job_id: str, keep_for_replay_s: float | None = 0) -> ProcessingJob:
         """The person has the video: DELIVERED, and the video is deleted (at once, or after

@@ -20,58 +20,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from appliance.config import Settings
+from appliance.contracts import AnswerCheck, GeneratedCodeRejected, GeneratedScene, RepairFeedback
 from appliance.errors import AllProvidersFailed, CodeRejected, UnsupportedProblem
 from appliance.generation.llm import BUILTIN, ChainExhausted, ChainReply, ProviderChain
-from appliance.generation.prompts import FeedbackLike, build_messages, parse_reply
+from appliance.generation.prompts import build_messages, parse_reply
 
 log = logging.getLogger(__name__)
-
-AnswerCheck = Literal["verified", "corrected", "unverifiable"]
-FeedbackKind = Literal["validation", "render", "answer"]
-
-
-@dataclass(frozen=True)
-class RepairFeedback:
-    """What went wrong with the previous attempt, for the model to repair.
-
-    ``kind`` is ``validation`` (``error`` is the refusal reason), ``render`` (the
-    render's stderr tail) or ``answer`` (the correct answer, from SymPy).
-    """
-
-    previous_code: str
-    error: str
-    kind: FeedbackKind = "validation"
-
-
-@dataclass(frozen=True)
-class GeneratedScene:
-    """A validated, repaired scene ready for the sandbox, and where it came from."""
-
-    code: str
-    scene_name: str
-    provider: str
-    model: str
-    answer_text: str | None
-    answer_check: AnswerCheck
-    repairs: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    steps: list[str] = field(default_factory=list)
-
-
-class GeneratedCodeRejected(CodeRejected):
-    """A model's scene failed validation; ``code`` is what it wrote, for the repair prompt."""
-
-    def __init__(self, reason: str, code: str, provider: str, model: str, errors: Sequence[str] = ()) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.provider = provider
-        self.model = model
-        self.errors = list(errors)
-
 
 # -- the seams to validation and the built-in solver (owned by other modules) ------------------
 
@@ -156,7 +113,7 @@ class Generator:
     # -- the one entry point -----------------------------------------------------------------
 
     def generate(
-        self, problem_text: str, language: str | None, feedback: FeedbackLike | None = None
+        self, problem_text: str, language: str | None, feedback: RepairFeedback | None = None
     ) -> GeneratedScene:
         """A validated scene for the problem; see the module docstring for the order of things.
 

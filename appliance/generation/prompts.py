@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
 
 from appliance.config import MANIM_VERSION
+from appliance.contracts import RepairFeedback
 
 SCENE_CLASS_NAME = "SolutionScene"
 
@@ -50,22 +50,6 @@ LANGUAGE_NAMES = {
     "ar": "Arabic",
     "hi": "Hindi",
 }
-
-FeedbackKind = Literal["validation", "render", "answer"]
-
-
-class FeedbackLike(Protocol):
-    """What a repair prompt needs to know about the previous attempt."""
-
-    @property
-    def previous_code(self) -> str: ...
-
-    @property
-    def error(self) -> str: ...
-
-    @property
-    def kind(self) -> str: ...
-
 
 SYSTEM_PROMPT = f"""\
 You are a mathematics teacher who explains solutions with short animated videos made with \
@@ -154,7 +138,7 @@ def _head(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + "\n# … (cut)"
 
 
-def repair_prompt(problem_text: str, language: str | None, feedback: FeedbackLike) -> str:
+def repair_prompt(problem_text: str, language: str | None, feedback: RepairFeedback) -> str:
     """Ask for a corrected scene: the problem, the previous code and exactly what went wrong."""
     code = _head(feedback.previous_code, MAX_PREVIOUS_CODE_CHARS)
     error = _tail(feedback.error, MAX_ERROR_CHARS)
@@ -188,7 +172,7 @@ def repair_prompt(problem_text: str, language: str | None, feedback: FeedbackLik
 
 
 def build_messages(
-    problem_text: str, language: str | None, feedback: FeedbackLike | None = None
+    problem_text: str, language: str | None, feedback: RepairFeedback | None = None
 ) -> list[dict[str, str]]:
     """The chat messages for one model call: the system prompt and the (repair) request."""
     request = user_prompt(problem_text, language) if feedback is None else repair_prompt(

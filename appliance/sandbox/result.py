@@ -9,71 +9,10 @@ of the infrastructure (``SandboxUnavailable``), which ``DockerSandbox`` still re
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
-from typing import Any
 
+from appliance.contracts import RENDER_MESSAGES, RenderResult, RenderStatus
 
-class RenderStatus(StrEnum):
-    OK = "ok"
-    TIMEOUT = "timeout"
-    MEMORY = "memory"
-    PROCESS_LIMIT = "process_limit"
-    OUTPUT_LIMIT = "output_limit"
-    NO_VIDEO = "no_video"
-    SCENE_ERROR = "scene_error"
-    UNAVAILABLE = "unavailable"
-
-
-USER_MESSAGES: dict[RenderStatus, str] = {
-    RenderStatus.OK: "The video was rendered.",
-    RenderStatus.TIMEOUT: "The animation took too long to render and was stopped.",
-    RenderStatus.MEMORY: "The animation needed more memory than the renderer allows.",
-    RenderStatus.PROCESS_LIMIT: "The animation started more processes or threads than the renderer allows.",
-    RenderStatus.OUTPUT_LIMIT: "The animation wrote more data than the renderer allows (the video or its "
-                               "working files were too large).",
-    RenderStatus.NO_VIDEO: "The animation finished without producing a video (it may not animate anything).",
-    RenderStatus.SCENE_ERROR: "The animation code failed while rendering.",
-    RenderStatus.UNAVAILABLE: "The renderer is unavailable right now; please try again later.",
-}
-
-
-@dataclass
-class RenderResult:
-    """The outcome of one render. ``video_path`` is a host file the caller owns and deletes."""
-
-    status: RenderStatus
-    exit_code: int | None = None
-    stderr_tail: str = ""
-    duration_s: float = 0.0
-    video_path: Path | None = None
-    video_size_bytes: int | None = None
-    video_duration_s: float | None = None
-    detail: str = ""  # why, in a few words, for logs (e.g. "output is a symbolic link")
-    container_id: str | None = None  # the (already removed) container, for logs and tests
-
-    @property
-    def ok(self) -> bool:
-        return self.status is RenderStatus.OK and self.video_path is not None
-
-    @property
-    def message(self) -> str:
-        return USER_MESSAGES[self.status]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status.value,
-            "exit_code": self.exit_code,
-            "message": self.message,
-            "detail": self.detail,
-            "stderr_tail": self.stderr_tail,
-            "duration_s": round(self.duration_s, 3),
-            "video_path": str(self.video_path) if self.video_path else None,
-            "video_size_bytes": self.video_size_bytes,
-            "video_duration_s": None if self.video_duration_s is None else round(self.video_duration_s, 3),
-            "container_id": self.container_id,
-        }
+__all__ = ["RENDER_MESSAGES", "RenderResult", "RenderStatus", "summarize_stderr"]
 
 
 # -- the stderr tail a model can act on ---------------------------------------------------------

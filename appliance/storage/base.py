@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Protocol, runtime_checkable
 
+from appliance.contracts import StoredVideo, VideoStorage
 from appliance.errors import StorageError
+
+__all__ = ["StoredVideo", "VideoStorage", "check_key", "iso_utc", "new_key"]
 
 VIDEO_CONTENT_TYPE = "video/mp4"
 
@@ -28,49 +26,6 @@ _SAFE_JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
 # What this appliance itself names videos; ``keys()`` lists only these so a
 # sweep never deletes someone else's objects sharing a bucket or directory.
 OUR_KEY = re.compile(r"[A-Za-z0-9_-]{1,100}-[0-9a-f]{32}\.mp4")
-
-
-@dataclass(frozen=True)
-class StoredVideo:
-    """Where a stored video can be fetched, and until when."""
-
-    key: str
-    url: str
-    expires_at: str  # ISO 8601 UTC, e.g. 2026-01-15T10:00:00+00:00
-    size_bytes: int
-
-
-@runtime_checkable
-class VideoStorage(Protocol):
-    """One place videos go; ``appliance.storage.make_storage`` picks the backend."""
-
-    name: str
-
-    def put(self, job_id: str, video_path: Path) -> StoredVideo:
-        """Store a copy of ``video_path`` (the caller still owns the file) as video/mp4."""
-        ...
-
-    def url_for(self, key: str) -> tuple[str, str]:
-        """A fresh URL for ``key`` and its expiry (ISO 8601 UTC)."""
-        ...
-
-    def delete(self, key: str) -> None:
-        """Remove the video; a key that is already gone is not an error."""
-        ...
-
-    def exists(self, key: str) -> bool: ...
-
-    def local_copy(self, key: str) -> AbstractContextManager[Path]:
-        """A readable local file with the video, valid inside the ``with`` block; NotFound if gone."""
-        ...
-
-    def keys(self) -> Iterator[str]:
-        """Every video key this appliance stored (for the stray-file sweep)."""
-        ...
-
-    def check(self) -> None:
-        """Raise StorageError saying what to fix if the store cannot be used."""
-        ...
 
 
 def new_key(job_id: str) -> str:

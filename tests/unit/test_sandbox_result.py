@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.sandbox.result import MAX_TAIL_CHARS, USER_MESSAGES, RenderResult, RenderStatus, summarize_stderr
+from appliance.sandbox.result import MAX_TAIL_CHARS, RENDER_MESSAGES, RenderResult, RenderStatus, summarize_stderr
 
 MANIM_TRACEBACK = """\
 [11/24/26 08:44:12] INFO     Animation 0 : Partial movie file written
@@ -26,7 +26,7 @@ NameError: name 'squar' is not defined. Did you mean: 'square'?
 def test_every_status_has_a_user_message_and_round_trips_to_json() -> None:
     for status in RenderStatus:
         result = RenderResult(status, exit_code=1, stderr_tail="x", duration_s=1.23456)
-        assert result.message == USER_MESSAGES[status]
+        assert result.message == RENDER_MESSAGES[status]
         assert result.message.endswith(".")
         data = json.loads(json.dumps(result.to_dict()))
         assert data["status"] == status.value

@@ -1,0 +1,248 @@
+"""The seams between the core's parts, typed: one leaf module every part agrees on.
+
+    SceneSource.generate(problem, language, feedback) -> GeneratedScene     (generation/)
+    Renderer.render(code, scene_name, quality, prelude) -> RenderResult     (sandbox/)
+    VideoStorage.put(job_id, video_path) -> StoredVideo                     (storage/)
+
+``RepairFeedback`` is the one description of "what went wrong last time" that the
+pipeline hands back to a ``SceneSource``. Render failures are data (``RenderResult``
+with a ``RenderStatus``), not exceptions; exceptions (``appliance.errors``) are for
+infrastructure faults.
+
+This module imports only the standard library, ``models`` and ``errors``, so every
+part can import it without pulling in another part. Fakes that implement these
+contracts with the real result types live beside them in ``appliance.fakes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+from appliance.errors import CodeRejected
+
+# -- generation ---------------------------------------------------------------------------------
+
+FeedbackKind = Literal["validation", "render", "answer"]
+AnswerCheck = Literal["verified", "corrected", "unverifiable"]
+ANSWER_CHECKS: tuple[AnswerCheck, ...] = ("verified", "corrected", "unverifiable")
+
+
+@dataclass(frozen=True)
+class RepairFeedback:
+    """What went wrong with the previous attempt, for the model to repair.
+
+    ``kind`` is ``validation`` (``error`` is the refusal reason), ``render`` (the render's
+    stderr tail) or ``answer`` (the correct answer, from SymPy).
+    """
+
+    previous_code: str
+    error: str
+    kind: FeedbackKind = "validation"
+
+
+@dataclass(frozen=True)
+class GeneratedScene:
+    """A validated, repaired scene ready for the sandbox, and where it came from.
+
+    ``answer_check``: ``verified`` (the stated answer agrees with SymPy, or is SymPy's
+    own), ``corrected`` (the first answer was wrong; the scene now states SymPy's),
+    ``unverifiable`` (SymPy has no reference answer for this problem).
+    """
+
+    code: str
+    scene_name: str
+    provider: str
+    model: str
+    answer_text: str | None
+    answer_check: AnswerCheck
+    repairs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+
+
+class GeneratedCodeRejected(CodeRejected):
+    """A model's scene failed validation; ``code`` is what it wrote, for the repair prompt."""
+
+    def __init__(self, reason: str, code: str, provider: str, model: str, errors: Sequence[str] = ()) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.provider = provider
+        self.model = model
+        self.errors = list(errors)
+
+
+class SceneSource(Protocol):
+    """Problem -> checked Manim scene (the model chain with the built-in solver as its floor).
+
+    Raises ``GeneratedCodeRejected`` when a model's code fails validation (the pipeline
+    calls again with ``RepairFeedback``), ``UnsupportedProblem`` or ``AllProvidersFailed``
+    (with a sentence for the person) when nothing can help.
+    """
+
+    def generate(
+        self, problem_text: str, language: str | None, feedback: RepairFeedback | None = None
+    ) -> GeneratedScene: ...
+
+    def describe(self) -> str:
+        """One start-up log line: which models are tried, in order."""
+        ...
+
+    def providers(self) -> list[str]:
+        """The configured models, in order (``builtin`` excluded), for readiness."""
+        ...
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+class RenderStatus(StrEnum):
+    OK = "ok"
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    PROCESS_LIMIT = "process_limit"
+    OUTPUT_LIMIT = "output_limit"
+    NO_VIDEO = "no_video"
+    SCENE_ERROR = "scene_error"
+    UNAVAILABLE = "unavailable"
+
+
+# Render outcomes a model can plausibly fix by rewriting its scene.
+REPAIRABLE_RENDER_STATUSES = frozenset({
+    RenderStatus.SCENE_ERROR, RenderStatus.NO_VIDEO, RenderStatus.TIMEOUT, RenderStatus.MEMORY,
+    RenderStatus.PROCESS_LIMIT, RenderStatus.OUTPUT_LIMIT,
+})
+
+RENDER_MESSAGES: dict[RenderStatus, str] = {
+    RenderStatus.OK: "The video was rendered.",
+    RenderStatus.TIMEOUT: "The animation took too long to render and was stopped.",
+    RenderStatus.MEMORY: "The animation needed more memory than the renderer allows.",
+    RenderStatus.PROCESS_LIMIT: "The animation started more processes or threads than the renderer allows.",
+    RenderStatus.OUTPUT_LIMIT: "The animation wrote more data than the renderer allows (the video or its "
+                               "working files were too large).",
+    RenderStatus.NO_VIDEO: "The animation finished without producing a video (it may not animate anything).",
+    RenderStatus.SCENE_ERROR: "The animation code failed while rendering.",
+    RenderStatus.UNAVAILABLE: "The renderer is unavailable right now; please try again later.",
+}
+
+
+@dataclass
+class RenderResult:
+    """The outcome of one render. ``video_path`` is a host file the caller owns and deletes."""
+
+    status: RenderStatus
+    exit_code: int | None = None
+    stderr_tail: str = ""
+    duration_s: float = 0.0
+    video_path: Path | None = None
+    video_size_bytes: int | None = None
+    video_duration_s: float | None = None
+    detail: str = ""  # why, in a few words, for logs (e.g. "output is a symbolic link")
+    container_id: str | None = None  # the (already removed) container, for logs and tests
+
+    @property
+    def ok(self) -> bool:
+        return self.status is RenderStatus.OK and self.video_path is not None
+
+    @property
+    def message(self) -> str:
+        return RENDER_MESSAGES[self.status]
+
+    def discard_video(self) -> None:
+        """Delete the video file this result owns, if any (a failed or abandoned render)."""
+        if self.video_path is not None:
+            self.video_path.unlink(missing_ok=True)
+
+    def to_dict(self) -> dict[str, str | int | float | None]:
+        return {
+            "status": self.status.value,
+            "exit_code": self.exit_code,
+            "message": self.message,
+            "detail": self.detail,
+            "stderr_tail": self.stderr_tail,
+            "duration_s": round(self.duration_s, 3),
+            "video_path": str(self.video_path) if self.video_path else None,
+            "video_size_bytes": self.video_size_bytes,
+            "video_duration_s": None if self.video_duration_s is None else round(self.video_duration_s, 3),
+            "container_id": self.container_id,
+        }
+
+
+class Renderer(Protocol):
+    """Scene code -> MP4. Thread-safe and blocking; never raises for a failed render
+    (an unreachable engine is ``RenderStatus.UNAVAILABLE``)."""
+
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult: ...
+
+
+class EngineSandbox(Renderer, Protocol):
+    """What one Docker engine's sandbox offers beside rendering (``DockerSandbox``, or a fake
+    standing in for the local engine in tests)."""
+
+    def ping(self, timeout_s: float | None = None) -> None:
+        """Raise ``SandboxUnavailable`` when the engine does not answer."""
+        ...
+
+    def check_image(self) -> None:
+        """Raise ``SandboxImageMissing`` (with the command to run) when the image is absent."""
+        ...
+
+    def warm_up(self) -> None:
+        """Start the warm pool now, so the first render is not a cold one."""
+        ...
+
+    def sweep_orphans(self) -> int:
+        """Remove containers crashed appliances left; how many were removed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# -- storage ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredVideo:
+    """Where a stored video can be fetched, and until when."""
+
+    key: str
+    url: str
+    expires_at: str  # ISO 8601 UTC, e.g. 2026-01-15T10:00:00+00:00
+    size_bytes: int
+
+
+@runtime_checkable
+class VideoStorage(Protocol):
+    """One place videos go; ``appliance.storage.make_storage`` picks the backend."""
+
+    name: str
+
+    def put(self, job_id: str, video_path: Path) -> StoredVideo:
+        """Store a copy of ``video_path`` (the caller still owns the file) as video/mp4."""
+        ...
+
+    def url_for(self, key: str) -> tuple[str, str]:
+        """A fresh URL for ``key`` and its expiry (ISO 8601 UTC)."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the video; a key that is already gone is not an error."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def local_copy(self, key: str) -> AbstractContextManager[Path]:
+        """A readable local file with the video, valid inside the ``with`` block; NotFound if gone."""
+        ...
+
+    def keys(self) -> Iterator[str]:
+        """Every video key this appliance stored (for the stray-file sweep)."""
+        ...
+
+    def check(self) -> None:
+        """Raise StorageError saying what to fix if the store cannot be used."""
+        ...
