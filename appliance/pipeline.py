@@ -4,22 +4,38 @@
                    ^                 |                |
                    +---- error ------+----- error ----+   (bounded by max_attempts)
 
-A validation failure or a failed render goes back to AI_GENERATING with the error,
-so the model can repair its code; after ``max_attempts`` the job FAILS with a message
-a person understands. Runs in a worker thread (every call here may block).
+``run`` loops over attempts; one attempt (``attempt``) gives one outcome value:
+
+    Finished(job)            the job is READY or FAILED: done
+    Repair(feedback, why)    the scene was refused or its render failed in a way a model may
+                             fix: the next attempt gets ``feedback`` (if attempts remain)
+    GiveUp(why)              nothing more to try: the job FAILS with "gave up after N attempts"
+
+After ``max_attempts`` the job FAILS with a message a person understands. Runs in a
+worker thread (every call here may block). The parts are the contracts: a
+``SceneSource`` (which validates what it returns), a ``Renderer`` and a ``VideoStorage``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from functools import partial
 
 from appliance.config import Settings
+from appliance.contracts import (
+    REPAIRABLE_RENDER_STATUSES,
+    GeneratedCodeRejected,
+    GeneratedScene,
+    Renderer,
+    RenderResult,
+    RenderStatus,
+    RepairFeedback,
+    SceneSource,
+    VideoStorage,
+)
 from appliance.errors import (
     AllProvidersFailed,
     CodeRejected,
@@ -36,6 +52,15 @@ from appliance.store import Store, code_cache_key
 log = logging.getLogger(__name__)
 S = ProcessingStatus
 
+STATUS_MESSAGES = {
+    S.AI_GENERATING: "Writing the scene",
+    S.CODE_VALIDATING: "Checking the scene code",
+    S.RENDERING: "Rendering the video",
+    S.UPLOADING: "Uploading the video",
+    S.READY: "Your video is ready",
+}
+REFUSED_MESSAGE = "The generated scene could not be made safe to run."
+
 
 class Interrupted(Exception):
     """The worker is shutting down and gave this job back to the queue: write nothing more."""
@@ -45,47 +70,106 @@ class Cancelled(Exception):
     """The person cancelled the job; it fails at the step it reached."""
 
 
-@dataclass(frozen=True)
-class Feedback:
-    """What went wrong with the previous attempt, for the model to repair."""
-
-    previous_code: str
-    error: str
-    kind: str  # "validation" | "render"
+# -- outcomes ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Setback:
-    """Generation did not produce code: retry with feedback, or give up (final)."""
+class Failure:
+    """Why an attempt did not give a video: a stable ``reason`` code, a sentence for the
+    person, and the error text kept on the job (and fed back to the model)."""
 
-    final: bool
     reason: str
     message: str
     error: str
 
 
-class GeneratorLike(Protocol):
-    def generate(self, problem_text: str, language: str | None, feedback: Any = None) -> Any: ...
+@dataclass(frozen=True)
+class Finished:
+    """The job reached READY or FAILED."""
+
+    job: ProcessingJob
 
 
-class SandboxLike(Protocol):
-    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> Any: ...
+@dataclass(frozen=True)
+class Repair:
+    """The attempt failed in a way the model may fix: try again with ``feedback``."""
+
+    feedback: RepairFeedback
+    failure: Failure
 
 
-class StorageLike(Protocol):
-    def put(self, job_id: str, video_path: Path) -> Any: ...
+@dataclass(frozen=True)
+class GiveUp:
+    """The attempt failed and another one would not help."""
+
+    failure: Failure
 
 
-# Render outcomes a model can plausibly fix by rewriting its scene.
-REPAIRABLE_RENDER_STATUSES = {"scene_error", "no_video", "timeout", "memory", "process_limit", "output_limit"}
+AttemptOutcome = Finished | Repair | GiveUp
 
-STATUS_MESSAGES = {
-    S.AI_GENERATING: "Writing the scene",
-    S.CODE_VALIDATING: "Checking the scene code",
-    S.RENDERING: "Rendering the video",
-    S.UPLOADING: "Uploading the video",
-    S.READY: "Your video is ready",
-}
+
+@dataclass(frozen=True)
+class CachedScene:
+    """A scene that rendered before for the same problem, language and quality."""
+
+    code: str
+    scene_name: str
+    provider: str | None
+    answer_text: str | None
+    answer_check: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, object] | None) -> CachedScene | None:
+        if not row or not isinstance(row.get("code"), str) or not isinstance(row.get("scene_name"), str):
+            return None
+
+        def text(name: str) -> str | None:
+            value = row.get(name)
+            return value if isinstance(value, str) else None
+
+        return cls(str(row["code"]), str(row["scene_name"]), text("provider"), text("answer_text"),
+                   text("answer_check"))
+
+    def to_row(self) -> dict[str, object]:
+        return {"code": self.code, "scene_name": self.scene_name, "provider": self.provider,
+                "answer_text": self.answer_text, "answer_check": self.answer_check}
+
+
+# -- small job changes (named, so each ``transition_job`` says what it records) ---------------
+
+
+def _set_last_error(error: str, job: ProcessingJob) -> None:
+    job.last_error = error
+
+
+def _count_attempt(attempt: int, message: str, job: ProcessingJob) -> None:
+    job.attempts = attempt
+    job.status_message = message
+
+
+def _record_scene(scene: GeneratedScene, job: ProcessingJob) -> None:
+    job.manim_code = scene.code
+    job.scene_name = scene.scene_name
+    job.ai_provider_used = scene.provider
+    job.answer_text = scene.answer_text
+    job.answer_check = scene.answer_check
+    job.repairs = list(scene.repairs)
+    if scene.errors:
+        job.ai_error = "; ".join(scene.errors)[:2000]
+
+
+def _record_cached(cached: CachedScene, job: ProcessingJob) -> None:
+    job.manim_code = cached.code
+    job.scene_name = cached.scene_name
+    job.ai_provider_used = cached.provider
+    job.answer_text = cached.answer_text
+    job.answer_check = cached.answer_check
+    job.code_cache_hit = True
+
+
+def _record_render(result: RenderResult, job: ProcessingJob) -> None:
+    job.render_duration_seconds = round(result.duration_s, 3)
+    job.video_size_bytes = result.video_size_bytes
 
 
 class Pipeline:
@@ -93,25 +177,21 @@ class Pipeline:
         self,
         settings: Settings,
         store: Store,
-        generator: GeneratorLike,
-        sandbox: SandboxLike,
-        storage: StorageLike,
+        source: SceneSource,
+        renderer: Renderer,
+        storage: VideoStorage,
         metrics: Metrics,
         publish: Callable[[ProcessingJob], None],
-        validate: Callable[[str], Any] | None = None,
         prelude: str = "",
-        make_feedback: Callable[[str, str, str], Any] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.generator = generator
-        self.sandbox = sandbox
+        self.source = source
+        self.renderer = renderer
         self.storage = storage
         self.metrics = metrics
         self.publish = publish
-        self.validate = validate
-        self.prelude = prelude
-        self.make_feedback = make_feedback or (lambda code, error, kind: Feedback(code, error, kind))
+        self.prelude = prelude  # executed in the scene's namespace inside the sandbox
 
     # -- state changes -----------------------------------------------------------------------
 
@@ -132,14 +212,15 @@ class Pipeline:
         self.publish(job)
         return job
 
-    def _fail(self, job_id: str, reason: str, message: str, error: str | None = None) -> ProcessingJob:
+    def fail(self, job_id: str, failure: Failure) -> ProcessingJob:
+        """FAILED with ``failure``'s reason and message (the error kept for the operator)."""
         def record(job: ProcessingJob) -> None:
-            job.failure_reason = reason
-            if error:
-                job.last_error = error[-2000:]
+            job.failure_reason = failure.reason
+            if failure.error:
+                job.last_error = failure.error[-2000:]
 
-        job = self._move(job_id, S.FAILED, message, record)
-        self.metrics.inc("appliance_job_failures_total", reason=reason)
+        job = self._move(job_id, S.FAILED, failure.message, record)
+        self.metrics.inc("appliance_job_failures_total", reason=failure.reason)
         self.metrics.inc("appliance_jobs_finished_total", status="failed")
         return job
 
@@ -150,7 +231,7 @@ class Pipeline:
         try:
             return self._run(job_id, interrupted)
         except Cancelled:
-            return self._fail(job_id, "cancelled", "Cancelled")
+            return self.fail(job_id, Failure("cancelled", "Cancelled", ""))
 
     def _run(self, job_id: str, interrupted: Callable[[], bool]) -> ProcessingJob:
         job = self.store.get_job(job_id)
@@ -158,163 +239,135 @@ class Pipeline:
             log.warning("job %s popped in status %s; skipping", job_id, job.status.value)
             return job
         if job.cancel_requested:
-            return self._fail(job_id, "cancelled", "Cancelled")
+            return self.fail(job_id, Failure("cancelled", "Cancelled", ""))
 
-        feedback: Any = None
-        last_failure = ("generation_failed", "The video could not be made.", "")
         cache_key = code_cache_key(job.problem_text, job.problem_language, job.quality)
-        cached = self.store.get_cached_code(cache_key) if self.settings.code_cache else None
+        cached = CachedScene.from_row(self.store.get_cached_code(cache_key)) if self.settings.code_cache else None
         if self.settings.code_cache:
             self.metrics.inc("appliance_code_cache_hits_total" if cached else "appliance_code_cache_misses_total")
 
+        feedback: RepairFeedback | None = None
+        last = Failure("generation_failed", "The video could not be made.", "")
         while job.attempts < self.settings.max_attempts:
-            attempt = job.attempts + 1
-            label = f" (attempt {attempt} of {self.settings.max_attempts})" if attempt > 1 else ""
-            message = STATUS_MESSAGES[S.AI_GENERATING] + label
-
-            def count_attempt(j: ProcessingJob, n: int = attempt, text: str = message) -> None:
-                j.attempts = n
-                j.status_message = text
-
-            if job.status is S.QUEUED:
-                job = self._move(job_id, S.AI_GENERATING, message, count_attempt, interrupted)
-            else:
-                # Already back in AI_GENERATING through a repair arc.
-                job = self.store.update_job(job_id, count_attempt)
-                self.publish(job)
-            self.metrics.inc("appliance_generation_attempts_total")
-
-            if cached is not None and feedback is None:
-                code, scene_name = cached["code"], cached["scene_name"]
-                def use_cache(j: ProcessingJob, cache_hit: dict[str, Any] = cached) -> None:
-                    j.manim_code = cache_hit["code"]
-                    j.scene_name = cache_hit["scene_name"]
-                    j.ai_provider_used = cache_hit.get("provider")
-                    j.answer_text = cache_hit.get("answer_text")
-                    j.answer_check = cache_hit.get("answer_check")
-                    j.code_cache_hit = True
-
-                # Cached code was validated when it was made: straight to rendering.
-                job = self._move(job_id, S.RENDERING, "Rendering the video (reusing a scene made earlier)",
-                                 use_cache, interrupted)
-            else:
-                outcome = self._generate(job, feedback, interrupted)
-                if isinstance(outcome, _Setback):
-                    if outcome.final:
-                        return self._fail(job_id, outcome.reason, outcome.message, outcome.error)
-                    last_failure = (outcome.reason, outcome.message, outcome.error)
-                    error = outcome.error
-                    job = self.store.get_job(job_id)
-                    feedback = self.make_feedback(job.manim_code or "", error, "validation")
-                    continue
-                job, code, scene_name = outcome
-
-            result = self._render(job, code, scene_name, interrupted)
-            if result.ok:
-                return self._upload(job, result, cache_key, interrupted)
-            cached = None
-            error = (result.stderr_tail or result.message)[-2000:]
-            last_failure = (f"render_{result.status}", result.message, error)
-            job = self.store.get_job(job_id)
-            repairable = result.status in REPAIRABLE_RENDER_STATUSES and job.ai_provider_used != "builtin"
-            # The built-in solver's scenes do not improve by asking again.
-            if not repairable or job.attempts >= self.settings.max_attempts:
+            outcome = self.attempt(job, feedback, cached, interrupted)
+            if isinstance(outcome, Finished):
+                return outcome.job
+            last = outcome.failure
+            if isinstance(outcome, GiveUp):
                 break
-            job = self._move(job_id, S.AI_GENERATING, f"{result.message} Asking for a fix",
-                             lambda j, text=error: setattr(j, "last_error", text), interrupted)  # type: ignore[misc]
-            feedback = self.make_feedback(code, error, "render")
+            feedback, cached = outcome.feedback, None
+            job = self.store.get_job(job_id)
 
-        reason, message, error = last_failure
         attempts = self.store.get_job(job_id).attempts
-        return self._fail(job_id, reason, f"{message} (gave up after {attempts} attempts)", error)
+        return self.fail(job_id, Failure(last.reason, f"{last.message} (gave up after {attempts} attempts)",
+                                         last.error))
 
-    def _generate(
-        self, job: ProcessingJob, feedback: Any, interrupted: Callable[[], bool]
-    ) -> _Setback | tuple[ProcessingJob, str, str]:
+    def attempt(
+        self,
+        job: ProcessingJob,
+        feedback: RepairFeedback | None,
+        cached: CachedScene | None,
+        interrupted: Callable[[], bool] = lambda: False,
+    ) -> AttemptOutcome:
+        """One attempt: a scene (cached, or written with ``feedback``), its render, its upload."""
+        job_id = job.job_id
+        attempt = job.attempts + 1
+        label = f" (attempt {attempt} of {self.settings.max_attempts})" if attempt > 1 else ""
+        message = STATUS_MESSAGES[S.AI_GENERATING] + label
+        count = partial(_count_attempt, attempt, message)
+        if job.status is S.QUEUED:
+            job = self._move(job_id, S.AI_GENERATING, message, count, interrupted)
+        else:
+            # Already back in AI_GENERATING through a repair arc.
+            job = self.store.update_job(job_id, count)
+            self.publish(job)
+        self.metrics.inc("appliance_generation_attempts_total")
+
+        if cached is not None and feedback is None:
+            # Cached code was validated when it was made: straight to rendering.
+            job = self._move(job_id, S.RENDERING, "Rendering the video (reusing a scene made earlier)",
+                             partial(_record_cached, cached), interrupted)
+            code, scene_name = cached.code, cached.scene_name
+        else:
+            written = self._write_scene(job, feedback, interrupted)
+            if not isinstance(written, GeneratedScene):
+                return written
+            code, scene_name = written.code, written.scene_name
+            job = self.store.get_job(job_id)
+
+        result = self._render(job, code, scene_name, interrupted)
+        if result.ok:
+            return Finished(self._upload(job, result, interrupted))
+        error = (result.stderr_tail or result.message)[-2000:]
+        failure = Failure(f"render_{result.status.value}", result.message, error)
+        job = self.store.get_job(job_id)
+        # The built-in solver's scenes do not improve by asking again.
+        repairable = result.status in REPAIRABLE_RENDER_STATUSES and job.ai_provider_used != "builtin"
+        if not repairable or job.attempts >= self.settings.max_attempts:
+            return GiveUp(failure)
+        self._move(job_id, S.AI_GENERATING, f"{result.message} Asking for a fix", partial(_set_last_error, error),
+                   interrupted)
+        return Repair(RepairFeedback(code, error, "render"), failure)
+
+    def _write_scene(
+        self, job: ProcessingJob, feedback: RepairFeedback | None, interrupted: Callable[[], bool]
+    ) -> GeneratedScene | Finished | Repair:
+        """The source's scene, recorded on the job, which moves on to RENDERING; or the outcome
+        of an attempt that produced no scene."""
         job_id = job.job_id
         try:
-            scene = self.generator.generate(job.problem_text, job.problem_language, feedback)
+            scene = self.source.generate(job.problem_text, job.problem_language, feedback)
         except CodeRejected as exc:
-            reason = exc.reason
-            previous = getattr(exc, "code", None)
+            previous = exc.code if isinstance(exc, GeneratedCodeRejected) else ""
             if previous:
-                self.store.update_job(job_id, lambda j: setattr(j, "manim_code", previous))
+                self.store.update_job(job_id, partial(_set_manim_code, previous))
             self._move(job_id, S.CODE_VALIDATING, interrupted=interrupted)
-            self._move(job_id, S.AI_GENERATING, f"The scene was refused: {reason}. Asking for a fix",
-                       lambda j: setattr(j, "last_error", reason), interrupted)
-            return _Setback(False, "code_rejected", "The generated scene could not be made safe to run.", reason)
+            self._move(job_id, S.AI_GENERATING, f"The scene was refused: {exc.reason}. Asking for a fix",
+                       partial(_set_last_error, exc.reason), interrupted)
+            refused = Failure("code_rejected", REFUSED_MESSAGE, exc.reason)
+            current = self.store.get_job(job_id).manim_code or ""
+            return Repair(RepairFeedback(current, exc.reason, "validation"), refused)
         except UnsupportedProblem as exc:
-            return _Setback(True, "unsupported_problem", str(exc), str(exc))
+            return Finished(self.fail(job_id, Failure("unsupported_problem", str(exc), str(exc))))
         except AllProvidersFailed as exc:
             summary = str(exc)
-            self.store.update_job(job_id, lambda j: setattr(j, "ai_error", summary[:2000]))
-            return _Setback(True, "generation_failed", summary, summary)
+            self.store.update_job(job_id, partial(_set_ai_error, summary[:2000]))
+            return Finished(self.fail(job_id, Failure("generation_failed", summary, summary)))
         except GenerationError as exc:
-            return _Setback(True, "generation_failed", f"The scene could not be written: {exc}", str(exc))
+            return Finished(self.fail(job_id, Failure("generation_failed", f"The scene could not be written: {exc}",
+                                                      str(exc))))
 
-        provider = str(scene.provider)
-        self.metrics.inc("appliance_provider_used_total", provider=provider)
+        self.metrics.inc("appliance_provider_used_total", provider=scene.provider)
+        # The source validated and repaired the code; CODE_VALIDATING records that step.
+        self._move(job_id, S.CODE_VALIDATING, None, partial(_record_scene, scene), interrupted)
+        self._move(job_id, S.RENDERING, None, None, interrupted)
+        return scene
 
-        def record_scene(j: ProcessingJob) -> None:
-            j.manim_code = scene.code
-            j.scene_name = scene.scene_name
-            j.ai_provider_used = provider
-            j.answer_text = getattr(scene, "answer_text", None)
-            j.answer_check = getattr(scene, "answer_check", None)
-            j.repairs = list(getattr(scene, "repairs", []) or [])
-            errors = getattr(scene, "errors", None)
-            if errors:
-                j.ai_error = "; ".join(str(e) for e in errors)[:2000]
-
-        job = self._move(job_id, S.CODE_VALIDATING, None, record_scene, interrupted)
-        code, scene_name = scene.code, scene.scene_name
-        if self.validate is not None:
-            # A second, independent pass over exactly what will run (idempotent on good code).
-            try:
-                checked = self.validate(code)
-            except CodeRejected as exc:
-                reason = exc.reason
-                self._move(job_id, S.AI_GENERATING, f"The scene was refused: {reason}. Asking for a fix",
-                           lambda j: setattr(j, "last_error", reason), interrupted)
-                return _Setback(False, "code_rejected", "The generated scene could not be made safe to run.", reason)
-            code, scene_name = checked.code, checked.scene_name
-        def record_checked(j: ProcessingJob) -> None:
-            j.manim_code = code
-            j.scene_name = scene_name
-
-        job = self._move(job_id, S.RENDERING, None, record_checked, interrupted)
-        return job, code, scene_name
-
-    def _render(self, job: ProcessingJob, code: str, scene_name: str, interrupted: Callable[[], bool]) -> Any:
+    def _render(self, job: ProcessingJob, code: str, scene_name: str, interrupted: Callable[[], bool]) -> RenderResult:
         started = time.monotonic()
-        result = self.sandbox.render(code, scene_name, job.quality, prelude=self.prelude)
+        result = self.renderer.render(code, scene_name, job.quality, prelude=self.prelude)
         self.metrics.inc("appliance_render_seconds_total", time.monotonic() - started)
-        self.metrics.inc("appliance_renders_total", outcome=str(result.status))
+        self.metrics.inc("appliance_renders_total", outcome=result.status.value)
         if interrupted():
-            self._discard(result)
+            result.discard_video()
             raise Interrupted(job.job_id)
-        if result.status == "unavailable":
-            self._discard(result)
+        if result.status is RenderStatus.UNAVAILABLE:
+            result.discard_video()
             raise SandboxError(result.message)
         if not result.ok:
-            self._discard(result)
+            result.discard_video()
         return result
 
-    def _upload(
-        self, job: ProcessingJob, result: Any, cache_key: str, interrupted: Callable[[], bool]
-    ) -> ProcessingJob:
+    def _upload(self, job: ProcessingJob, result: RenderResult, interrupted: Callable[[], bool]) -> ProcessingJob:
         job_id = job.job_id
-        video_path = Path(result.video_path)
+        assert result.video_path is not None  # result.ok
+        video_path = result.video_path
         try:
-            def record_render(j: ProcessingJob) -> None:
-                j.render_duration_seconds = round(result.duration_s, 3)
-                j.video_size_bytes = result.video_size_bytes
-
-            job = self._move(job_id, S.UPLOADING, None, record_render, interrupted)
+            job = self._move(job_id, S.UPLOADING, None, partial(_record_render, result), interrupted)
             try:
                 stored = self.storage.put(job_id, video_path)
             except StorageError as exc:
-                return self._fail(job_id, "storage_error", "The video could not be stored.", str(exc))
+                return self.fail(job_id, Failure("storage_error", "The video could not be stored.", str(exc)))
 
             def record(j: ProcessingJob) -> None:
                 j.video_key = stored.key
@@ -324,24 +377,22 @@ class Pipeline:
 
             job = self._move(job_id, S.READY, None, record, interrupted)
         finally:
-            with contextlib.suppress(OSError):
-                video_path.unlink()
+            video_path.unlink(missing_ok=True)
         self.metrics.inc("appliance_jobs_finished_total", status="ready")
         if self.settings.code_cache and not job.code_cache_hit and job.manim_code and job.scene_name:
-            self.store.put_cached_code(
-                cache_key,
-                {"code": job.manim_code, "scene_name": job.scene_name, "provider": job.ai_provider_used,
-                 "answer_text": job.answer_text, "answer_check": job.answer_check},
-                ttl=self.settings.code_cache_ttl_s,
-            )
+            scene = CachedScene(job.manim_code, job.scene_name, job.ai_provider_used, job.answer_text,
+                                job.answer_check)
+            cache_key = code_cache_key(job.problem_text, job.problem_language, job.quality)
+            self.store.put_cached_code(cache_key, scene.to_row(), ttl=self.settings.code_cache_ttl_s)
         return job
 
-    @staticmethod
-    def _discard(result: Any) -> None:
-        path = getattr(result, "video_path", None)
-        if path:
-            with contextlib.suppress(OSError):
-                Path(path).unlink()
+
+def _set_manim_code(code: str, job: ProcessingJob) -> None:
+    job.manim_code = code
+
+
+def _set_ai_error(error: str, job: ProcessingJob) -> None:
+    job.ai_error = error
 
 
 def safe_run(pipeline: Pipeline, job_id: str, interrupted: Callable[[], bool]) -> ProcessingJob | None:
@@ -355,12 +406,18 @@ def safe_run(pipeline: Pipeline, job_id: str, interrupted: Callable[[], bool]) -
         return None
     except SandboxError as exc:
         log.error("sandbox unavailable for job %s: %s", job_id, exc)
-        with contextlib.suppress(Exception):
-            return pipeline._fail(job_id, "sandbox_unavailable",
-                                  "The renderer is unavailable right now; please try again later.", str(exc))
-        return None
+        return _fail_quietly(pipeline, job_id, Failure(
+            "sandbox_unavailable", "The renderer is unavailable right now; please try again later.", str(exc)))
     except Exception as exc:
         log.exception("job %s failed unexpectedly", job_id)
-        with contextlib.suppress(Exception):
-            return pipeline._fail(job_id, "internal_error", "Something went wrong on our side.", repr(exc))
+        return _fail_quietly(pipeline, job_id, Failure("internal_error", "Something went wrong on our side.",
+                                                       repr(exc)))
+
+
+def _fail_quietly(pipeline: Pipeline, job_id: str, failure: Failure) -> ProcessingJob | None:
+    try:
+        return pipeline.fail(job_id, failure)
+    except Exception:
+        # Already final, or the store itself is failing: the log line above says what happened.
+        log.exception("could not record the failure of job %s", job_id)
         return None

@@ -17,14 +17,16 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from appliance.config import Settings
-from appliance.errors import InvalidTransition, LimitExceeded, NotFound, SandboxError
+from appliance.contracts import SceneSource, VideoStorage
+from appliance.errors import InvalidTransition, LimitExceeded, NotFound, SandboxError, SandboxImageMissing
+from appliance.maintenance import Maintenance
 from appliance.metrics import Metrics
 from appliance.models import (
     ACTIVE_STATUSES,
@@ -36,7 +38,10 @@ from appliance.models import (
     check_chat_id,
     normalize_problem_text,
 )
+from appliance.provisioning import ImageProvisioner
+from appliance.sandbox.engines import RenderEngine
 from appliance.store import Store
+from appliance.worker import Worker
 
 log = logging.getLogger(__name__)
 S = ProcessingStatus
@@ -67,7 +72,6 @@ class EventHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[ProcessingJob]]]] = {}
-        self._listeners: list[Any] = []
 
     def subscribe(self, job_id: str) -> asyncio.Queue[ProcessingJob]:
         queue: asyncio.Queue[ProcessingJob] = asyncio.Queue()
@@ -83,92 +87,55 @@ class EventHub:
             else:
                 self._subscribers.pop(job_id, None)
 
-    def add_listener(self, callback: Any) -> None:
-        """A callable that sees every job change (metrics, a frontend's dispatcher)."""
-        self._listeners.append(callback)
-
     def publish(self, job: ProcessingJob) -> None:
         with self._lock:
             entries = list(self._subscribers.get(job.job_id, []))
         for loop, queue in entries:
             with contextlib.suppress(RuntimeError):  # the loop closed: the watcher is gone
                 loop.call_soon_threadsafe(queue.put_nowait, job)
-        for listener in self._listeners:
-            try:
-                listener(job)
-            except Exception:
-                log.exception("job listener failed")
 
 
 class Appliance:
-    """The service. Build it, ``await start()``, use it, ``await stop()``."""
+    """The service. Built by ``appliance.assemble.build_appliance``; ``await start()``, use it,
+    ``await stop()``."""
 
     def __init__(
         self,
         settings: Settings,
         *,
-        store: Store | None = None,
-        generator: Any = None,
-        sandbox: Any = None,
-        storage: Any = None,
-        metrics: Metrics | None = None,
+        store: Store,
+        source: SceneSource,
+        storage: VideoStorage,
+        metrics: Metrics,
+        events: EventHub,
+        engines: Sequence[RenderEngine],
+        worker: Worker,
+        maintenance: Maintenance,
+        provisioner: ImageProvisioner,
         run_workers: bool = True,
         run_maintenance: bool = True,
     ) -> None:
         self.settings = settings
-        self.store = store or Store(settings.store_dir)
-        self.metrics = metrics or Metrics()
-        self.events = EventHub()
-        self._generator = generator
-        self._storage = storage
+        self.store = store
+        self.source = source
+        self.storage = storage
+        self.metrics = metrics
+        self.events = events
+        self.engines = list(engines)  # the local engine first
+        self.worker = worker
+        self.maintenance = maintenance
+        self.provisioner = provisioner
         self._run_workers = run_workers
         self._run_maintenance = run_maintenance
-        from appliance.sandbox.engines import RenderEngine, engine_specs
-
-        # The first engine is the local one (DOCKER_HOST or the socket); a ``sandbox`` given
-        # here (tests) stands in for it.
-        specs = engine_specs(settings)
-        self.engines = [RenderEngine(specs[0], settings, sandbox)]
-        self.engines += [RenderEngine(spec, settings) for spec in specs[1:]]
-        self.worker: Any = None
-        self.maintenance: Any = None
-        self._started = False
-        self._image_builder: threading.Thread | None = None
-        self._provisioning: set[str] = set()
-        self._provisioning_lock = threading.Lock()
-
-    # -- parts, built lazily so a missing optional part explains itself ---------------------
 
     @property
-    def storage(self) -> Any:
-        if self._storage is None:
-            from appliance.storage import make_storage
-
-            self._storage = make_storage(self.settings)
-        return self._storage
-
-    @property
-    def generator(self) -> Any:
-        if self._generator is None:
-            from appliance.generation.generator import Generator
-
-            self._generator = Generator(self.settings)
-        return self._generator
-
-    @property
-    def local_engine(self) -> Any:
+    def local_engine(self) -> RenderEngine:
         return self.engines[0]
-
-    def _connect_sandbox(self) -> Any:
-        """The local engine's sandbox (connecting it now), or ``SandboxError``."""
-        return self.local_engine.connect()
 
     def describe(self) -> list[str]:
         """Start-up lines for the log: what this appliance will use."""
-        lines = [f"data directory: {self.settings.data_dir}", f"storage: {self.settings.storage_backend}"]
-        describe = getattr(getattr(self.generator, "chain", None), "describe", None)
-        if callable(describe):
-            lines.append(str(describe()))
+        lines = [f"data directory: {self.settings.data_dir}", f"storage: {self.settings.storage_backend}",
+                 self.source.describe()]
         slots = ", ".join(f"{engine.name} {engine.slots}" for engine in self.engines)
         lines.append(f"render slots: {slots}; warm pool: {self.settings.warm_pool_size} per engine, image: "
                      f"{self.settings.sandbox_image}")
@@ -180,12 +147,6 @@ class Appliance:
         await asyncio.to_thread(self._start_blocking)
 
     def _start_blocking(self) -> None:
-        from appliance.maintenance import Maintenance
-        from appliance.pipeline import Pipeline
-        from appliance.sandbox.engines import LaneRenderer
-        from appliance.validation import COMPAT_PRELUDE, validate_and_repair
-        from appliance.worker import Lane, Worker
-
         requeued = self.store.recover()
         if requeued:
             log.warning("re-queued %d job(s) interrupted by the last shutdown", len(requeued))
@@ -198,12 +159,17 @@ class Appliance:
         except SandboxError as exc:
             log.error("renderer not ready: %s", exc)
             if self.local_engine.image_missing and self.settings.sandbox_auto_build:
-                self._build_image_in_background()
+                self.provisioner.build_in_background()
         for line in self.describe():
             log.info("%s", line)
+        self._register_gauges()
+        if self._run_workers:
+            self.worker.start()
+        if self._run_maintenance:
+            self.maintenance.start()
 
-        slots = sum(engine.slots for engine in self.engines)
-        self.metrics.set("appliance_render_slots", slots)
+    def _register_gauges(self) -> None:
+        self.metrics.set("appliance_render_slots", sum(engine.slots for engine in self.engines))
         for engine in self.engines:
             self.metrics.set("appliance_engine_render_slots", engine.slots, engine=engine.name)
             self.metrics.collect_with("appliance_engine_up", partial(_engine_up, engine), engine=engine.name)
@@ -212,91 +178,19 @@ class Appliance:
         self.metrics.set("appliance_up", 1)
         self.metrics.collect_with("appliance_queue_length", self.store.queue_length)
         self.metrics.collect_with("appliance_jobs_running", self.store.running_count)
-        max_bytes = self.settings.max_code_bytes
-
-        lanes = []
-        for engine in self.engines:
-            renderer = LaneRenderer(engine, self.engines, failover_wait_s=self.settings.render_timeout_s)
-            pipeline = Pipeline(
-                self.settings, self.store, self.generator, renderer, self.storage, self.metrics,
-                self.events.publish, validate=lambda code: validate_and_repair(code, max_bytes),
-                prelude=COMPAT_PRELUDE, make_feedback=_make_feedback,
-            )
-            lanes.append(Lane(engine.name, pipeline, engine.slots, self._engine_ready(engine)))
-        if self._run_workers:
-            self.worker = Worker(self.store, lanes)
-            self.worker.start()
-        self.maintenance = Maintenance(
-            self.settings, self.store, self.storage, self.metrics, self.events.publish,
-            sweep_containers=lambda: sum(engine.sweep_orphans() for engine in self.engines),
-        )
-        if self._run_maintenance:
-            self.maintenance.start()
-        self._started = True
-
-    def _build_image_in_background(self) -> None:
-        """First start without a sandbox image: build it, with progress in the log. Jobs wait
-        in the queue meanwhile (render slots only take jobs once the image is there)."""
-        from appliance.sandbox.image import build_sandbox_image
-
-        def build() -> None:
-            log.warning("no sandbox image %s: building it now (a few minutes; progress follows)",
-                        self.settings.sandbox_image)
-            try:
-                build_sandbox_image(self.settings, progress=lambda line: log.info("sandbox build: %s", line))
-                log.warning("sandbox image %s built; renders can start", self.settings.sandbox_image)
-            except Exception as exc:
-                log.error("building the sandbox image failed: %s. Build it by hand with: appliance sandbox "
-                          "build (add --debootstrap when the base image cannot be pulled)", exc)
-
-        self._image_builder = threading.Thread(target=build, name="sandbox-image-build", daemon=True)
-        self._image_builder.start()
-
-    def _engine_ready(self, engine: Any) -> Any:
-        """The readiness check of one engine's slots; an extra engine without the sandbox
-        image gets a copy from the local engine (in the background, once at a time)."""
-        def ready() -> bool:
-            if engine.ready():
-                return True
-            if engine.image_missing and not engine.is_local and self.settings.sandbox_auto_build:
-                self._provision_in_background(engine)
-            return False
-
-        return ready
-
-    def _provision_in_background(self, engine: Any) -> None:
-        from appliance.sandbox.image import push_sandbox_image
-
-        with self._provisioning_lock:
-            if engine.name in self._provisioning or not self.local_engine.ready():
-                return
-            self._provisioning.add(engine.name)
-
-        def copy() -> None:
-            try:
-                push_sandbox_image(self.settings, engine.spec,
-                                   progress=lambda line: log.info("render engine %s: %s", engine.name, line))
-            except Exception as exc:
-                log.error("cannot put the sandbox image on the render engine %s: %s", engine.name, exc)
-            finally:
-                with self._provisioning_lock:
-                    self._provisioning.discard(engine.name)
-
-        threading.Thread(target=copy, name=f"provision-{engine.name}", daemon=True).start()
 
     async def stop(self) -> None:
         await asyncio.to_thread(self._stop_blocking)
 
     def _stop_blocking(self) -> None:
         self.metrics.set("appliance_up", 0)
-        if self.maintenance is not None:
+        if self._run_maintenance:
             self.maintenance.stop()
-        if self.worker is not None:
+        if self._run_workers:
             self.worker.stop(self.settings.shutdown_grace_s)
         for engine in self.engines:
             engine.close()
         self.store.close()
-        self._started = False
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -351,8 +245,7 @@ class Appliance:
         session = await self._resolve_session(channel)
         job = await asyncio.to_thread(self._create_job, session, text, channel, quality)
         self.metrics.inc("appliance_jobs_submitted_total", channel=channel.kind)
-        if self.worker is not None:
-            self.worker.wake()
+        self.worker.wake()
         self.events.publish(job)
         position = self.store.queue_position(job.job_id)
         response = VideoGenerationResponse.for_job(job)
@@ -457,7 +350,7 @@ class Appliance:
         if job.status is S.DELIVERED:
             # Already delivered (e.g. the web page fetched it); a confirmation that the video
             # may go now deletes a copy kept for replay.
-            if keep_for_replay_s == 0 and job.video_key and self.maintenance is not None:
+            if keep_for_replay_s == 0 and job.video_key:
                 job = await asyncio.to_thread(self.maintenance.delete_video, job, "delivered")
             return job
         try:
@@ -468,7 +361,7 @@ class Appliance:
                 return job
             raise
         self.metrics.inc("appliance_jobs_finished_total", status="delivered")
-        if not keep_for_replay_s and keep_for_replay_s is not None and self.maintenance is not None:
+        if keep_for_replay_s == 0:
             job = await asyncio.to_thread(self.maintenance.delete_video, job, "delivered")
         self.events.publish(job)
         return job
@@ -484,7 +377,7 @@ class Appliance:
                 return job
             job = await self.get(job_id)
         if job.status in ACTIVE_STATUSES:
-            job = await asyncio.to_thread(self.store.update_job, job_id, lambda j: setattr(j, "cancel_requested", True))
+            job = await asyncio.to_thread(self.store.update_job, job_id, _request_cancel)
             self.events.publish(job)
             return job
         raise InvalidTransition(job.status.value, S.FAILED.value)
@@ -510,21 +403,22 @@ class Appliance:
     # -- health ------------------------------------------------------------------------------
 
     def readiness(self) -> dict[str, Any]:
-        """What /readyz and ``appliance doctor`` report: each component, ok or what to fix."""
-        checks: dict[str, Any] = {}
+        """What /readyz and ``appliance doctor`` report: each component, ok or what to fix.
+        (JSON-shaped: ``{"ready": bool, "checks": {name: {"ok": bool, ...}}}``.)"""
+        checks: dict[str, dict[str, Any]] = {}
         try:
             self.store.check_writable()
             checks["store"] = {"ok": True}
         except Exception as exc:
             checks["store"] = {"ok": False, "error": str(exc)}
         try:
-            sandbox = self._connect_sandbox()
+            sandbox = self.local_engine.connect()
             sandbox.ping()
             sandbox.check_image()
             checks["docker"] = {"ok": True}
             checks["sandbox_image"] = {"ok": True, "image": self.settings.sandbox_image}
         except SandboxError as exc:
-            missing_image = type(exc).__name__ == "SandboxImageMissing"
+            missing_image = isinstance(exc, SandboxImageMissing)
             checks["docker"] = {"ok": missing_image, **({} if missing_image else {"error": str(exc)})}
             checks["sandbox_image"] = {"ok": False, "error": str(exc)}
         if len(self.engines) > 1:
@@ -536,9 +430,7 @@ class Appliance:
             checks["storage"] = {"ok": True, "backend": self.settings.storage_backend}
         except Exception as exc:
             checks["storage"] = {"ok": False, "error": str(exc)}
-        chain = getattr(self.generator, "chain", None)
-        providers = list(getattr(chain, "models", []) or []) if chain is not None else []
-        checks["providers"] = {"ok": True, "configured": [str(p) for p in providers] + ["builtin"]}
+        checks["providers"] = {"ok": True, "configured": [*self.source.providers(), "builtin"]}
         ready = all(check["ok"] for check in checks.values())
         return {"ready": ready, "checks": checks}
 
@@ -546,15 +438,13 @@ class Appliance:
         return self.metrics.render()
 
 
-def _engine_up(engine: Any) -> float:
+def _engine_up(engine: RenderEngine) -> float:
     return float(engine.up)
 
 
-def _engine_renders(engine: Any) -> float:
+def _engine_renders(engine: RenderEngine) -> float:
     return float(engine.renders)
 
 
-def _make_feedback(previous_code: str, error: str, kind: str) -> Any:
-    from appliance.generation.generator import RepairFeedback
-
-    return RepairFeedback(previous_code=previous_code, error=error, kind=kind)  # type: ignore[arg-type]
+def _request_cancel(job: ProcessingJob) -> None:
+    job.cancel_requested = True

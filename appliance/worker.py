@@ -23,27 +23,41 @@ from appliance.store import Store
 log = logging.getLogger(__name__)
 
 
+def _always_ready() -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Lane:
-    """``slots`` render slots that run ``pipeline`` while ``ready()`` says their engine can."""
+    """Render slots that run ``pipeline`` while ``ready()`` says their engine can.
+
+    ``slot_count`` is read when the worker starts: an engine's count may be known only then
+    (an extra engine without a configured count is asked for its CPUs)."""
 
     name: str
     pipeline: Pipeline
-    slots: int
-    ready: Callable[[], bool] = lambda: True
+    slot_count: Callable[[], int]
+    ready: Callable[[], bool] = _always_ready
+
+    @property
+    def slots(self) -> int:
+        return self.slot_count()
 
 
 class Worker:
     def __init__(self, store: Store, lanes: Sequence[Lane], poll_interval_s: float = 0.5) -> None:
         self.store = store
         self.lanes = list(lanes)
-        self.slots = sum(lane.slots for lane in self.lanes)
         self.poll_interval_s = poll_interval_s
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._running: dict[str, threading.Event] = {}  # job id -> "abandon" flag
         self._lock = threading.Lock()
+
+    @property
+    def slots(self) -> int:
+        return sum(lane.slots for lane in self.lanes)
 
     def start(self) -> None:
         for lane in self.lanes:
@@ -56,11 +70,6 @@ class Worker:
     def wake(self) -> None:
         """A job was queued: a waiting slot looks at once instead of at its next poll."""
         self._wake.set()
-
-    @property
-    def running_jobs(self) -> list[str]:
-        with self._lock:
-            return list(self._running)
 
     def _slot(self, lane: Lane) -> None:
         while not self._stopping.is_set():
@@ -100,8 +109,3 @@ class Worker:
         if requeued:
             log.warning("re-queued %d unfinished job(s) for the next start: %s", len(requeued), requeued)
         return requeued
-
-    def join(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))

@@ -22,9 +22,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from appliance import validation as validation_module
 from appliance.config import Settings
 from appliance.contracts import AnswerCheck, GeneratedCodeRejected, GeneratedScene, RepairFeedback
 from appliance.errors import AllProvidersFailed, CodeRejected, UnsupportedProblem
+from appliance.generation import builtin as builtin_module
 from appliance.generation.llm import BUILTIN, ChainExhausted, ChainReply, ProviderChain
 from appliance.generation.prompts import build_messages, parse_reply
 
@@ -95,20 +97,14 @@ class Generator:
     ) -> None:
         self.settings = settings
         self.chain = chain if chain is not None else ProviderChain(settings)
-        if validation is None:
-            from appliance import validation as validation_module
-
-            validation = validation_module  # type: ignore[assignment]
-        if solver is None:
-            from appliance.generation import builtin as builtin_module
-
-            solver = builtin_module  # type: ignore[assignment]
-        assert validation is not None and solver is not None
-        self.validation: ValidationLike = validation
-        self.solver: SolverLike = solver
+        self.validation: ValidationLike = validation if validation is not None else validation_module
+        self.solver: SolverLike = solver if solver is not None else builtin_module
 
     def describe(self) -> str:
         return self.chain.describe()
+
+    def providers(self) -> list[str]:
+        return list(self.chain.models)
 
     # -- the one entry point -----------------------------------------------------------------
 

@@ -7,21 +7,17 @@ served by the appliance) or ``s3`` (any S3-compatible store, R2 included).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from appliance.config import Settings
 from appliance.errors import ConfigError
 from appliance.storage.base import StoredVideo, VideoStorage
-
-if TYPE_CHECKING:
-    from appliance.config import Settings
+from appliance.storage.local import LocalStorage, load_or_create_signing_key
+from appliance.storage.s3 import S3Storage
 
 __all__ = ["StoredVideo", "VideoStorage", "make_storage"]
 
 
 def make_storage(settings: Settings) -> VideoStorage:
     if settings.storage_backend == "local":
-        from appliance.storage.local import LocalStorage, load_or_create_signing_key
-
         return LocalStorage(
             videos_dir=settings.videos_dir,
             base_url=settings.base_url,
@@ -29,9 +25,6 @@ def make_storage(settings: Settings) -> VideoStorage:
             url_ttl_s=settings.video_url_ttl_s,
         )
     if settings.storage_backend == "s3":
-        # Imported here so the local default never pays boto3's import time.
-        from appliance.storage.s3 import S3Storage
-
         return S3Storage(
             bucket=settings.s3_bucket or "",
             endpoint_url=settings.s3_endpoint_url,

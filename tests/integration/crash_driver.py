@@ -12,9 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from appliance.assemble import build_appliance
 from appliance.config import Settings
 from appliance.models import ACTIVE_STATUSES
-from appliance.service import Appliance, Channel
+from appliance.service import Channel
 
 PROBLEMS = ["Solve 2x + 3 = 11", "Solve x^2 - 5x + 6 = 0", "Find the derivative of x^3 + 2x",
             "Simplify (x^2 - 1)/(x - 1)", "What is 3/4 + 5/6?"]
@@ -26,7 +27,7 @@ def settings_for(data_dir: str) -> Settings:
 
 
 async def submit(data_dir: str, count: int) -> None:
-    app = Appliance(settings_for(data_dir), run_maintenance=False)
+    app = build_appliance(settings_for(data_dir), run_maintenance=False)
     await app.start()
     for index in range(count):
         response = await app.submit(PROBLEMS[index % len(PROBLEMS)], Channel.telegram(1000 + index))
@@ -37,7 +38,7 @@ async def submit(data_dir: str, count: int) -> None:
 
 
 async def finish(data_dir: str) -> None:
-    app = Appliance(settings_for(data_dir), run_maintenance=False)
+    app = build_appliance(settings_for(data_dir), run_maintenance=False)
     await app.start()
     deadline = time.monotonic() + 600
     try:

@@ -14,6 +14,7 @@ import av
 import httpx
 import pytest
 
+from appliance.assemble import build_appliance
 from appliance.config import Settings
 from appliance.models import ProcessingStatus
 from appliance.service import Appliance, Channel
@@ -51,7 +52,7 @@ async def _life(app: Appliance, problem: str):
 
 
 async def test_builtin_job_through_every_status_to_delivered_with_local_storage(tmp_path):
-    app = Appliance(_settings(tmp_path), run_maintenance=False)
+    app = build_appliance(_settings(tmp_path), run_maintenance=False)
     await app.start()
     try:
         seen = await asyncio.wait_for(_life(app, "Solve 2x + 3 = 11"), 240)
@@ -84,7 +85,7 @@ async def test_same_life_against_a_real_s3_server(tmp_path, moto_s3):  # noqa: F
     endpoint, bucket, key_id, secret = moto_s3
     settings = _settings(tmp_path, storage_backend="s3", s3_bucket=bucket, s3_endpoint_url=endpoint,
                          s3_access_key_id=key_id, s3_secret_access_key=secret, s3_region="us-east-1")
-    app = Appliance(settings, run_maintenance=False)
+    app = build_appliance(settings, run_maintenance=False)
     await app.start()
     try:
         seen = await asyncio.wait_for(_life(app, "Найди производную x^3"), 240)

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from appliance.assemble import build_appliance
 from appliance.config import Settings
 from appliance.errors import AllProvidersFailed, InvalidTransition, LimitExceeded, ProblemRejected
 from appliance.models import ProcessingStatus
-from appliance.service import Appliance, Channel
+from appliance.service import Channel
 from tests.unit.fakes import FAKE_VIDEO, GOOD_CODE, FakeGenerator, FakeSandbox, FakeStorage, rejected
 
 S = ProcessingStatus
@@ -32,7 +33,7 @@ def make(tmp_path, generator=None, sandbox=None, run_workers=True, **overrides):
     generator = generator or FakeGenerator()
     if isinstance(generator, FakeGenerator) and not generator.delay_s:
         generator.delay_s = GENERATION_S
-    app = Appliance(settings, generator=generator, sandbox=sandbox or FakeSandbox(),
+    app = build_appliance(settings, source=generator, renderer=sandbox or FakeSandbox(),
                     storage=storage, run_maintenance=False, run_workers=run_workers)
     return app, storage
 

@@ -1,0 +1,156 @@
+"""Fakes of the contracts (``appliance.contracts``) for tests and benchmarks.
+
+Shipped beside the real parts, as httpx ships ``MockTransport`` beside its transports:
+each implements one contract and returns the real result types, so a test that passes
+with a fake exercises the same code paths the real part does.
+
+    ScriptedSource   SceneSource   replays a script of code strings or exceptions
+    ScriptedRenderer EngineSandbox plays a script of render statuses; writes a small file as the video
+    DirectoryStorage VideoStorage  keeps videos in a directory, URLs that point nowhere
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from appliance.contracts import (
+    AnswerCheck,
+    GeneratedScene,
+    RenderResult,
+    RenderStatus,
+    RepairFeedback,
+    StoredVideo,
+)
+from appliance.errors import NotFound
+
+FAKE_VIDEO = b"\x00\x00\x00\x18ftypmp42fake-video"
+GOOD_CODE = (
+    "from manim import *\n\nclass SolutionScene(Scene):\n    def construct(self):\n"
+    "        self.play(Create(Circle()))\n"
+)
+
+
+class ScriptedSource:
+    """A ``SceneSource`` that replays a script: each item is a code string (a scene from
+    ``provider``) or an exception to raise; an empty script gives ``GOOD_CODE``."""
+
+    def __init__(self, script: list[str | Exception] | None = None, provider: str = "openai",
+                 delay_s: float = 0.0, answer_text: str | None = "x = 4",
+                 answer_check: AnswerCheck = "verified") -> None:
+        self.script = list(script or [])
+        self.calls: list[tuple[str, RepairFeedback | None]] = []
+        self.provider = provider
+        self.delay_s = delay_s  # a real model takes a moment; 0 answers at once
+        self.answer_text = answer_text
+        self.answer_check: AnswerCheck = answer_check
+
+    def generate(
+        self, problem_text: str, language: str | None, feedback: RepairFeedback | None = None
+    ) -> GeneratedScene:
+        self.calls.append((problem_text, feedback))
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        item = self.script.pop(0) if self.script else GOOD_CODE
+        if isinstance(item, Exception):
+            raise item
+        return self.scene(item)
+
+    def scene(self, code: str) -> GeneratedScene:
+        return GeneratedScene(code=code, scene_name="SolutionScene", provider=self.provider,
+                              model=f"{self.provider}/fake", answer_text=self.answer_text,
+                              answer_check=self.answer_check)
+
+    def describe(self) -> str:
+        return f"LLM chain: {self.provider}/fake (scripted)"
+
+    def providers(self) -> list[str]:
+        return [f"{self.provider}/fake"]
+
+
+class ScriptedRenderer:
+    """An ``EngineSandbox`` that plays a script of statuses (``ok`` when it runs out). An
+    ``ok`` render writes ``FAKE_VIDEO`` to a temporary file the caller owns. ``hold``
+    keeps every render waiting (up to 30 s) until it is set."""
+
+    def __init__(self, outcomes: list[str] | None = None, hold: threading.Event | None = None) -> None:
+        self.outcomes = list(outcomes or [])
+        self.rendered: list[str] = []
+        self.hold = hold
+        self.started = threading.Event()
+
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult:
+        self.rendered.append(code)
+        self.started.set()
+        if self.hold is not None:
+            self.hold.wait(30)
+        status = RenderStatus(self.outcomes.pop(0) if self.outcomes else "ok")
+        if status is not RenderStatus.OK:
+            return RenderResult(status, exit_code=1, stderr_tail=f"NameError: boom ({status})", duration_s=0.01)
+        return self.video_result()
+
+    @staticmethod
+    def video_result(content: bytes = FAKE_VIDEO) -> RenderResult:
+        handle, name = tempfile.mkstemp(suffix=".mp4")
+        with open(handle, "wb") as out:
+            out.write(content)
+        return RenderResult(RenderStatus.OK, exit_code=0, duration_s=0.01, video_path=Path(name),
+                            video_size_bytes=len(content))
+
+    def ping(self, timeout_s: float | None = None) -> None:
+        return None
+
+    def check_image(self) -> None:
+        return None
+
+    def warm_up(self) -> None:
+        return None
+
+    def sweep_orphans(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        return None
+
+
+class DirectoryStorage:
+    """A ``VideoStorage`` in a directory, with URLs on 127.0.0.1 that nothing serves."""
+
+    name = "fake"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def put(self, job_id: str, video_path: Path) -> StoredVideo:
+        key = f"{job_id}-v.mp4"
+        shutil.copy(video_path, self.root / key)
+        return StoredVideo(key, f"http://127.0.0.1/videos/{key}", "2030-01-01T00:00:00+00:00",
+                           (self.root / key).stat().st_size)
+
+    def url_for(self, key: str) -> tuple[str, str]:
+        return f"http://127.0.0.1/videos/{key}", "2030-01-01T00:00:00+00:00"
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / key).unlink()
+
+    def exists(self, key: str) -> bool:
+        return (self.root / key).exists()
+
+    def keys(self) -> Iterator[str]:
+        return iter(sorted(p.name for p in self.root.iterdir()))
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        if not self.exists(key):
+            raise NotFound(key)
+        yield self.root / key
+
+    def check(self) -> None:
+        return None
