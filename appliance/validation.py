@@ -27,6 +27,7 @@ import textwrap
 from dataclasses import dataclass, field
 
 from appliance.errors import CodeRejected
+from appliance.repair.context import names_bound_by
 from appliance.repair.extract import extract_code
 from appliance.repair.manim_names import MANIM_NAMES, MANIM_VERSION
 from appliance.repair.policy import check_policy
@@ -107,8 +108,6 @@ _KNOWN_NAMES = MANIM_NAMES | _prelude_names() | frozenset(dir(builtins)) | {"__n
 
 def _check_names_defined(tree: ast.Module) -> None:
     """Refuse loads of names nothing defines: a NameError caught before a render is spent."""
-    from appliance.repair.context import names_bound_by
-
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.ImportFrom)

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from appliance import validation as validation_module
 from appliance.config import Settings
 from appliance.contracts import AnswerCheck, GeneratedCodeRejected, GeneratedScene, RepairFeedback
 from appliance.errors import AllProvidersFailed, CodeRejected, UnsupportedProblem
 from appliance.generation import builtin as builtin_module
+from appliance.generation.builtin.reference import ReferenceAnswer
 from appliance.generation.llm import BUILTIN, ChainExhausted, ChainReply, ProviderChain
 from appliance.generation.prompts import build_messages, parse_reply
 
@@ -70,18 +71,9 @@ class SolverLike(Protocol):
 
     def solve(self, problem_text: str, language: str | None = None) -> BuiltinSolutionLike: ...
 
-    def reference_answer(self, problem_text: str) -> Any: ...
+    def reference_answer(self, problem_text: str) -> ReferenceAnswer | None: ...
 
-    def answers_agree(self, stated: str, reference: Any) -> bool: ...
-
-
-def reference_text(reference: Any) -> str:
-    """The correct answer as text to tell a model (``x = -2, x = 3``)."""
-    for name in ("answer_text", "text"):
-        value = getattr(reference, name, None)
-        if isinstance(value, str) and value:
-            return value
-    return str(reference)
+    def answers_agree(self, stated: str, reference: ReferenceAnswer) -> bool: ...
 
 
 class Generator:
@@ -157,7 +149,7 @@ class Generator:
             code = ""
         return (code or reply_text)[: self.settings.max_code_bytes]
 
-    def _reference(self, problem_text: str) -> Any:
+    def _reference(self, problem_text: str) -> ReferenceAnswer | None:
         # Checking is best effort: a solver fault must not cost the person their video.
         try:
             return self.solver.reference_answer(problem_text)
@@ -165,7 +157,7 @@ class Generator:
             log.exception("reference answer failed for a problem; the answer stays unverified")
             return None
 
-    def _agrees(self, stated: str, reference: Any) -> bool | None:
+    def _agrees(self, stated: str, reference: ReferenceAnswer) -> bool | None:
         try:
             return bool(self.solver.answers_agree(stated, reference))
         except Exception:
@@ -179,11 +171,11 @@ class Generator:
         reply: ChainReply,
         scene: ValidatedSceneLike,
         stated: str | None,
-        reference: Any,
+        reference: ReferenceAnswer,
         errors: list[str],
     ) -> GeneratedScene:
         """The model's answer is wrong or missing: tell it the correct value once, then use the solver."""
-        correct = reference_text(reference)
+        correct = reference.answer_text
         said = f"stated {stated!r}" if stated else "stated no answer"
         errors.append(f"{reply.provider} ({reply.model}) {said}; SymPy says {correct}")
         log.info("model answer disagrees with SymPy (%s vs %s); asking once more", stated, correct)

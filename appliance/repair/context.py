@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass, field
 
 from appliance.repair.manim_names import MANIM_NAMES
+from appliance.repair.scenes import scene_classes
 
 
 @dataclass
@@ -128,8 +129,6 @@ def short(node: ast.AST, limit: int = 40) -> str:
 
 
 def scene_class_nodes(tree: ast.Module) -> list[ast.ClassDef]:
-    from appliance.repair.scenes import scene_classes
-
     return list(scene_classes(tree).values())
 
 

@@ -14,8 +14,8 @@ check the answer a language model states against SymPy.
 
 from __future__ import annotations
 
-from appliance.generation.builtin.answers import answers_agree, reference_answer
+from appliance.generation.builtin.answers import answers_agree
 from appliance.generation.builtin.reference import ReferenceAnswer
-from appliance.generation.builtin.solve import KINDS, BuiltinSolution, solve
+from appliance.generation.builtin.solve import KINDS, BuiltinSolution, reference_answer, solve
 
 __all__ = ["KINDS", "BuiltinSolution", "ReferenceAnswer", "answers_agree", "reference_answer", "solve"]

@@ -1,7 +1,7 @@
 """Checking the answer a model states against the SymPy reference.
 
-``reference_answer(problem)`` is the built-in solver's answer, or None when
-it cannot solve the problem (then a model's answer is "unverifiable", not
+``solve.reference_answer(problem)`` is the built-in solver's answer, or None
+when it cannot solve the problem (then a model's answer is "unverifiable", not
 wrong). ``answers_agree(stated, reference)`` reads the stated answer the way
 a teacher would: "x = 4", "x=-2 or x=3", "the roots are 3 and -2",
 "x ∈ (-∞, 2)", "2x + C" (equal up to the constant), "1/2" for 0.5, decimals
@@ -20,7 +20,6 @@ from sympy import S
 from appliance.errors import UnsupportedProblem
 from appliance.generation.builtin.bounded import run_bounded
 from appliance.generation.builtin.parse import (
-    check_length,
     fold,
     math_runs,
     normalise,
@@ -46,26 +45,6 @@ _INTERVAL = re.compile(r"([\[(])\s*([^,;\[\]()]+?)\s*[,;]\s*([^,;\[\]()]+?)\s*([
 AGREE_DEADLINE_S = 5.0
 _SAMPLE_POINTS = 7
 _SAMPLE_TOLERANCE = 1e-6
-
-
-def reference_answer(problem_text: str) -> ReferenceAnswer | None:
-    """The built-in solver's answer to a problem, or None when it cannot solve it (or not in time)."""
-    try:
-        check_length(problem_text)
-        answer: ReferenceAnswer | None = run_bounded(reference_in_process, problem_text)
-    except UnsupportedProblem:
-        return None
-    return answer
-
-
-def reference_in_process(problem_text: str) -> ReferenceAnswer | None:
-    from appliance.generation.builtin.solve import work  # solve imports the solvers, which import this package
-
-    try:
-        worked, _ = work(problem_text)
-    except UnsupportedProblem:
-        return None
-    return worked.reference
 
 
 def answers_agree(stated: str, reference: ReferenceAnswer) -> bool:

@@ -40,7 +40,7 @@ _HEADER = struct.Struct("!Q")
 _INHERITED_ENVIRONMENT = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_ENV", "PYTHONIOENCODING"}
 _ALLOWED = {
     ("appliance.generation.builtin.solve", "solve_in_process"),
-    ("appliance.generation.builtin.answers", "reference_in_process"),
+    ("appliance.generation.builtin.solve", "reference_in_process"),
     ("appliance.generation.builtin.answers", "agree_in_process"),
     ("appliance.generation.builtin.bounded", "_ping"),
     ("appliance.generation.builtin.bounded", "_sleep"),

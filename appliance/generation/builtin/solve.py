@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from appliance.errors import UnsupportedProblem
 from appliance.generation.builtin import algebra, arithmetic, calculus, equations, geometry, graphing, templates
+from appliance.generation.builtin.bounded import run_bounded
 from appliance.generation.builtin.kinds import Request, recognise
 from appliance.generation.builtin.language import detect_language, normalise_language
 from appliance.generation.builtin.parse import check_length
+from appliance.generation.builtin.reference import ReferenceAnswer
 from appliance.generation.builtin.worked import Worked
 
 log = logging.getLogger(__name__)
@@ -74,8 +76,6 @@ def work(problem_text: str, language: str | None = None) -> tuple[Worked, str]:
 
 def solve(problem_text: str, language: str | None = None) -> BuiltinSolution:
     """Solve a problem and write the Manim scene that explains it (in a child process with a deadline)."""
-    from appliance.generation.builtin.bounded import run_bounded
-
     solution: BuiltinSolution = run_bounded(solve_in_process, problem_text, language)
     return solution
 
@@ -92,3 +92,21 @@ def solve_in_process(problem_text: str, language: str | None = None) -> BuiltinS
         steps=[step.as_text() for step in worked.steps],
         code=code,
     )
+
+
+def reference_answer(problem_text: str) -> ReferenceAnswer | None:
+    """The built-in solver's answer to a problem, or None when it cannot solve it (or not in time)."""
+    try:
+        check_length(problem_text)
+        answer: ReferenceAnswer | None = run_bounded(reference_in_process, problem_text)
+    except UnsupportedProblem:
+        return None
+    return answer
+
+
+def reference_in_process(problem_text: str) -> ReferenceAnswer | None:
+    try:
+        worked, _ = work(problem_text)
+    except UnsupportedProblem:
+        return None
+    return worked.reference

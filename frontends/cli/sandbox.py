@@ -1,8 +1,7 @@
-"""``appliance sandbox build | run | sweep``: the sandbox from the command line.
+"""``appliance sandbox build | run | push | sweep``: the sandbox from the command line.
 
-``register(subparsers)`` is wired into the ``appliance`` command by frontends/cli.py.
-Exit codes follow that module: 0 ok, 1 the render failed, 2 usage, 3 unavailable
-(raised as ``SandboxError`` and mapped there).
+A failed render exits 1; an unreachable engine or a missing image is a ``SandboxError``,
+which ``frontends.cli.main`` turns into exit code 3.
 """
 
 from __future__ import annotations
@@ -13,18 +12,22 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from appliance.config import QUALITIES, Settings
+from appliance.config import QUALITIES, Settings, parse_engine_list
+from appliance.contracts import RenderStatus
+from appliance.errors import CodeRejected, ConfigError
+from appliance.sandbox.connection import engine_specs, open_client, open_local_client
+from appliance.sandbox.docker import DockerSandbox
+from appliance.sandbox.image import build_sandbox_image, push_sandbox_image
+from appliance.validation import COMPAT_PRELUDE, validate_and_repair
+from frontends.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
+from frontends.cli.parsing import Subcommands
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 3
+ReportValue = str | int | float | list[str] | None
 
 
-def register(subparsers: Any) -> None:
-    sandbox = subparsers.add_parser("sandbox", help="build the sandbox image, render a file in it, sweep leftovers")
+def register(sub: Subcommands) -> None:
+    sandbox = sub.add_parser("sandbox", help="build the sandbox image, render a file in it, sweep leftovers")
     commands = sandbox.add_subparsers(dest="sandbox_command", metavar="SANDBOX_COMMAND")
     commands.required = True
 
@@ -84,8 +87,6 @@ class _BuildDisplay:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from appliance.sandbox.image import build_sandbox_image
-
     settings = Settings.from_env()
     build_sandbox_image(
         settings,
@@ -102,8 +103,6 @@ def _cmd_build(args: argparse.Namespace) -> int:
 # -- run -------------------------------------------------------------------------------------
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from appliance.sandbox.docker import DockerSandbox
-
     try:
         code = args.scene_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -118,22 +117,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
             return _report_rejection(args, repaired)
         code, repaired_scene, repairs, prelude = repaired
         scene_name = scene_name or repaired_scene
-    overrides: dict[str, Any] = {"warm_pool_size": 0}
-    if args.timeout:
-        overrides["render_timeout_s"] = args.timeout
-    settings = Settings.from_env().replace(**overrides)
+    timeout: dict[str, float] = {"render_timeout_s": args.timeout} if args.timeout else {}
+    settings = Settings.from_env().replace(warm_pool_size=0, **timeout)
     quality = args.quality or settings.render_quality
-    sandbox = DockerSandbox(settings)
+    client = open_local_client()
+    sandbox = DockerSandbox(settings, client)
     try:
         sandbox.check_image()
         result = sandbox.render(code, scene_name, quality, prelude=prelude)
     finally:
         sandbox.close()
+        client.close()
     if result.video_path is not None:
         output = args.output or Path.cwd() / f"{args.scene_file.stem}.mp4"
         shutil.move(str(result.video_path), output)
         result.video_path = output.resolve()
-    report = result.to_dict()
+    report: dict[str, ReportValue] = dict(result.to_dict())
     if repairs is not None:
         report["repairs"] = repairs
     if args.json:
@@ -142,17 +141,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _print_text(report)
     if result.ok:
         return EXIT_OK
-    return EXIT_UNAVAILABLE if report["status"] == "unavailable" else EXIT_FAILED
+    return EXIT_UNAVAILABLE if result.status == RenderStatus.UNAVAILABLE else EXIT_FAILED
 
 
 def _repair(code: str) -> tuple[str, str, list[str], str] | str:
     """(code, scene, repairs, prelude) from appliance.validation, or why the code was refused."""
-    from appliance.errors import CodeRejected
-
-    try:
-        from appliance.validation import COMPAT_PRELUDE, validate_and_repair
-    except ImportError as exc:
-        return f"repair is not available in this installation ({exc})"
     try:
         checked = validate_and_repair(code)
     except CodeRejected as exc:
@@ -171,14 +164,15 @@ def _report_rejection(args: argparse.Namespace, reason: str) -> int:
     return EXIT_FAILED
 
 
-def _print_text(report: dict[str, Any]) -> None:
-    print(f"{report['status']}: {report['message']} ({report['duration_s']:.1f} s)")
+def _print_text(report: dict[str, ReportValue]) -> None:
+    print(f"{report['status']}: {report['message']} ({float(report['duration_s'] or 0):.1f} s)")
     if report.get("detail"):
         print(f"  detail: {report['detail']}")
     if report.get("video_path"):
         print(f"  video: {report['video_path']} ({report['video_size_bytes']} bytes, "
               f"{report['video_duration_s']} s)")
-    for repair in report.get("repairs") or []:
+    repairs = report.get("repairs")
+    for repair in repairs if isinstance(repairs, list) else []:
         print(f"  repaired: {repair}")
     if report["status"] != "ok" and report.get("stderr_tail"):
         print("  stderr (tail):")
@@ -189,16 +183,15 @@ def _print_text(report: dict[str, Any]) -> None:
 # -- sweep -----------------------------------------------------------------------------------
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from appliance.sandbox.docker import DockerSandbox
-    from appliance.sandbox.engines import engine_specs, open_client
-
     settings = Settings.from_env().replace(warm_pool_size=0)
     for spec in engine_specs(settings):
-        sandbox = DockerSandbox(settings, open_client(spec), engine=spec.name)
+        client = open_client(spec)
+        sandbox = DockerSandbox(settings, client, engine=spec.name)
         try:
             removed = sandbox.sweep_orphans(everything=args.all)
         finally:
             sandbox.close()
+            client.close()
         print(f"{spec.name}: removed {removed} sandbox container(s)")
     return EXIT_OK
 
@@ -206,11 +199,6 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 # -- push ------------------------------------------------------------------------------------
 
 def _cmd_push(args: argparse.Namespace) -> int:
-    from appliance.config import parse_engine_list
-    from appliance.errors import ConfigError
-    from appliance.sandbox.engines import engine_specs
-    from appliance.sandbox.image import push_sandbox_image
-
     settings = Settings.from_env()
     if args.engine:
         try:

@@ -1,0 +1,115 @@
+"""``appliance render``: one problem through the full service, here and now, saved as a video."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from appliance.assemble import build_appliance
+from appliance.config import QUALITIES, Settings
+from appliance.errors import LimitExceeded, ValidationError
+from appliance.models import ProcessingJob, ProcessingStatus
+from appliance.service import Channel
+from frontends.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from frontends.cli.parsing import Subcommands
+
+S = ProcessingStatus
+
+STEPS = [S.QUEUED, S.AI_GENERATING, S.CODE_VALIDATING, S.RENDERING, S.UPLOADING, S.READY]
+
+
+def register(sub: Subcommands) -> None:
+    render = sub.add_parser("render", help="turn one problem into a video, here and now",
+                            description="Run one job through the full service (store, queue, pipeline, "
+                            "storage, delivery) and save the video. Works with no API key: the "
+                            "built-in solver is used when no model is configured.")
+    render.add_argument("problem", help='the problem, e.g. "Solve 2x + 3 = 11"')
+    render.add_argument("-o", "--output", default="out.mp4", help="where to save the video (default out.mp4)")
+    render.add_argument("--quality", choices=QUALITIES, help="video quality (default: APPLIANCE_RENDER_QUALITY)")
+    render.add_argument("--json", action="store_true", help="print the final job record as JSON")
+    render.set_defaults(handler=cmd_render)
+
+
+class ProgressBar:
+    """One line on a terminal, redrawn in place; plain lines when not a terminal."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+        self.last = ""
+
+    def show(self, job: ProcessingJob) -> None:
+        step = STEPS.index(job.status) if job.status in STEPS else len(STEPS) - 1
+        done = step + 1 if job.status is S.READY else step
+        bar = "#" * (done * 4) + "-" * ((len(STEPS) - done) * 4)
+        text = f"[{bar}] {time.monotonic() - self.started:5.1f}s {job.status.value}: {job.status_message or ''}"
+        if text == self.last:
+            return
+        self.last = text
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + text[:200])
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    # A one-shot render keeps its own queue, so it never takes jobs of a running server
+    # that shares the data directory; a warm container would only be thrown away.
+    settings = settings.replace(data_dir=settings.data_dir / "cli", warm_pool_size=0, render_slots=1)
+    return asyncio.run(_render(settings, args))
+
+
+async def _render(settings: Settings, args: argparse.Namespace) -> int:
+    appliance = build_appliance(settings, run_maintenance=False)
+    await appliance.start()
+    progress = ProgressBar()
+    try:
+        try:
+            response = await appliance.submit(args.problem, Channel("cli"), quality=args.quality)
+        except (ValidationError, LimitExceeded) as exc:
+            print(f"appliance: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        job = await appliance.get(response.job_id)
+        async for job in appliance.watch(response.job_id, poll_interval_s=1.0):
+            if not args.json:
+                progress.show(job)
+        progress.close()
+        if job.status is not S.READY:
+            if args.json:
+                print(json.dumps(job.to_dict(), indent=2))
+            else:
+                print(f"Failed: {job.status_message}", file=sys.stderr)
+                if job.last_error:
+                    print(f"Last error: {job.last_error[-600:]}", file=sys.stderr)
+            return EXIT_FAILED
+        output = Path(args.output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with appliance.video_file(job) as path:
+            shutil.copyfile(path, output)
+        job = await appliance.mark_delivered(job.job_id)
+        if args.json:
+            record = job.to_dict()
+            record["output"] = str(output.resolve())
+            print(json.dumps(record, indent=2))
+        else:
+            check = f" ({job.answer_check})" if job.answer_check else ""
+            print(f"Answer: {job.answer_text or 'see the video'}{check}")
+            print(f"Scene by: {job.ai_provider_used}; rendered in {job.render_duration_seconds or 0:.1f}s")
+            print(f"Video: {output.resolve()} ({output.stat().st_size} bytes)")
+        return EXIT_OK
+    finally:
+        await appliance.stop()
