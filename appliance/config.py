@@ -3,18 +3,21 @@
 Nothing else in the appliance reads the environment: ``Settings.from_env()``
 builds a frozen object at start-up and it is passed down. Invalid values fail
 at start-up with a ``ConfigError`` that names the variable. The README's
-settings section is generated from ``SETTINGS`` (``appliance settings-doc``)
-and a test keeps the two in step.
+settings section is generated from ``SETTINGS`` (``appliance settings
+--update-readme README.md``) and a test keeps the two in step.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from appliance.errors import ConfigError
 
@@ -117,8 +120,6 @@ ENGINE_SCHEMES = ("tcp", "unix")
 
 def parse_engine_list(raw: str) -> tuple[tuple[str, int], ...]:
     """``URL[=SLOTS], ...`` -> ((url, slots), ...); slots 0 = from the engine's CPUs."""
-    from urllib.parse import urlsplit
-
     engines: list[tuple[str, int]] = []
     for entry in _string_list(raw):
         url, _, slots_text = entry.partition("=")
@@ -145,27 +146,32 @@ def parse_engine_list(raw: str) -> tuple[tuple[str, int], ...]:
 
 @dataclass(frozen=True)
 class Setting:
-    """One row of the settings table."""
+    """One row of the settings table; ``name`` is the ``Settings`` field the row fills."""
 
-    name: str
+    group: str
     env: str
     default: str
-    help: str
+    # Rows parse to different types (int, Path, tuple, ...); each field's annotation says which.
     parse: Callable[[str], Any]
-    group: str
+    help: str
     secret: bool = False
+    name: str = ""  # filled in from the field when SETTINGS is derived
+
+
+_ROW = "appliance.setting"
+"""The key of a ``Settings`` field's metadata that holds its row."""
 
 
 def _row(
     group: str,
-    name: str,
     env: str,
     default: str,
     parse: Callable[[str], Any],
     help: str,
     secret: bool = False,
-) -> Setting:
-    return Setting(name=name, env=env, default=default, help=help, parse=parse, group=group, secret=secret)
+) -> dict[str, Setting]:
+    """The metadata of one ``Settings`` field: its row of the table."""
+    return {_ROW: Setting(group=group, env=env, default=default, parse=parse, help=help, secret=secret)}
 
 
 def _default_data_dir() -> str:
@@ -178,241 +184,228 @@ def _default_render_slots() -> str:
     return "0"  # 0 = derived at start-up from os.cpu_count() and render_cpus
 
 
-SETTINGS: tuple[Setting, ...] = (
-    # -- core --------------------------------------------------------------------------------
-    _row("Core", "data_dir", "APPLIANCE_DATA_DIR", _default_data_dir(), _path,
-         "Directory for the state store, the job queue and local videos (created 0700)."),
-    _row("Core", "host", "APPLIANCE_HOST", "127.0.0.1", _string,
-         "Address the HTTP server binds to (the appliance image sets 0.0.0.0)."),
-    _row("Core", "port", "APPLIANCE_PORT", "7860", _positive_int,
-         "Port of the HTTP server (API, web UI, Telegram webhook, local video URLs)."),
-    _row("Core", "public_url", "APPLIANCE_PUBLIC_URL", "", _string,
-         "Base URL people reach the appliance at, used in video links; empty means http://HOST:PORT."),
-    _row("Core", "log_level", "APPLIANCE_LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"),
-         "Logging level of the appliance's own messages."),
-    # -- sandbox -----------------------------------------------------------------------------
-    _row("Sandbox", "sandbox_image", "APPLIANCE_SANDBOX_IMAGE",
-         f"manim-appliance-sandbox:{SANDBOX_IMAGE_VERSION}", _string,
-         "Docker image renders run in; `appliance sandbox build` creates it."),
-    _row("Sandbox", "sandbox_base_image", "APPLIANCE_SANDBOX_BASE_IMAGE", "debian:bookworm-slim", _string,
-         "Base image of the sandbox image. When it cannot be pulled, `appliance sandbox build "
-         "--debootstrap` makes it from Debian packages."),
-    _row("Sandbox", "sandbox_context", "APPLIANCE_SANDBOX_CONTEXT", "", _optional_path,
-         "Directory with the sandbox image's Dockerfile; empty: sandbox_image/ of this installation."),
-    _row("Sandbox", "sandbox_auto_build", "APPLIANCE_SANDBOX_AUTO_BUILD", "true", _parse_bool,
-         "When `appliance serve` finds no sandbox image, build it in the background (progress in the log)."),
-    _row("Sandbox", "extra_ca_certs", "APPLIANCE_EXTRA_CA_CERTS", "", _optional_path,
-         "PEM file of extra CA certificates trusted while building images (TLS-inspecting proxies)."),
-    _row("Sandbox", "render_timeout_s", "APPLIANCE_RENDER_TIMEOUT_S", "180", _positive_float,
-         "Wall-clock limit of one render; the container is killed when it is reached."),
-    _row("Sandbox", "render_memory_mb", "APPLIANCE_RENDER_MEMORY_MB", "1536", _positive_int,
-         "Memory limit of one render container (swap is not allowed: memory == memory+swap)."),
-    _row("Sandbox", "render_cpus", "APPLIANCE_RENDER_CPUS", "1.0", _positive_float,
-         "CPUs one render container may use."),
-    _row("Sandbox", "render_pids", "APPLIANCE_RENDER_PIDS", "256", _positive_int,
-         "Maximum number of processes and threads inside one render container."),
-    _row("Sandbox", "render_tmpfs_mb", "APPLIANCE_RENDER_TMPFS_MB", "512", _positive_int,
-         "Size of the in-memory work area (/work) of one render; /tmp gets a quarter of it."),
-    _row("Sandbox", "render_max_video_mb", "APPLIANCE_RENDER_MAX_VIDEO_MB", "100", _positive_int,
-         "Largest video a render may produce; a bigger one is refused as output too large."),
-    _row("Sandbox", "render_nofile", "APPLIANCE_RENDER_NOFILE", "1024", _positive_int,
-         "Open-file limit (ulimit nofile) inside a render container."),
-    _row("Sandbox", "render_log_kb", "APPLIANCE_RENDER_LOG_KB", "256", _positive_int,
-         "How much of a render's stdout/stderr is kept (the rest is dropped)."),
-    _row("Sandbox", "render_quality", "APPLIANCE_RENDER_QUALITY", "medium", _choice(*QUALITIES),
-         "Default video quality: low (480p15), medium (720p30) or high (1080p60)."),
-    _row("Sandbox", "render_encoder_preset", "APPLIANCE_RENDER_ENCODER_PRESET", "ultrafast",
-         _choice("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"),
-         "x264 preset of the sandbox's video encoding: ultrafast renders about 30% faster on a capped CPU than "
-         "Manim's own default (medium), for files about 3x larger."),
-    _row("Sandbox", "warm_pool_size", "APPLIANCE_WARM_POOL_SIZE", "1", _non_negative_int,
-         "Containers kept started with Manim already imported, each used for one render (0 disables)."),
-    _row("Sandbox", "render_slots", "APPLIANCE_RENDER_SLOTS", _default_render_slots(), _non_negative_int,
-         "Renders run at once; 0 derives it from the CPUs and APPLIANCE_RENDER_CPUS."),
-    _row("Sandbox", "render_engines", "APPLIANCE_RENDER_ENGINES", "", parse_engine_list,
-         "More Docker engines that render too, as extra render slots: comma-separated `URL=SLOTS` "
-         "(tcp://HOST:2376 with TLS, or unix:///PATH); without =SLOTS, the engine's CPUs / APPLIANCE_RENDER_CPUS. "
-         "The engine of DOCKER_HOST (or the local socket) keeps APPLIANCE_RENDER_SLOTS."),
-    _row("Sandbox", "render_engines_tls_dir", "APPLIANCE_RENDER_ENGINES_TLS_DIR", "", _optional_path,
-         "Client certificates for tcp:// render engines, Docker's file names (ca.pem, cert.pem, key.pem): "
-         "DIR/HOST/ for one engine, else DIR/. Plain tcp:// without them is only allowed to 127.0.0.1."),
-    # -- generation --------------------------------------------------------------------------
-    _row("Generation", "llm_models", "APPLIANCE_LLM_MODELS", "", _model_list,
-         "Ordered litellm models to try, comma-separated (e.g. groq/llama-3.3-70b-versatile,"
-         "ollama/qwen2.5-coder). Empty: derived from the provider keys that are set. The "
-         "built-in solver always comes last."),
-    _row("Generation", "llm_timeout_s", "APPLIANCE_LLM_TIMEOUT_S", "60", _positive_float,
-         "Timeout of one model call."),
-    _row("Generation", "llm_retries", "APPLIANCE_LLM_RETRIES", "1", _non_negative_int,
-         "Retries of one provider (rate limits, timeouts) before moving to the next."),
-    _row("Generation", "llm_temperature", "APPLIANCE_LLM_TEMPERATURE", "0.2", float,
-         "Sampling temperature for scene generation."),
-    _row("Generation", "max_attempts", "APPLIANCE_MAX_ATTEMPTS", "3", _positive_int,
-         "Generation attempts per job (each failed validation or render feeds the error back)."),
-    _row("Generation", "code_cache", "APPLIANCE_CODE_CACHE", "true", _parse_bool,
-         "Reuse validated scene code for the same problem asked again within a day."),
-    _row("Generation", "code_cache_ttl_s", "APPLIANCE_CODE_CACHE_TTL_S", "86400", _positive_int,
-         "How long cached scene code is reused."),
-    _row("Generation", "max_code_bytes", "APPLIANCE_MAX_CODE_BYTES", "60000", _positive_int,
-         "Largest scene code accepted from a model."),
-    # -- provider keys (conventional variables) ----------------------------------------------
-    _row("Providers", "groq_api_key", "GROQ_API_KEY", "", _optional_string,
-         "Groq API key; enables groq/llama-3.3-70b-versatile.", secret=True),
-    _row("Providers", "cloudflare_api_key", "CLOUDFLARE_API_KEY", "", _optional_string,
-         "Cloudflare Workers AI token; needs CLOUDFLARE_ACCOUNT_ID too.", secret=True),
-    _row("Providers", "cloudflare_account_id", "CLOUDFLARE_ACCOUNT_ID", "", _optional_string,
-         "Cloudflare account id for Workers AI."),
-    _row("Providers", "huggingface_api_key", "HUGGINGFACE_API_KEY", "", _optional_string,
-         "Hugging Face token; enables a Hugging Face Inference model.", secret=True),
-    _row("Providers", "openai_api_key", "OPENAI_API_KEY", "", _optional_string,
-         "OpenAI (or OpenAI-compatible server) API key.", secret=True),
-    _row("Providers", "openai_api_base", "OPENAI_API_BASE", "", _optional_string,
-         "Base URL of an OpenAI-compatible server (vLLM, LM Studio, llama.cpp), e.g. "
-         "http://127.0.0.1:8000/v1."),
-    _row("Providers", "ollama_api_base", "OLLAMA_API_BASE", "", _optional_string,
-         "Base URL of an Ollama server, e.g. http://127.0.0.1:11434."),
-    # -- orchestration -----------------------------------------------------------------------
-    _row("Jobs", "max_active_jobs_per_session", "APPLIANCE_MAX_ACTIVE_JOBS_PER_SESSION", "2",
-         _positive_int, "Jobs one session (chat or browser) may have queued or running at once."),
-    _row("Jobs", "max_submissions_per_hour", "APPLIANCE_MAX_SUBMISSIONS_PER_HOUR", "20", _positive_int,
-         "Submissions one session may make per hour."),
-    _row("Jobs", "queued_timeout_s", "APPLIANCE_QUEUED_TIMEOUT_S", "3600", _positive_int,
-         "A job still QUEUED after this long fails (the seed's 1 h processing timeout)."),
-    _row("Jobs", "ready_ttl_s", "APPLIANCE_READY_TTL_S", "86400", _positive_int,
-         "A READY video not accessed within this window expires and is deleted."),
-    _row("Jobs", "web_replay_grace_s", "APPLIANCE_WEB_REPLAY_GRACE_S", "900", _non_negative_int,
-         "How long the web UI keeps a delivered video for replay after first access."),
-    _row("Jobs", "shutdown_grace_s", "APPLIANCE_SHUTDOWN_GRACE_S", "30", _non_negative_int,
-         "On shutdown, running renders get this long to finish before they are re-queued."),
-    _row("Jobs", "maintenance_interval_s", "APPLIANCE_MAINTENANCE_INTERVAL_S", "60", _positive_int,
-         "Interval of the housekeeping run (expiry, timeouts, cache culling)."),
-    _row("Jobs", "orphan_sweep_interval_s", "APPLIANCE_ORPHAN_SWEEP_INTERVAL_S", "300", _positive_int,
-         "Interval of the sweep that removes sandbox containers left by a crash."),
-    # -- storage -----------------------------------------------------------------------------
-    _row("Storage", "storage_backend", "APPLIANCE_STORAGE", "local", _choice(*STORAGE_BACKENDS),
-         "Where videos go: local (disk under the data directory, signed URLs) or s3 (S3/R2)."),
-    _row("Storage", "video_url_ttl_s", "APPLIANCE_VIDEO_URL_TTL_S", "86400", _positive_int,
-         "Lifetime of a video URL (presigned or signed)."),
-    _row("Storage", "signing_key", "APPLIANCE_SIGNING_KEY", "", _optional_string,
-         "HMAC key for local video URLs; empty: generated once and kept in the data directory.",
-         secret=True),
-    _row("Storage", "s3_bucket", "APPLIANCE_S3_BUCKET", "", _optional_string,
-         "Bucket for videos when APPLIANCE_STORAGE=s3."),
-    _row("Storage", "s3_endpoint_url", "APPLIANCE_S3_ENDPOINT_URL", "", _optional_string,
-         "S3-compatible endpoint, e.g. https://ACCOUNT.r2.cloudflarestorage.com for R2."),
-    _row("Storage", "s3_region", "APPLIANCE_S3_REGION", "auto", _string,
-         "Region of the bucket (R2 uses auto)."),
-    _row("Storage", "s3_access_key_id", "APPLIANCE_S3_ACCESS_KEY_ID", "", _optional_string,
-         "Access key id for the bucket.", secret=True),
-    _row("Storage", "s3_secret_access_key", "APPLIANCE_S3_SECRET_ACCESS_KEY", "", _optional_string,
-         "Secret access key for the bucket.", secret=True),
-    _row("Storage", "s3_prefix", "APPLIANCE_S3_PREFIX", "videos/", _string,
-         "Key prefix for videos in the bucket."),
-    # -- web and API -------------------------------------------------------------------------
-    _row("Web", "api_token", "APPLIANCE_API_TOKEN", "", _optional_string,
-         "When set, /api/* requires `Authorization: Bearer TOKEN`.", secret=True),
-    _row("Web", "web_auth", "APPLIANCE_WEB_AUTH", "", _optional_string,
-         "When set (user:password), the web UI asks for this login.", secret=True),
-    _row("Web", "max_request_bytes", "APPLIANCE_MAX_REQUEST_BYTES", "65536", _positive_int,
-         "Largest HTTP request body accepted by the API."),
-    _row("Web", "web_ui", "APPLIANCE_WEB_UI", "true", _parse_bool,
-         "Serve the Gradio web UI at /."),
-    # -- telegram ----------------------------------------------------------------------------
-    _row("Telegram", "telegram_bot_token", "TELEGRAM_BOT_TOKEN", "", _optional_string,
-         "Bot token from @BotFather; the bot is off when empty.", secret=True),
-    _row("Telegram", "telegram_mode", "APPLIANCE_TELEGRAM_MODE", "polling", _choice(*TELEGRAM_MODES),
-         "polling (no public URL needed) or webhook (Telegram calls APPLIANCE_TELEGRAM_WEBHOOK_URL)."),
-    _row("Telegram", "telegram_webhook_url", "APPLIANCE_TELEGRAM_WEBHOOK_URL", "", _optional_string,
-         "Public HTTPS URL of the webhook route (…/telegram/webhook) in webhook mode."),
-    _row("Telegram", "telegram_webhook_secret", "APPLIANCE_TELEGRAM_WEBHOOK_SECRET", "",
-         _optional_string,
-         "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; empty: generated and kept in "
-         "the data directory.", secret=True),
-    _row("Telegram", "telegram_api_base", "APPLIANCE_TELEGRAM_API_BASE", "https://api.telegram.org/bot",
-         _string, "Bot API base URL (a self-hosted Bot API server, or a test stand-in)."),
-)
-
-_SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
-
-
-def _parse_setting(setting: Setting, raw: str) -> Any:
-    try:
-        return setting.parse(raw)
-    except (ValueError, TypeError) as exc:
-        shown = "***" if setting.secret else repr(raw)
-        raise ConfigError(f"{setting.env}={shown} is invalid: {exc}") from exc
-
-
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of the appliance, parsed and checked. Build with ``from_env``."""
+    """Every setting of the appliance, parsed and checked. Build with ``from_env``.
 
-    data_dir: Path
-    host: str
-    port: int
-    public_url: str
-    log_level: str
-    sandbox_image: str
-    sandbox_base_image: str
-    sandbox_context: Path | None
-    sandbox_auto_build: bool
-    extra_ca_certs: Path | None
-    render_timeout_s: float
-    render_memory_mb: int
-    render_cpus: float
-    render_pids: int
-    render_tmpfs_mb: int
-    render_max_video_mb: int
-    render_nofile: int
-    render_log_kb: int
-    render_quality: str
-    render_encoder_preset: str
-    warm_pool_size: int
-    render_slots: int
-    render_engines: tuple[tuple[str, int], ...]
-    render_engines_tls_dir: Path | None
-    llm_models: tuple[str, ...]
-    llm_timeout_s: float
-    llm_retries: int
-    llm_temperature: float
-    max_attempts: int
-    code_cache: bool
-    code_cache_ttl_s: int
-    max_code_bytes: int
-    groq_api_key: str | None
-    cloudflare_api_key: str | None
-    cloudflare_account_id: str | None
-    huggingface_api_key: str | None
-    openai_api_key: str | None
-    openai_api_base: str | None
-    ollama_api_base: str | None
-    max_active_jobs_per_session: int
-    max_submissions_per_hour: int
-    queued_timeout_s: int
-    ready_ttl_s: int
-    web_replay_grace_s: int
-    shutdown_grace_s: int
-    maintenance_interval_s: int
-    orphan_sweep_interval_s: int
-    storage_backend: str
-    video_url_ttl_s: int
-    signing_key: str | None
-    s3_bucket: str | None
-    s3_endpoint_url: str | None
-    s3_region: str
-    s3_access_key_id: str | None
-    s3_secret_access_key: str | None
-    s3_prefix: str
-    api_token: str | None
-    web_auth: str | None
-    max_request_bytes: int
-    web_ui: bool
-    telegram_bot_token: str | None
-    telegram_mode: str
-    telegram_webhook_url: str | None
-    telegram_webhook_secret: str | None
-    telegram_api_base: str
-    extras: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    This class is the settings table: each field carries its row (group, environment
+    variable, default text, parser, help, secret) in its metadata, in the order the
+    README shows them; ``SETTINGS`` is derived from the fields.
+    """
+
+    # -- core --------------------------------------------------------------------------------
+    data_dir: Path = field(metadata=_row(
+        "Core", "APPLIANCE_DATA_DIR", _default_data_dir(), _path,
+        "Directory for the state store, the job queue and local videos (created 0700)."))
+    host: str = field(metadata=_row(
+        "Core", "APPLIANCE_HOST", "127.0.0.1", _string,
+        "Address the HTTP server binds to (the appliance image sets 0.0.0.0)."))
+    port: int = field(metadata=_row(
+        "Core", "APPLIANCE_PORT", "7860", _positive_int,
+        "Port of the HTTP server (API, web UI, Telegram webhook, local video URLs)."))
+    public_url: str = field(metadata=_row(
+        "Core", "APPLIANCE_PUBLIC_URL", "", _string,
+        "Base URL people reach the appliance at, used in video links; empty means http://HOST:PORT."))
+    log_level: str = field(metadata=_row(
+        "Core", "APPLIANCE_LOG_LEVEL", "INFO", _choice("debug", "info", "warning", "error"),
+        "Logging level of the appliance's own messages."))
+    # -- sandbox -----------------------------------------------------------------------------
+    sandbox_image: str = field(metadata=_row(
+        "Sandbox", "APPLIANCE_SANDBOX_IMAGE", f"manim-appliance-sandbox:{SANDBOX_IMAGE_VERSION}", _string,
+        "Docker image renders run in; `appliance sandbox build` creates it."))
+    sandbox_base_image: str = field(metadata=_row(
+        "Sandbox", "APPLIANCE_SANDBOX_BASE_IMAGE", "debian:bookworm-slim", _string,
+        "Base image of the sandbox image. When it cannot be pulled, `appliance sandbox build "
+        "--debootstrap` makes it from Debian packages."))
+    sandbox_context: Path | None = field(metadata=_row(
+        "Sandbox", "APPLIANCE_SANDBOX_CONTEXT", "", _optional_path,
+        "Directory with the sandbox image's Dockerfile; empty: sandbox_image/ of this installation."))
+    sandbox_auto_build: bool = field(metadata=_row(
+        "Sandbox", "APPLIANCE_SANDBOX_AUTO_BUILD", "true", _parse_bool,
+        "When `appliance serve` finds no sandbox image, build it in the background (progress in the log)."))
+    extra_ca_certs: Path | None = field(metadata=_row(
+        "Sandbox", "APPLIANCE_EXTRA_CA_CERTS", "", _optional_path,
+        "PEM file of extra CA certificates trusted while building images (TLS-inspecting proxies)."))
+    render_timeout_s: float = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_TIMEOUT_S", "180", _positive_float,
+        "Wall-clock limit of one render; the container is killed when it is reached."))
+    render_memory_mb: int = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_MEMORY_MB", "1536", _positive_int,
+        "Memory limit of one render container (swap is not allowed: memory == memory+swap)."))
+    render_cpus: float = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_CPUS", "1.0", _positive_float,
+        "CPUs one render container may use."))
+    render_pids: int = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_PIDS", "256", _positive_int,
+        "Maximum number of processes and threads inside one render container."))
+    render_tmpfs_mb: int = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_TMPFS_MB", "512", _positive_int,
+        "Size of the in-memory work area (/work) of one render; /tmp gets a quarter of it."))
+    render_max_video_mb: int = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_MAX_VIDEO_MB", "100", _positive_int,
+        "Largest video a render may produce; a bigger one is refused as output too large."))
+    render_nofile: int = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_NOFILE", "1024", _positive_int,
+        "Open-file limit (ulimit nofile) inside a render container."))
+    render_log_kb: int = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_LOG_KB", "256", _positive_int,
+        "How much of a render's stdout/stderr is kept (the rest is dropped)."))
+    render_quality: str = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_QUALITY", "medium", _choice(*QUALITIES),
+        "Default video quality: low (480p15), medium (720p30) or high (1080p60)."))
+    render_encoder_preset: str = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_ENCODER_PRESET", "ultrafast",
+        _choice("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"),
+        "x264 preset of the sandbox's video encoding: ultrafast renders about 30% faster on a capped CPU than "
+        "Manim's own default (medium), for files about 3x larger."))
+    warm_pool_size: int = field(metadata=_row(
+        "Sandbox", "APPLIANCE_WARM_POOL_SIZE", "1", _non_negative_int,
+        "Containers kept started with Manim already imported, each used for one render (0 disables)."))
+    render_slots: int = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_SLOTS", _default_render_slots(), _non_negative_int,
+        "Renders run at once; 0 derives it from the CPUs and APPLIANCE_RENDER_CPUS."))
+    render_engines: tuple[tuple[str, int], ...] = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_ENGINES", "", parse_engine_list,
+        "More Docker engines that render too, as extra render slots: comma-separated `URL=SLOTS` "
+        "(tcp://HOST:2376 with TLS, or unix:///PATH); without =SLOTS, the engine's CPUs / APPLIANCE_RENDER_CPUS. "
+        "The engine of DOCKER_HOST (or the local socket) keeps APPLIANCE_RENDER_SLOTS."))
+    render_engines_tls_dir: Path | None = field(metadata=_row(
+        "Sandbox", "APPLIANCE_RENDER_ENGINES_TLS_DIR", "", _optional_path,
+        "Client certificates for tcp:// render engines, Docker's file names (ca.pem, cert.pem, key.pem): "
+        "DIR/HOST/ for one engine, else DIR/. Plain tcp:// without them is only allowed to 127.0.0.1."))
+    # -- generation --------------------------------------------------------------------------
+    llm_models: tuple[str, ...] = field(metadata=_row(
+        "Generation", "APPLIANCE_LLM_MODELS", "", _model_list,
+        "Ordered litellm models to try, comma-separated (e.g. groq/llama-3.3-70b-versatile,"
+        "ollama/qwen2.5-coder). Empty: derived from the provider keys that are set. The "
+        "built-in solver always comes last."))
+    llm_timeout_s: float = field(metadata=_row(
+        "Generation", "APPLIANCE_LLM_TIMEOUT_S", "60", _positive_float,
+        "Timeout of one model call."))
+    llm_retries: int = field(metadata=_row(
+        "Generation", "APPLIANCE_LLM_RETRIES", "1", _non_negative_int,
+        "Retries of one provider (rate limits, timeouts) before moving to the next."))
+    llm_temperature: float = field(metadata=_row(
+        "Generation", "APPLIANCE_LLM_TEMPERATURE", "0.2", float,
+        "Sampling temperature for scene generation."))
+    max_attempts: int = field(metadata=_row(
+        "Generation", "APPLIANCE_MAX_ATTEMPTS", "3", _positive_int,
+        "Generation attempts per job (each failed validation or render feeds the error back)."))
+    code_cache: bool = field(metadata=_row(
+        "Generation", "APPLIANCE_CODE_CACHE", "true", _parse_bool,
+        "Reuse validated scene code for the same problem asked again within a day."))
+    code_cache_ttl_s: int = field(metadata=_row(
+        "Generation", "APPLIANCE_CODE_CACHE_TTL_S", "86400", _positive_int,
+        "How long cached scene code is reused."))
+    max_code_bytes: int = field(metadata=_row(
+        "Generation", "APPLIANCE_MAX_CODE_BYTES", "60000", _positive_int,
+        "Largest scene code accepted from a model."))
+    # -- provider keys (conventional variables) ----------------------------------------------
+    groq_api_key: str | None = field(metadata=_row(
+        "Providers", "GROQ_API_KEY", "", _optional_string,
+        "Groq API key; enables groq/llama-3.3-70b-versatile.", secret=True))
+    cloudflare_api_key: str | None = field(metadata=_row(
+        "Providers", "CLOUDFLARE_API_KEY", "", _optional_string,
+        "Cloudflare Workers AI token; needs CLOUDFLARE_ACCOUNT_ID too.", secret=True))
+    cloudflare_account_id: str | None = field(metadata=_row(
+        "Providers", "CLOUDFLARE_ACCOUNT_ID", "", _optional_string,
+        "Cloudflare account id for Workers AI."))
+    huggingface_api_key: str | None = field(metadata=_row(
+        "Providers", "HUGGINGFACE_API_KEY", "", _optional_string,
+        "Hugging Face token; enables a Hugging Face Inference model.", secret=True))
+    openai_api_key: str | None = field(metadata=_row(
+        "Providers", "OPENAI_API_KEY", "", _optional_string,
+        "OpenAI (or OpenAI-compatible server) API key.", secret=True))
+    openai_api_base: str | None = field(metadata=_row(
+        "Providers", "OPENAI_API_BASE", "", _optional_string,
+        "Base URL of an OpenAI-compatible server (vLLM, LM Studio, llama.cpp), e.g. "
+        "http://127.0.0.1:8000/v1."))
+    ollama_api_base: str | None = field(metadata=_row(
+        "Providers", "OLLAMA_API_BASE", "", _optional_string,
+        "Base URL of an Ollama server, e.g. http://127.0.0.1:11434."))
+    # -- orchestration -----------------------------------------------------------------------
+    max_active_jobs_per_session: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_MAX_ACTIVE_JOBS_PER_SESSION", "2", _positive_int,
+        "Jobs one session (chat or browser) may have queued or running at once."))
+    max_submissions_per_hour: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_MAX_SUBMISSIONS_PER_HOUR", "20", _positive_int,
+        "Submissions one session may make per hour."))
+    queued_timeout_s: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_QUEUED_TIMEOUT_S", "3600", _positive_int,
+        "A job still QUEUED after this long fails (the seed's 1 h processing timeout)."))
+    ready_ttl_s: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_READY_TTL_S", "86400", _positive_int,
+        "A READY video not accessed within this window expires and is deleted."))
+    web_replay_grace_s: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_WEB_REPLAY_GRACE_S", "900", _non_negative_int,
+        "How long the web UI keeps a delivered video for replay after first access."))
+    shutdown_grace_s: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_SHUTDOWN_GRACE_S", "30", _non_negative_int,
+        "On shutdown, running renders get this long to finish before they are re-queued."))
+    maintenance_interval_s: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_MAINTENANCE_INTERVAL_S", "60", _positive_int,
+        "Interval of the housekeeping run (expiry, timeouts, cache culling)."))
+    orphan_sweep_interval_s: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_ORPHAN_SWEEP_INTERVAL_S", "300", _positive_int,
+        "Interval of the sweep that removes sandbox containers left by a crash."))
+    # -- storage -----------------------------------------------------------------------------
+    storage_backend: str = field(metadata=_row(
+        "Storage", "APPLIANCE_STORAGE", "local", _choice(*STORAGE_BACKENDS),
+        "Where videos go: local (disk under the data directory, signed URLs) or s3 (S3/R2)."))
+    video_url_ttl_s: int = field(metadata=_row(
+        "Storage", "APPLIANCE_VIDEO_URL_TTL_S", "86400", _positive_int,
+        "Lifetime of a video URL (presigned or signed)."))
+    signing_key: str | None = field(metadata=_row(
+        "Storage", "APPLIANCE_SIGNING_KEY", "", _optional_string,
+        "HMAC key for local video URLs; empty: generated once and kept in the data directory.", secret=True))
+    s3_bucket: str | None = field(metadata=_row(
+        "Storage", "APPLIANCE_S3_BUCKET", "", _optional_string,
+        "Bucket for videos when APPLIANCE_STORAGE=s3."))
+    s3_endpoint_url: str | None = field(metadata=_row(
+        "Storage", "APPLIANCE_S3_ENDPOINT_URL", "", _optional_string,
+        "S3-compatible endpoint, e.g. https://ACCOUNT.r2.cloudflarestorage.com for R2."))
+    s3_region: str = field(metadata=_row(
+        "Storage", "APPLIANCE_S3_REGION", "auto", _string,
+        "Region of the bucket (R2 uses auto)."))
+    s3_access_key_id: str | None = field(metadata=_row(
+        "Storage", "APPLIANCE_S3_ACCESS_KEY_ID", "", _optional_string,
+        "Access key id for the bucket.", secret=True))
+    s3_secret_access_key: str | None = field(metadata=_row(
+        "Storage", "APPLIANCE_S3_SECRET_ACCESS_KEY", "", _optional_string,
+        "Secret access key for the bucket.", secret=True))
+    s3_prefix: str = field(metadata=_row(
+        "Storage", "APPLIANCE_S3_PREFIX", "videos/", _string,
+        "Key prefix for videos in the bucket."))
+    # -- web and API -------------------------------------------------------------------------
+    api_token: str | None = field(metadata=_row(
+        "Web", "APPLIANCE_API_TOKEN", "", _optional_string,
+        "When set, /api/* requires `Authorization: Bearer TOKEN`.", secret=True))
+    web_auth: str | None = field(metadata=_row(
+        "Web", "APPLIANCE_WEB_AUTH", "", _optional_string,
+        "When set (user:password), the web UI asks for this login.", secret=True))
+    max_request_bytes: int = field(metadata=_row(
+        "Web", "APPLIANCE_MAX_REQUEST_BYTES", "65536", _positive_int,
+        "Largest HTTP request body accepted by the API."))
+    web_ui: bool = field(metadata=_row(
+        "Web", "APPLIANCE_WEB_UI", "true", _parse_bool,
+        "Serve the Gradio web UI at /."))
+    # -- telegram ----------------------------------------------------------------------------
+    telegram_bot_token: str | None = field(metadata=_row(
+        "Telegram", "TELEGRAM_BOT_TOKEN", "", _optional_string,
+        "Bot token from @BotFather; the bot is off when empty.", secret=True))
+    telegram_mode: str = field(metadata=_row(
+        "Telegram", "APPLIANCE_TELEGRAM_MODE", "polling", _choice(*TELEGRAM_MODES),
+        "polling (no public URL needed) or webhook (Telegram calls APPLIANCE_TELEGRAM_WEBHOOK_URL)."))
+    telegram_webhook_url: str | None = field(metadata=_row(
+        "Telegram", "APPLIANCE_TELEGRAM_WEBHOOK_URL", "", _optional_string,
+        "Public HTTPS URL of the webhook route (…/telegram/webhook) in webhook mode."))
+    telegram_webhook_secret: str | None = field(metadata=_row(
+        "Telegram", "APPLIANCE_TELEGRAM_WEBHOOK_SECRET", "", _optional_string,
+        "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; empty: generated and kept in "
+        "the data directory.", secret=True))
+    telegram_api_base: str = field(metadata=_row(
+        "Telegram", "APPLIANCE_TELEGRAM_API_BASE", "https://api.telegram.org/bot", _string,
+        "Bot API base URL (a self-hosted Bot API server, or a test stand-in)."))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -495,10 +488,23 @@ class Settings:
         return [str(getattr(self, s.name)) for s in SETTINGS if s.secret and getattr(self, s.name)]
 
 
-def is_loopback_url(url: str) -> bool:
-    import ipaddress
-    from urllib.parse import urlsplit
+SETTINGS: tuple[Setting, ...] = tuple(
+    dataclasses.replace(spec.metadata[_ROW], name=spec.name) for spec in dataclasses.fields(Settings)
+)
+"""The settings table, one row per ``Settings`` field, in field order."""
 
+_SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def _parse_setting(setting: Setting, raw: str) -> Any:
+    try:
+        return setting.parse(raw)
+    except (ValueError, TypeError) as exc:
+        shown = "***" if setting.secret else repr(raw)
+        raise ConfigError(f"{setting.env}={shown} is invalid: {exc}") from exc
+
+
+def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost":
         return True
@@ -510,8 +516,6 @@ def is_loopback_url(url: str) -> bool:
 
 def update_readme(readme: Path) -> bool:
     """Rewrite the settings section of a README between its markers; True if it changed."""
-    import re
-
     text = readme.read_text(encoding="utf-8")
     new = re.sub(
         r"<!-- settings:start -->.*<!-- settings:end -->",

@@ -16,13 +16,11 @@ filesystem) are translated into these at the boundary that meets them, with
     │   ├── SandboxUnavailable          the Docker engine cannot be reached
     │   └── SandboxImageMissing         the sandbox image is absent or the wrong version
     ├── GenerationError                 no scene code could be produced
-    │   ├── ProviderError               one LLM provider failed (the chain moves on)
     │   ├── AllProvidersFailed          every provider in the chain failed
     │   ├── UnsupportedProblem          the built-in solver does not understand the problem
     │   └── CodeRejected                scene code fails validation (has .reason)
-    ├── StorageError                    the video store (local disk or S3/R2) failed
-    │   └── SignatureInvalid            a local video URL's signature is wrong or expired (403)
-    └── DeliveryError                   a frontend could not deliver a video
+    └── StorageError                    the video store (local disk or S3/R2) failed
+        └── SignatureInvalid            a local video URL's signature is wrong or expired (403)
 
 Render failures (timeouts, scene errors, memory) are *data*
 (``appliance.sandbox.result.RenderResult``), not exceptions.
@@ -97,14 +95,6 @@ class GenerationError(ApplianceError):
     """No scene code could be produced for a problem."""
 
 
-class ProviderError(GenerationError):
-    """One LLM provider failed; the chain moves on to the next."""
-
-    def __init__(self, provider: str, message: str) -> None:
-        self.provider = provider
-        super().__init__(f"{provider}: {message}")
-
-
 class AllProvidersFailed(GenerationError):
     """Every provider of the chain failed."""
 
@@ -128,6 +118,3 @@ class StorageError(ApplianceError):
 class SignatureInvalid(StorageError):
     """A signed local video URL is forged, tampered with or past its expiry (HTTP 403)."""
 
-
-class DeliveryError(ApplianceError):
-    """A frontend could not deliver a video."""

@@ -2,6 +2,11 @@
 
 Every task is also a plain method, so tests and the CLI can run one pass directly.
 Scheduler jobs coalesce and run one instance at a time: a slow pass is never stacked.
+
+No task scans every job: each reads the store's per-state index it needs
+(``Store.indexed_jobs``), oldest entry first, and stops at the first entry too young to
+act on. The time-based tasks cost O(jobs acted on); the stray-video sweep costs
+O(videos held + jobs in flight + files in storage).
 """
 
 from __future__ import annotations
@@ -10,15 +15,15 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from appliance.config import Settings
+from appliance.contracts import VideoStorage
 from appliance.errors import ApplianceError, InvalidTransition, NotFound
 from appliance.metrics import Metrics
 from appliance.models import ProcessingJob, ProcessingStatus
-from appliance.store import Store
+from appliance.store import JobIndex, Store
 
 log = logging.getLogger(__name__)
 S = ProcessingStatus
@@ -35,7 +40,7 @@ class Maintenance:
         self,
         settings: Settings,
         store: Store,
-        storage: Any,
+        storage: VideoStorage,
         metrics: Metrics,
         publish: Callable[[ProcessingJob], None],
         sweep_containers: Callable[[], int] | None = None,
@@ -69,7 +74,8 @@ class Maintenance:
         """READY videos not accessed within the window become EXPIRED and are deleted."""
         now = now or datetime.now(UTC)
         expired = 0
-        for job in self.store.iter_jobs():
+        until = now - timedelta(seconds=self.settings.ready_ttl_s)
+        for job in self.store.indexed_jobs(JobIndex.READY, entered_until=until):
             if job.status is S.READY and _age_s(job.completed_at or job.updated_at, now) >= self.settings.ready_ttl_s:
                 try:
                     job = self.store.transition_job(job.job_id, S.EXPIRED, "Expired: the video was not "
@@ -86,7 +92,8 @@ class Maintenance:
         """Delivered videos kept for web replay are deleted once their grace period ends."""
         now = now or datetime.now(UTC)
         deleted = 0
-        for job in self.store.iter_jobs():
+        until = now - timedelta(seconds=self.settings.web_replay_grace_s)
+        for job in self.store.indexed_jobs(JobIndex.KEPT_VIDEOS, entered_until=until):
             if (
                 job.status is S.DELIVERED
                 and job.video_key
@@ -100,7 +107,8 @@ class Maintenance:
         """Jobs still QUEUED after the processing timeout (1 h) fail with a clear message."""
         now = now or datetime.now(UTC)
         failed = 0
-        for job in self.store.iter_jobs():
+        until = now - timedelta(seconds=self.settings.queued_timeout_s)
+        for job in self.store.indexed_jobs(JobIndex.QUEUED, entered_until=until):
             waited_s = _age_s(job.updated_at or job.created_at, now)
             if job.status is S.QUEUED and waited_s >= self.settings.queued_timeout_s:
                 minutes = round(self.settings.queued_timeout_s / 60)
@@ -125,13 +133,11 @@ class Maintenance:
 
     def remove_stray_videos(self) -> int:
         """Video files no live job points at (left by a crash mid-upload) are deleted."""
-        wanted: set[str] = set()
-        uploading: set[str] = set()
-        for job in self.store.iter_jobs():
-            if job.video_key:
-                wanted.add(job.video_key)
-            if job.status in (S.UPLOADING, S.RENDERING):
-                uploading.add(job.job_id)
+        # Every job holding a video is READY or in the kept-videos index (by their definitions).
+        wanted = {job.video_key for index in (JobIndex.READY, JobIndex.KEPT_VIDEOS)
+                  for job in self.store.indexed_jobs(index) if job.video_key}
+        uploading = {job.job_id for job in self.store.indexed_jobs(JobIndex.IN_FLIGHT)
+                     if job.status in (S.UPLOADING, S.RENDERING)}
         removed = 0
         for key in list(self.storage.keys()):
             if key in wanted or any(key.startswith(job_id) for job_id in uploading):
@@ -145,20 +151,6 @@ class Maintenance:
         if self.sweep_containers is None:
             return 0
         return self.sweep_containers()
-
-    def run_once(self) -> dict[str, int]:
-        """Every housekeeping task once (the scheduler runs them on their intervals)."""
-        results: dict[str, int] = {}
-        for name, task in (
-            ("expired", self.expire_ready),
-            ("replay_deleted", self.delete_replayed),
-            ("queued_timeouts", self.fail_stale_queued),
-            ("store_expired", self.store.expire),
-            ("stray_videos", self.remove_stray_videos),
-            ("orphan_containers", self.sweep_orphans),
-        ):
-            results[name] = self._guarded(name, task)
-        return results
 
     def _guarded(self, name: str, task: Callable[[], int]) -> int:
         try:

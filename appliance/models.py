@@ -21,6 +21,9 @@ from typing import Any, TypeVar
 
 from appliance.errors import InvalidTransition, ProblemRejected, ValidationError
 
+# A JSON object as json.loads gives it: its values may be any JSON type.
+JSONDict = dict[str, Any]
+
 PROBLEM_MIN_CHARS = 10
 PROBLEM_MAX_CHARS = 5000
 HISTORY_MAX_ENTRIES = 100
@@ -98,19 +101,19 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def check_uuid4(value: Any, field_name: str) -> str:
+def check_uuid4(value: object, field_name: str) -> str:
     if not isinstance(value, str) or not _UUID4.match(value):
         raise ValidationError(field_name, "must be a UUID v4")
     return value
 
 
-def check_chat_id(value: Any, field_name: str = "telegram_chat_id") -> str:
+def check_chat_id(value: object, field_name: str = "telegram_chat_id") -> str:
     if not isinstance(value, str) or not _NUMERIC.match(value):
         raise ValidationError(field_name, "must be a numeric string")
     return value
 
 
-def normalize_problem_text(text: Any) -> str:
+def normalize_problem_text(text: object) -> str:
     """Trim and check a problem: 10 to 5000 characters after trimming."""
     if not isinstance(text, str):
         raise ProblemRejected("problem_text", "required", "problem_text: a text is required")
@@ -131,13 +134,13 @@ def normalize_problem_text(text: Any) -> str:
     return trimmed
 
 
-def _check_non_negative(value: Any, field_name: str) -> int:
+def _check_non_negative(value: object, field_name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValidationError(field_name, "must be an integer >= 0")
     return value
 
 
-def _check_optional_number(value: Any, field_name: str) -> None:
+def _check_optional_number(value: object, field_name: str) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
         raise ValidationError(field_name, "must be a number >= 0")
 
@@ -145,7 +148,7 @@ def _check_optional_number(value: Any, field_name: str) -> None:
 T = TypeVar("T")
 
 
-def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+def _known_fields(cls: type, data: JSONDict) -> JSONDict:
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return {key: value for key, value in data.items() if key in names}
 
@@ -182,19 +185,21 @@ class VideoMetadata:
             render_duration_seconds=job.render_duration_seconds,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         data = asdict(self)
         data["status"] = self.status.value
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> VideoMetadata:
+    def from_dict(cls, data: JSONDict) -> VideoMetadata:
         return cls(**_known_fields(cls, data))
 
 
-def _coerce_status(value: Any) -> ProcessingStatus:
+def _coerce_status(value: object) -> ProcessingStatus:
+    if isinstance(value, ProcessingStatus):
+        return value
     try:
-        return ProcessingStatus(value)
+        return ProcessingStatus(str(value))
     except ValueError as exc:
         raise ValidationError("status", "must be a ProcessingStatus value") from exc
 
@@ -250,13 +255,13 @@ class UserSession:
         self.video_history.append(entry)
         del self.video_history[:-HISTORY_MAX_ENTRIES]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         data = asdict(self)
         data["video_history"] = [entry.to_dict() for entry in self.video_history]
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> UserSession:
+    def from_dict(cls, data: JSONDict) -> UserSession:
         return cls(**_known_fields(cls, data))
 
 
@@ -336,13 +341,13 @@ class ProcessingJob:
             telegram_chat_id=telegram_chat_id,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         data = asdict(self)
         data["status"] = self.status.value
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ProcessingJob:
+    def from_dict(cls, data: JSONDict) -> ProcessingJob:
         return cls(**_known_fields(cls, data))
 
 
@@ -364,11 +369,11 @@ class VideoGenerationRequest:
         if self.priority != "normal":
             raise ValidationError("priority", 'must be "normal"')
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> VideoGenerationRequest:
+    def from_dict(cls, data: JSONDict) -> VideoGenerationRequest:
         return cls(**_known_fields(cls, data))
 
 
@@ -416,11 +421,11 @@ class VideoGenerationResponse:
             expires_at=job.video_expires_at if ready else None,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONDict:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> VideoGenerationResponse:
+    def from_dict(cls, data: JSONDict) -> VideoGenerationResponse:
         return cls(**_known_fields(cls, data))
 
 
@@ -455,7 +460,7 @@ class TelegramUpdate:
     message: TelegramMessage | None = None
 
     @classmethod
-    def from_dict(cls, data: Any) -> TelegramUpdate:
+    def from_dict(cls, data: object) -> TelegramUpdate:
         """Parse the seed's subset of a Telegram update; anything malformed raises ValidationError."""
         if not isinstance(data, dict):
             raise ValidationError("update", "must be a JSON object")
@@ -485,11 +490,11 @@ class TelegramUpdate:
             raise ValidationError("message", f"missing or malformed field {exc}") from exc
         return cls(update_id=update_id, message=message)
 
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"update_id": self.update_id}
+    def to_dict(self) -> JSONDict:
+        data: JSONDict = {"update_id": self.update_id}
         if self.message is not None:
             m = self.message
-            message: dict[str, Any] = {
+            message: JSONDict = {
                 "message_id": m.message_id,
                 "from": {"id": m.from_.id, "is_bot": m.from_.is_bot},
                 "chat": {"id": m.chat.id, "type": m.chat.type},
@@ -503,7 +508,7 @@ class TelegramUpdate:
         return data
 
 
-def _int(value: Any, name: str) -> int:
+def _int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(name, "must be an integer")
     return value

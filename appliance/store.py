@@ -457,10 +457,13 @@ class _Line:
             if self.waiting.total(cache):
                 raise StoreError("the queue's trees are out of step: jobs wait but none can be taken")
             return None
-        row = self._unlink(cache, job_id, taken)
+        row = self.row(cache, job_id)
         if row is None:
             raise StoreError(f"the queue's place of job {job_id} is out of step")
+        # Taken first: the session's first job then simply leaves the idle tree, and the
+        # unlinking below sees a busy session and leaves the idle tree alone.
         self._take(cache, taken, job_id, row["session"])
+        self._unlink(cache, job_id, taken)
         return job_id
 
     def position(self, cache: Any, job_id: str) -> int | None:
@@ -516,11 +519,7 @@ class _IndexRows:
         header = cache.get(self.header_key) or {"head": None, "tail": None, "count": 0}
         member = {"prev": header["tail"], "next": None, "at": at}
         if header["tail"] is not None:
-            tail = cache.get(self._member_key(header["tail"]))
-            if tail is None:
-                raise StoreError(f"the {self.index.value} index is out of step")
-            tail["next"] = job_id
-            cache.set(self._member_key(header["tail"]), tail)
+            self._point(cache, header["tail"], "next", job_id)
         else:
             header["head"] = job_id
         header["tail"] = job_id
@@ -535,16 +534,15 @@ class _IndexRows:
         header = cache.get(self.header_key)
         if header is None:
             raise StoreError(f"the {self.index.value} index is out of step")
-        for neighbour, side, value in ((member["prev"], "next", member["next"]),
-                                       (member["next"], "prev", member["prev"])):
-            if neighbour is None:
-                header["head" if side == "next" else "tail"] = value
-                continue
-            row = cache.get(self._member_key(neighbour))
-            if row is None:
-                raise StoreError(f"the {self.index.value} index is out of step")
-            row[side] = value
-            cache.set(self._member_key(neighbour), row)
+        previous, following = member["prev"], member["next"]
+        if previous is None:
+            header["head"] = following
+        else:
+            self._point(cache, previous, "next", following)
+        if following is None:
+            header["tail"] = previous
+        else:
+            self._point(cache, following, "prev", previous)
         header["count"] -= 1
         if header["count"]:
             cache.set(self.header_key, header)
@@ -552,6 +550,13 @@ class _IndexRows:
             cache.delete(self.header_key)
         cache.delete(self._member_key(job_id))
         return True
+
+    def _point(self, cache: Any, job_id: str, side: str, target: str | None) -> None:
+        member = cache.get(self._member_key(job_id))
+        if member is None:
+            raise StoreError(f"the {self.index.value} index is out of step")
+        member[side] = target
+        cache.set(self._member_key(job_id), member)
 
     def walk(self, cache: Any) -> Iterator[tuple[str, str]]:
         """(job id, time) from the oldest entry on."""

@@ -15,13 +15,11 @@ Every error is ``{"error": {"code": ..., "message": ...}}`` with one of the stab
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
 import secrets
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -31,6 +29,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance.config import QUALITIES, Settings
 from appliance.errors import (
@@ -46,6 +45,7 @@ from appliance.models import (
     PROBLEM_MIN_CHARS,
     ProcessingJob,
     ProcessingStatus,
+    VideoGenerationResponse,
     response_status_of,
 )
 from appliance.service import Appliance, Channel
@@ -53,10 +53,9 @@ from appliance.service import Appliance, Channel
 log = logging.getLogger(__name__)
 S = ProcessingStatus
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+Stopping = Callable[[], bool]
+"""True once the server begins to shut down: long-lived event streams then end at once
+instead of holding uvicorn's graceful shutdown open until its timeout."""
 
 ERROR_CODES: dict[str, int] = {
     "malformed_body": 400,
@@ -87,7 +86,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 class ApiError(Exception):
     """An error answer with a stable code; raised anywhere in a route, rendered as JSON."""
 
-    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None, **extra: str | None) -> None:
         self.code = code
         self.status = ERROR_CODES[code]
         self.message = message
@@ -99,24 +98,13 @@ class ApiError(Exception):
         return error_response(self.code, self.message, self.headers, **self.extra)
 
 
-def error_response(code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def error_response(code: str, message: str, headers: dict[str, str] | None = None, **extra: str | None) -> JSONResponse:
     body = {"error": {"code": code, "message": message, **extra}}
     return JSONResponse(body, status_code=ERROR_CODES[code], headers=headers)
 
 
-class Draining:
-    """Set when the server starts to shut down, so long-lived streams end at once instead of
-    holding uvicorn's graceful shutdown open until its timeout. Thread-safe (set from a
-    signal handler)."""
-
-    def __init__(self) -> None:
-        self._flag = threading.Event()
-
-    def begin(self) -> None:
-        self._flag.set()
-
-    def is_set(self) -> bool:
-        return self._flag.is_set()
+def _never() -> bool:
+    return False
 
 
 # -- models (the OpenAPI schema) --------------------------------------------------------------
@@ -252,6 +240,13 @@ def job_details(job: ProcessingJob, queue_position: int | None = None, include_c
     )
 
 
+def submission_message(accepted: VideoGenerationResponse) -> str:
+    """The status line of a just-submitted job: its place in line while it waits."""
+    if accepted.queue_position:
+        return f"Queued: number {accepted.queue_position} in line"
+    return accepted.message
+
+
 def job_id_of_key(key: str) -> str | None:
     """The job a video key belongs to: keys are ``{job_id}-{random hex}.mp4``."""
     match = _UUID.match(key)
@@ -281,9 +276,8 @@ def _token_matches(given: str | None, expected: str) -> bool:
     return given is not None and secrets.compare_digest(given.encode(), expected.encode())
 
 
-def make_api_router(appliance: Appliance, settings: Settings, draining: Draining | None = None) -> APIRouter:
+def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping = _never) -> APIRouter:
     """Every route of the API; ``install_api`` adds the error handling and limits around them."""
-    draining = draining or Draining()
     router = APIRouter()
     jobs = APIRouter(prefix="/api", tags=["jobs"], dependencies=[Depends(_bearer_checker(settings))],
                      responses=_errors("unauthorized"))
@@ -316,7 +310,10 @@ def make_api_router(appliance: Appliance, settings: Settings, draining: Draining
         # comes from the job, since an expired session_id is silently replaced by a new one.
         job = await appliance.get(accepted.job_id)
         response.headers["Location"] = f"/api/jobs/{job.job_id}"
-        return JobResponse(**accepted.to_dict(), session_id=job.session_id)
+        brief = accepted.to_dict()
+        brief.pop("queue_position", None)
+        brief["message"] = submission_message(accepted)
+        return JobResponse(**brief, session_id=job.session_id)
 
     @jobs.get(
         "/jobs/{job_id}", response_model=JobDetails, response_model_exclude_none=False, summary="Get a job",
@@ -341,7 +338,7 @@ def make_api_router(appliance: Appliance, settings: Settings, draining: Draining
     async def job_events(job_id: str) -> StreamingResponse:
         await load(job_id)
         return StreamingResponse(
-            _event_stream(appliance, job_id, draining),
+            _event_stream(appliance, job_id, stopping),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -465,44 +462,12 @@ async def _count_access(appliance: Appliance, key: str) -> None:
         pass  # expired or delivered meanwhile: the file itself was verified, serve it
 
 
-async def follow_job(
-    appliance: Appliance, job_id: str, draining: Draining | None = None, tick_s: float = 1.0
-) -> AsyncIterator[ProcessingJob | None]:
-    """``appliance.watch`` for long-lived frontends: the job now and every change, a ``None`` after
-    each ``tick_s`` of quiet (for keep-alives), and an early end when the server is draining."""
-    changes = appliance.watch(job_id)
-    pending: asyncio.Future[ProcessingJob] = asyncio.ensure_future(anext(changes))
-    try:
-        while True:
-            done, _ = await asyncio.wait({pending}, timeout=tick_s)
-            if done:
-                try:
-                    job = pending.result()
-                except StopAsyncIteration:
-                    return
-                yield job
-                pending = asyncio.ensure_future(anext(changes))
-            elif draining is not None and draining.is_set():
-                return
-            else:
-                yield None
-    finally:
-        # Cancel the pending read before closing the generator it is running in.
-        pending.cancel()
-        with contextlib.suppress(BaseException):
-            await pending
-        close = getattr(changes, "aclose", None)
-        if close is not None:
-            with contextlib.suppress(Exception):
-                await close()
-
-
-async def _event_stream(appliance: Appliance, job_id: str, draining: Draining) -> AsyncIterator[str]:
+async def _event_stream(appliance: Appliance, job_id: str, stopping: Stopping) -> AsyncIterator[str]:
     """SSE frames: one ``data:`` line of job JSON per change, keep-alive comments when quiet."""
     quiet_s = 0.0
     event_id = 0
     yield "retry: 3000\n\n"
-    async for job in follow_job(appliance, job_id, draining):
+    async for job in appliance.follow(job_id, stop=stopping):
         if job is None:
             quiet_s += 1.0
             if quiet_s >= SSE_HEARTBEAT_S:
@@ -515,7 +480,7 @@ async def _event_stream(appliance: Appliance, job_id: str, draining: Draining) -
         yield f"id: {event_id}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
         if job.status in STREAM_END_STATUSES:
             return
-    if draining.is_set():
+    if stopping():
         # The job goes on (the queue survives restarts); the client reconnects later.
         yield 'event: shutdown\ndata: {"message": "The server is restarting; reconnect shortly."}\n\n'
 
@@ -558,7 +523,7 @@ class RequestGuard:
     """ASGI middleware in front of everything: the API token on /api/* (checked before the body
     is read, so an unauthenticated client learns nothing about its request) and the body limit."""
 
-    def __init__(self, app: Any, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.max_bytes = settings.max_request_bytes
         self.token = settings.api_token
@@ -606,9 +571,10 @@ class RequestGuard:
             await exc.response()(scope, receive, send)
 
 
-def install_api(app: FastAPI, appliance: Appliance, settings: Settings, draining: Draining | None = None) -> None:
-    """Add the API's routes, error handlers and request limits to ``app``."""
-    app.include_router(make_api_router(appliance, settings, draining))
+def install_api(app: FastAPI, appliance: Appliance, settings: Settings, stopping: Stopping = _never) -> None:
+    """Add the API's routes, error handlers and request limits to ``app``. ``stopping`` says
+    when the server is shutting down (event streams end then)."""
+    app.include_router(make_api_router(appliance, settings, stopping))
     app.add_middleware(RequestGuard, settings=settings)
 
     @app.exception_handler(ApiError)
@@ -632,9 +598,3 @@ def install_api(app: FastAPI, appliance: Appliance, settings: Settings, draining
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response("internal_error", "Something went wrong on the server; it has been logged.")
 
-
-def make_api(appliance: Appliance, settings: Settings) -> FastAPI:
-    """The API alone (no web UI, no lifespan): for embedding or tests. ``create_app`` is the full server."""
-    app = FastAPI(title="Manim Appliance API", version="1")
-    install_api(app, appliance, settings)
-    return app

@@ -1,8 +1,9 @@
-"""The composition root: one ASGI app = the HTTP API + the web UI at ``/`` + the Telegram webhook.
+"""The server: one ASGI app = the HTTP API + the web UI at ``/`` + the Telegram webhook.
 
 Its lifespan starts and stops the ``Appliance`` (render slots, maintenance) and the Telegram
 frontend, so ``uvicorn frontends.server:...`` or ``appliance serve`` is the whole appliance in
-one process. Route order matters: the API and the webhook are added before the Gradio app is
+one process (the appliance itself comes from ``appliance.assemble.build_appliance``). This is
+the one module that imports every frontend. Route order matters: the API and the webhook are added before the Gradio app is
 mounted at ``/``, which takes every path nobody else claimed.
 """
 
@@ -10,15 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from types import FrameType
+from typing import Protocol
 
+import gradio as gr
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
+from appliance.assemble import build_appliance
 from appliance.config import Settings
 from appliance.service import Appliance
-from frontends.api import Draining, install_api
+from frontends.api import install_api
+from frontends.telegram import telegram_frontend
+from frontends.web import build_ui, mount_options
 
 log = logging.getLogger(__name__)
 
@@ -30,31 +38,45 @@ after delivery; only metadata is kept. Errors are `{"error": {"code", "message"}
 """
 
 
-def _load_telegram(appliance: Appliance, settings: Settings) -> Any:
-    """The Telegram frontend when a bot token is set; None when it is off or not installed."""
-    if not settings.telegram_bot_token:
-        return None
-    try:
-        from frontends.telegram import TelegramFrontend
-    except ImportError as exc:
-        log.error("TELEGRAM_BOT_TOKEN is set but the Telegram frontend cannot be loaded: %s", exc)
-        return None
-    return TelegramFrontend(appliance, settings)
+class Draining:
+    """Set when the server starts to shut down, so long-lived streams (SSE, the web page's
+    job updates) end at once instead of holding uvicorn's graceful shutdown open until its
+    timeout. Thread-safe (set from a signal handler); the frontends get ``is_set``."""
+
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+
+    def begin(self) -> None:
+        self._flag.set()
+
+    def is_set(self) -> bool:
+        return self._flag.is_set()
+
+
+class ChatFrontend(Protocol):
+    """A frontend with a life of its own beside the HTTP server: the Telegram bot (or a stand-in)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def webhook_router(self) -> APIRouter | None: ...
 
 
 def create_app(
     settings: Settings,
     appliance: Appliance | None = None,
-    telegram: Any = None,
+    telegram: ChatFrontend | None = None,
     *,
     draining: Draining | None = None,
 ) -> FastAPI:
     """The appliance's ASGI application. ``telegram`` defaults to the real frontend when
     ``TELEGRAM_BOT_TOKEN`` is set; pass one to use a stand-in."""
-    appliance = appliance or Appliance(settings)
+    appliance = appliance or build_appliance(settings)
     if settings.web_auth and not settings.api_token:
         log.warning("APPLIANCE_WEB_AUTH protects the web page only: set APPLIANCE_API_TOKEN to protect /api too")
-    telegram = telegram if telegram is not None else _load_telegram(appliance, settings)
+    if telegram is None:
+        telegram = telegram_frontend(appliance, settings)
     draining = draining or Draining()
 
     @contextlib.asynccontextmanager
@@ -92,7 +114,7 @@ def create_app(
     app.state.appliance = appliance
     app.state.draining = draining
     app.state.telegram = telegram
-    install_api(app, appliance, settings, draining)
+    install_api(app, appliance, settings, draining.is_set)
 
     if telegram is not None:
         router = telegram.webhook_router()
@@ -100,11 +122,7 @@ def create_app(
             app.include_router(router)
 
     if settings.web_ui:
-        import gradio as gr
-
-        from frontends.web import build_ui, mount_options
-
-        blocks = build_ui(appliance, settings, draining=draining)
+        blocks = build_ui(appliance, settings, stopping=draining.is_set)
         gr.mount_gradio_app(app, blocks, path="/", server_name=settings.host, server_port=settings.port,
                             **mount_options(settings))
     return app
@@ -118,14 +136,36 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self._draining = draining
 
-    def handle_exit(self, sig: int, frame: Any) -> None:
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self._draining.begin()
         super().handle_exit(sig, frame)
-        # uvicorn re-raises the signal after its graceful shutdown, so the process would end
-        # "killed by SIGTERM" (143). A stop on request that completed is a clean exit: 0.
-        captured = getattr(self, "_captured_signals", None)
-        if isinstance(captured, list):
-            captured.clear()
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _stopped_on_request(sig: int, frame: FrameType | None) -> None:
+    """The stop signal, replayed by uvicorn once its graceful shutdown is done: nothing left to do."""
+    log.debug("signal %d handled: the server has stopped", sig)
+
+
+def _run(server: uvicorn.Server) -> None:
+    """``server.run()``, ending with exit status 0 when a signal stopped it gracefully.
+
+    uvicorn (since 0.29, "cooperative signal handling", Kludex/uvicorn#1600) replays the
+    signal that stopped it into the handlers it found when it started, so the process would
+    end "killed by SIGTERM" (143). The handlers it finds are these: a stop on request that
+    completed is a clean exit. The previous handlers come back afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        server.run()  # signals are the main thread's; uvicorn does not listen for them here either
+        return
+    previous = {sig: signal.signal(sig, _stopped_on_request) for sig in STOP_SIGNALS}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def serve(
@@ -153,7 +193,7 @@ def serve(
         ws="none",
     )
     log.info("Manim Appliance on http://%s:%d", settings.host, settings.port)
-    _Server(config, draining).run()
+    _run(_Server(config, draining))
 
 
 def _configure_logging(level: str) -> None:

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 from appliance.errors import UnsupportedProblem
 
@@ -46,6 +46,9 @@ _ALLOWED = {
     ("appliance.generation.builtin.bounded", "_sleep"),
 }
 
+# Results cross a pipe from our own child process (pickled there, never stored on disk).
+T = TypeVar("T")
+
 
 class _Worker:
     def __init__(self) -> None:
@@ -61,7 +64,7 @@ class _Worker:
             env=environment,
         )
 
-    def call(self, module: str, name: str, args: tuple[Any, ...], deadline_s: float) -> tuple[str, Any]:
+    def call(self, module: str, name: str, args: tuple[object, ...], deadline_s: float) -> tuple[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
         payload = pickle.dumps((module, name, args))
         self.process.stdin.write(_HEADER.pack(len(payload)) + payload)
@@ -121,7 +124,7 @@ def _give_back(worker: _Worker) -> None:
     worker.kill()
 
 
-def run_bounded(function: Callable[..., Any], *args: Any, deadline_s: float = DEFAULT_DEADLINE_S) -> Any:
+def run_bounded(function: Callable[..., T], *args: object, deadline_s: float = DEFAULT_DEADLINE_S) -> T:
     """``function(*args)`` in a worker process; UnsupportedProblem when too slow or failing."""
     module, name = function.__module__, function.__name__
     if (module, name) not in _ALLOWED:
@@ -142,7 +145,7 @@ def run_bounded(function: Callable[..., Any], *args: Any, deadline_s: float = DE
         raise UnsupportedProblem("The built-in solver stopped unexpectedly on this problem.") from exc
     _give_back(worker)
     if status == "ok":
-        return payload
+        return cast(T, payload)  # the allowed function's own return value
     if status == "unsupported":
         raise UnsupportedProblem(payload)
     raise UnsupportedProblem(f"The built-in solver could not work this problem out ({payload}).")
