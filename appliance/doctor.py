@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import httpx
 
 from appliance.config import Settings
+from appliance.generation.builtin import solve
+from appliance.generation.llm import ModelRoute, ProviderChain
+from appliance.sandbox.connection import (
+    EngineSpec,
+    engine_facts,
+    engine_specs,
+    open_client,
+    open_local_client,
+    translate_docker_errors,
+)
+from appliance.sandbox.docker import DockerSandbox
+from appliance.storage import make_storage
+from appliance.store import Store
 
 
 @dataclass
@@ -26,7 +38,7 @@ class Check:
 def _run(name: str, probe: Callable[[], str], fix: str) -> Check:
     try:
         return Check(name, True, probe())
-    except Exception as exc:
+    except Exception as exc:  # any failure is the check's answer; the class name is only shown
         return Check(name, False, f"{type(exc).__name__}: {exc}"[:400], fix)
 
 
@@ -34,11 +46,10 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
     checks: list[Check] = []
 
     def docker_probe() -> str:
-        from appliance.sandbox.engines import open_local_client
-
         client = open_local_client(timeout=10)
         try:
-            version = client.version()
+            with translate_docker_errors("cannot reach the Docker engine"):
+                version = client.version()
             return f"Docker engine {version.get('Version', '?')} (API {version.get('ApiVersion', '?')})"
         finally:
             client.close()
@@ -48,9 +59,7 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
                        "/var/run/docker.sock into the appliance container"))
 
     def image_probe() -> str:
-        from appliance.sandbox.docker import DockerSandbox
-
-        sandbox = DockerSandbox(settings)
+        sandbox = DockerSandbox(settings, open_local_client())
         try:
             sandbox.check_image()
         finally:
@@ -62,8 +71,6 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
     checks.extend(_engine_checks(settings))
 
     def store_probe() -> str:
-        from appliance.store import Store
-
         store = Store(settings.store_dir)
         try:
             store.check_writable()
@@ -75,8 +82,6 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
                                              "(APPLIANCE_DATA_DIR)"))
 
     def storage_probe() -> str:
-        from appliance.storage import make_storage
-
         storage = make_storage(settings)
         storage.check()
         return f"{settings.storage_backend} storage usable"
@@ -86,8 +91,6 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
                        else f"make {settings.videos_dir} writable"))
 
     def builtin_probe() -> str:
-        from appliance.generation.builtin import solve
-
         solution = solve("Solve 2x + 3 = 11")
         return f"built-in solver works (Solve 2x + 3 = 11 -> {solution.answer_text})"
 
@@ -99,13 +102,9 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
 
 def _engine_checks(settings: Settings) -> list[Check]:
     """One check per extra render engine (APPLIANCE_RENDER_ENGINES): reachable, image there."""
-    from appliance.sandbox.engines import engine_facts, engine_specs, open_client
-
     checks = []
     for spec in engine_specs(settings)[1:]:
-        def probe(spec: Any = spec) -> str:
-            from appliance.sandbox.docker import DockerSandbox
-
+        def probe(spec: EngineSpec = spec) -> str:
             client = open_client(spec, timeout=10)
             sandbox = DockerSandbox(settings.replace(warm_pool_size=0), client, engine=spec.name)
             try:
@@ -113,8 +112,8 @@ def _engine_checks(settings: Settings) -> list[Check]:
                 sandbox.check_image()
             finally:
                 sandbox.close()
-            slots = spec.slots or settings.slots_for_cpus(facts["cpus"])
-            return (f"Docker engine {facts['version']} ({facts['architecture']}, {facts['cpus']} CPUs), "
+            slots = spec.slots or settings.slots_for_cpus(facts.cpus)
+            return (f"Docker engine {facts.version} ({facts.architecture}, {facts.cpus} CPUs), "
                     f"{slots} render slot(s), {settings.sandbox_image} present")
 
         checks.append(_run(f"render engine {spec.name}", probe,
@@ -125,8 +124,6 @@ def _engine_checks(settings: Settings) -> list[Check]:
 
 
 def _provider_checks(settings: Settings, online: bool) -> list[Check]:
-    from appliance.generation.llm import ModelRoute, ProviderChain
-
     chain = ProviderChain(settings, retry_backoff_s=0)
     if not chain.routes:
         return [Check("model providers", True, "none configured: the built-in solver writes every scene "

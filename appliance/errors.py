@@ -14,6 +14,8 @@ filesystem) are translated into these at the boundary that meets them, with
     ├── StoreError                      the diskcache store cannot be read or written
     ├── SandboxError                    infrastructure faults of the renderer (not render failures)
     │   ├── SandboxUnavailable          the Docker engine cannot be reached
+    │   │   ├── EngineLost              it did not answer at all (refused, reset): daemon or machine gone
+    │   │   └── EngineRefused           it answered with an error status (has .status_code)
     │   └── SandboxImageMissing         the sandbox image is absent or the wrong version
     ├── GenerationError                 no scene code could be produced
     │   ├── AllProvidersFailed          every provider in the chain failed
@@ -23,7 +25,7 @@ filesystem) are translated into these at the boundary that meets them, with
         └── SignatureInvalid            a local video URL's signature is wrong or expired (403)
 
 Render failures (timeouts, scene errors, memory) are *data*
-(``appliance.sandbox.result.RenderResult``), not exceptions.
+(``appliance.contracts.RenderResult``), not exceptions.
 """
 
 from __future__ import annotations
@@ -87,6 +89,18 @@ class SandboxUnavailable(SandboxError):
     """The Docker engine cannot be reached."""
 
 
+class EngineLost(SandboxUnavailable):
+    """The engine did not answer at all (connection refused or reset): its daemon or machine is gone."""
+
+
+class EngineRefused(SandboxUnavailable):
+    """The engine answered with an error status (``status_code``, e.g. 404 or 409)."""
+
+    def __init__(self, message: str, status_code: int | None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
 class SandboxImageMissing(SandboxError):
     """The sandbox image is missing or is not the version this appliance expects."""
 
@@ -117,4 +131,3 @@ class StorageError(ApplianceError):
 
 class SignatureInvalid(StorageError):
     """A signed local video URL is forged, tampered with or past its expiry (HTTP 403)."""
-

@@ -133,11 +133,13 @@ class Maintenance:
 
     def remove_stray_videos(self) -> int:
         """Video files no live job points at (left by a crash mid-upload) are deleted."""
-        # Every job holding a video is READY or in the kept-videos index (by their definitions).
-        wanted = {job.video_key for index in (JobIndex.READY, JobIndex.KEPT_VIDEOS)
-                  for job in self.store.indexed_jobs(index) if job.video_key}
+        # Read in the order a job moves through them (in flight, ready, kept), so a job that
+        # moves on between two reads is still seen in one of them. Every job holding a video
+        # is READY or in the kept-videos index, by their definitions.
         uploading = {job.job_id for job in self.store.indexed_jobs(JobIndex.IN_FLIGHT)
                      if job.status in (S.UPLOADING, S.RENDERING)}
+        wanted = {job.video_key for index in (JobIndex.READY, JobIndex.KEPT_VIDEOS)
+                  for job in self.store.indexed_jobs(index) if job.video_key}
         removed = 0
         for key in list(self.storage.keys()):
             if key in wanted or any(key.startswith(job_id) for job_id in uploading):

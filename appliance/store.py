@@ -11,67 +11,75 @@ and a few of the appliance's own:
 
     codecache:{digest}             validated scene code for a normalised problem (1 day)
     submissions:{session_id}       submission times of the last hour (per-session rate limit)
+    jobs:layout                    the version of the layout below (``Store._upgrade``)
 
-Per-state indexes (as rq's registries), so maintenance never scans every job. Each is a
-doubly linked list of rows, oldest entry first; no TTL (rows are removed explicitly):
+Per-state indexes (one per state, as rq's registries), so maintenance and recovery never
+scan every job. Each is a doubly linked list of rows, oldest entry first, without TTL:
 
     jobs:index:{name}              {"head": job_id, "tail": job_id, "count": n}
-    jobs:index:{name}:{job_id}     {"prev": job_id, "next": job_id, "at": ISO time the job entered}
+    jobs:index:{name}:{job_id}     {"prev": job_id, "next": job_id, "at": ISO time it is ordered by}
 
-    queued         status QUEUED, by ``updated_at``           (the queued-timeout sweep)
-    in_flight      AI_GENERATING..UPLOADING, by ``started_at`` (start-up recovery, the stray-video sweep)
-    ready          status READY, by ``completed_at``          (the access-window expiry)
-    kept_videos    any other job still holding a video, by ``delivered_at`` (the replay-grace deletion)
+    queued       status QUEUED, by updated_at                    the queued-timeout sweep
+    in_flight    AI_GENERATING..UPLOADING, by started_at         start-up recovery, the stray-video sweep
+    ready        status READY, by completed_at                   the access-window expiry, the stray sweep
+    kept_videos  not READY but still holding a video (DELIVERED  the replay-grace deletion, the stray sweep
+                 kept for replay), by delivered_at
 
 The queue, one row per waiting job (nothing is rewritten in proportion to its length):
 
-    queue:job:{job_id}             {"seq": place, "session": id, "prev": job_id, "next": job_id}
-    queue:seq:{seq}                the job id at place ``seq``
-    queue:session:{session_id}     that session's own line: {"head": job_id, "tail": job_id, "count": n}
+    queue:job:{job_id}             {"seq": place in line, "session": id, "prev": job_id, "next": job_id}
+                                   (prev/next: the same session's jobs, in place order)
+    queue:seq:{seq}                the job id at that place
+    queue:session:{session_id}     the session's own line: {"head": job_id, "tail": job_id, "count": n}
     queue:ends                     {"front": next place at the front, "back": next place at the back}
-    queue:taken                    {job_id: session_id} for the jobs render slots took (at most one per slot)
-    queue:tree:waiting:{level}:{i} counting tree over places: how many jobs wait (for positions)
+    queue:taken                    {job_id: session_id}: jobs a render slot took and has not released
+                                   (one small value: at most one job per render slot)
+    queue:tree:waiting:{level}:{i} counting tree over places: every waiting job (positions, length)
     queue:tree:idle:{level}:{i}    counting tree over places: the first waiting job of each session
-                                   that has nothing taken (for the fair pick)
+                                   with nothing taken (the fair pick)
 
-Places (``seq``) grow at the back and shrink at the front (a requeue), from the middle of
-``[0, TREE_FANOUT ** TREE_LEVELS)``, and start from the middle again whenever the line is
-empty. A counting tree is ``TREE_LEVELS`` rows deep (``_CountTree``). Costs, in rows:
+Places grow at the back and shrink at the front (a requeue) from the middle of
+``[0, 2**32)``, and start from the middle again whenever the line is empty. A counting
+tree is three rows deep (``_CountTree``). Rows read and written per operation do not
+depend on the queue's length (tests/unit/test_store.py counts them):
 
-    push (create_job, requeue)   O(TREE_LEVELS)
-    pop_next                     O(TREE_LEVELS), or O(jobs taken) when every waiting session has one taken
-    queue_position               O(TREE_LEVELS) reads
-    queue_length, running_count  one read
-    remove (cancel, finish)      O(TREE_LEVELS)
-    recover                      O(waiting + in flight), once at start-up
+    push (in create_job, requeue)  about 10 reads and 10 writes (+ 2 and 3 for the queued index)
+    pop_next                       about 16 reads and 10 writes; + 2 reads per session with a job
+                                   taken when every session with a job waiting has one taken
+    release, remove                a few rows; + a tree's 3 when a session's first job changes
+    queue_position                 4 reads (the job's row, one node per tree level)
+    queue_length, running_count    1 read
+    recover                        O(jobs waiting + in flight), once at start-up
 
-Fairness (``pop_next``): the job taken next is the one of the session with the fewest jobs
-taken now; among those sessions, the job furthest forward in line. A requeued job goes to
-the very front of the line.
+Fairness (``pop_next``): the job taken next belongs to the session with the fewest jobs
+taken now (by render slots), and is, among those sessions' jobs, the one furthest forward
+in line. A requeued job goes to the very front of the line, its attempts kept.
 
-Invariants, each kept inside the same ``transact()`` that writes the job (one SQLite
-transaction, so a crash leaves all of it or none of it):
+Invariants. Each holds after every ``transact()``; everything one change of a job needs
+(its record, its indexes, its queue rows, its session's history) is written in the same
+transaction, an SQLite transaction, so a crash leaves all of it or none of it:
 
-1. A job belongs to an index exactly when its stored record says so (``_memberships``);
-   only a TTL expiring a ``job:`` key can leave a member behind, and every walk drops
-   such a member. An index never misses a live job.
-2. A job that is not final is found by start-up recovery: it is waiting (``queue:job``),
-   taken (``queue:taken``), or in the ``in_flight`` index; there is no state between two
-   transactions in which it is none of these (popping moves waiting -> taken, a slot's
-   first transition adds in_flight, and finishing removes taken in the same write). So a
-   crash between a worker's steps never loses a job.
-3. The waiting tree holds exactly the places of the ``queue:job`` rows; ``queue:seq`` maps
-   each back; a session's line is sorted by place (a push at the back takes the largest
-   place there is, at the front the smallest, so appending or prepending keeps it sorted).
-4. The idle tree holds exactly the place of the first job in the line of each session with
-   nothing in ``queue:taken``.
+1. A job is a member of an index exactly when its stored record says so
+   (``_memberships``). Only a TTL expiring a ``job:`` key leaves a member behind; every
+   walk drops such members. An index never misses a live job.
+2. Every job a worker may have lost is found by start-up recovery: a QUEUED job is
+   waiting (``queue:job``) or taken (``queue:taken``), an in-flight one is in the
+   ``in_flight`` index, and each step moves a job from one of these to the next in one
+   transaction (pop: waiting -> taken; first transition: + in_flight; READY or a final
+   state: out of taken and in_flight). So a crash between a worker's steps loses no job.
+   (The one exception is asked for: ``create_job(enqueue=False)``.)
+3. The waiting tree counts exactly the places of the ``queue:job`` rows, and
+   ``queue:seq`` maps each back. A session's line is in place order: a push at the back
+   takes the largest place there is, at the front the smallest, so appending or
+   prepending keeps it sorted.
+4. The idle tree counts exactly the place of the first job of each session line whose
+   session has nothing in ``queue:taken``.
 5. Nothing is pickled: values are JSON (``diskcache.JSONDisk``), so a writable cache
    directory does not mean code execution.
 
-Every read-modify-write runs inside ``Cache.transact()``, atomic across threads *and*
-processes. Expiry in diskcache is lazy: an expired key is invisible to ``get`` at once, and
-``expire()`` (called by maintenance) reclaims the space. diskcache's and SQLite's exceptions
-become ``StoreError`` in one place, ``translate_errors``.
+Expiry in diskcache is lazy: an expired key is invisible to ``get`` at once, and
+``expire()`` (called by maintenance) reclaims the space. diskcache's, SQLite's and the
+disk's exceptions become ``StoreError`` in one place, ``translate_errors``.
 """
 
 from __future__ import annotations
@@ -79,17 +87,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import sqlite3
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import diskcache
 
@@ -97,6 +107,7 @@ from appliance.errors import LimitExceeded, NotFound, StoreError
 from appliance.models import (
     ACTIVE_STATUSES,
     IN_FLIGHT_STATUSES,
+    JSONDict,
     ProcessingJob,
     ProcessingStatus,
     UserSession,
@@ -108,10 +119,10 @@ from appliance.models import (
 HOUR = 3600
 DAY = 24 * HOUR
 
-# The counting trees' shape: 256 ** 4 places, half of them (2**31) for each end, and the
-# places start from the middle again whenever the line is empty.
-TREE_FANOUT = 256
-TREE_LEVELS = 4
+# The counting trees' shape, bottom level first: 2**32 places, half of them for each end of
+# the line, and places start from the middle again whenever the line is empty. Three rows
+# per tree and operation; a bottom node is a 256-bit mask, a node above holds counts.
+TREE_FANOUTS: tuple[int, ...] = (256, 256, 65536)
 
 
 @dataclass(frozen=True)
@@ -162,33 +173,62 @@ def session_jobs_key(session_id: str) -> str:
     return f"jobs:by_session:{session_id}"
 
 
+LAYOUT_KEY = "jobs:layout"
+LAYOUT_VERSION = 2
+# Layout 1 kept the whole queue in one value: {"pending": [[job_id, session_id], ...],
+# "running": {job_id: session_id}}, and had no indexes.
+LAYOUT_1_QUEUE_KEY = "queue:state"
+
+
 def code_cache_key(problem_text: str, language: str | None, quality: str) -> str:
     normalised = " ".join(problem_text.lower().split())
     digest = hashlib.sha256(f"{language or ''}\x00{quality}\x00{normalised}".encode()).hexdigest()
     return f"codecache:{digest}"
 
 
-@contextlib.contextmanager
-def translate_errors(action: str) -> Iterator[None]:
-    """The one place where diskcache's, SQLite's and the disk's exceptions become ``StoreError``.
+# A value as json.loads gives it back (diskcache.JSONDisk): any JSON type.
+JSONValue = Any
 
-    The project's own exceptions (NotFound, LimitExceeded, InvalidTransition) pass through."""
+
+class RowCache(Protocol):
+    """What the store uses of ``diskcache.Cache``, which ships no type hints: JSON values by key."""
+
+    def get(self, key: str, default: None = None, read: bool = False, expire_time: bool = False) -> JSONValue: ...
+
+    def set(self, key: str, value: object, expire: float | None = None) -> bool: ...
+
+    def delete(self, key: str) -> bool: ...
+
+    def transact(self) -> AbstractContextManager[object]: ...
+
+    def iterkeys(self) -> Iterator[object]: ...
+
+    def expire(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def translate_errors(doing: str) -> Iterator[None]:
+    """The one place where diskcache's, SQLite's and the disk's exceptions become
+    ``StoreError("cannot <doing>: ...")``. The project's own exceptions (NotFound,
+    LimitExceeded, InvalidTransition) pass through."""
     try:
         yield
     except diskcache.Timeout as exc:
-        raise StoreError(f"the state store is busy: {action} timed out waiting for a lock") from exc
+        raise StoreError(f"cannot {doing}: the state store is busy (timed out waiting for a lock)") from exc
     except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"the state store failed while {action}: {exc}") from exc
+        raise StoreError(f"cannot {doing}: {exc}") from exc
     except (zlib.error, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StoreError(f"the state store holds an unreadable value ({action}): {exc}") from exc
+        raise StoreError(f"cannot {doing}: the state store holds an unreadable value ({exc})") from exc
 
 
-def open_cache(directory: Path) -> diskcache.Cache:
+def open_cache(directory: Path) -> RowCache:
     """Open (creating 0700) a diskcache that stores JSON, never pickles and never evicts."""
-    with translate_errors(f"opening the state store at {directory}"):
+    with translate_errors(f"open the state store at {directory}"):
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(directory, 0o700)
-        return diskcache.Cache(
+        cache: RowCache = diskcache.Cache(
             str(directory),
             disk=diskcache.JSONDisk,
             eviction_policy="none",
@@ -197,6 +237,7 @@ def open_cache(directory: Path) -> diskcache.Cache:
             size_limit=2**40,
             timeout=60,
         )
+        return cache
 
 
 # -- the rows behind the queue and the indexes ---------------------------------------------
@@ -204,12 +245,16 @@ def open_cache(directory: Path) -> diskcache.Cache:
 
 
 class _CountTree:
-    """How many entries sit at each place of ``[0, TREE_FANOUT ** TREE_LEVELS)``, as rows.
+    """Which places of ``[0, capacity())`` hold an entry, as a few rows.
 
-    A node at ``level`` (1 = just above the places) covers ``TREE_FANOUT ** level`` places
-    and holds the count under each of its non-empty children: ``{"offset": count}``. A
-    change, a count of the entries before a place, and the first place taken each read
-    (and for a change, write) one node per level: ``TREE_LEVELS`` rows whatever the count.
+    A level 1 node covers ``TREE_FANOUTS[0]`` places and is a bitmask of them (a JSON
+    integer: one bit per place, as each place holds one job). A node above covers
+    ``TREE_FANOUTS[level - 1]`` nodes of the level below and holds the count of entries
+    under each non-empty one, ``{"offset": count}``: only as many entries as there are
+    non-empty nodes below, so the top's wide fanout costs nothing (places in use are close
+    together). A change, a count of the entries before a place, and the first place taken
+    each read (and for a change, write) one node per level: ``len(TREE_FANOUTS)`` rows,
+    whatever the number of entries.
     """
 
     def __init__(self, name: str) -> None:
@@ -220,61 +265,88 @@ class _CountTree:
 
     @staticmethod
     def capacity() -> int:
-        return int(TREE_FANOUT**TREE_LEVELS)
+        return math.prod(TREE_FANOUTS)
 
     def _path(self, seq: int) -> Iterator[tuple[int, int, int]]:
         """(level, node index, offset of the child on the way to ``seq``), bottom up."""
-        for level in range(1, TREE_LEVELS + 1):
-            span = TREE_FANOUT ** (level - 1)
-            yield level, seq // (span * TREE_FANOUT), (seq // span) % TREE_FANOUT
+        below = 1  # places under one child of a node at this level
+        for level, fanout in enumerate(TREE_FANOUTS, start=1):
+            yield level, seq // (below * fanout), (seq // below) % fanout
+            below *= fanout
 
-    def add(self, cache: Any, seq: int, delta: int) -> int:
-        """Count ``delta`` more entries at ``seq``; returns the new total."""
-        node: dict[str, int] = {}
+    def _out_of_step(self, seq: int) -> StoreError:
+        return StoreError(f"the queue's {self.name} tree is out of step at place {seq}")
+
+    def add(self, cache: RowCache, seq: int, delta: int) -> int:
+        """Mark ``seq`` taken (``delta`` 1) or free (-1); returns the new number of entries."""
+        total = 0
         for level, index, offset in self._path(seq):
             key = self._key(level, index)
-            node = cache.get(key) or {}
+            if level == 1:
+                mask: int = cache.get(key) or 0
+                if bool(mask >> offset & 1) == (delta > 0):
+                    raise self._out_of_step(seq)
+                mask ^= 1 << offset
+                total = mask.bit_count()
+                if mask:
+                    cache.set(key, mask)
+                else:
+                    cache.delete(key)
+                continue
+            node: dict[str, int] = cache.get(key) or {}
             count = node.get(str(offset), 0) + delta
             if count < 0:
-                raise StoreError(f"the queue's {self.name} tree is out of step at place {seq}")
+                raise self._out_of_step(seq)
             if count:
                 node[str(offset)] = count
             else:
                 node.pop(str(offset), None)
+            total = sum(node.values())
             if node:
                 cache.set(key, node)
             else:
                 cache.delete(key)
-        return sum(node.values())  # the root's
+        return total  # the root's
 
-    def count_before(self, cache: Any, seq: int) -> int:
+    def count_before(self, cache: RowCache, seq: int) -> int:
         before = 0
         for level, index, offset in self._path(seq):
-            node: dict[str, int] = cache.get(self._key(level, index)) or {}
-            before += sum(count for child, count in node.items() if int(child) < offset)
+            if level == 1:
+                mask: int = cache.get(self._key(level, index)) or 0
+                before += (mask & ((1 << offset) - 1)).bit_count()
+            else:
+                node: dict[str, int] = cache.get(self._key(level, index)) or {}
+                before += sum(count for child, count in node.items() if int(child) < offset)
         return before
 
-    def total(self, cache: Any) -> int:
-        root: dict[str, int] = cache.get(self._key(TREE_LEVELS, 0)) or {}
-        return sum(root.values())
+    def total(self, cache: RowCache) -> int:
+        top = len(TREE_FANOUTS)
+        root = cache.get(self._key(top, 0))
+        if top == 1:
+            return int(root or 0).bit_count()
+        return sum((root or {}).values())
 
-    def first(self, cache: Any) -> int | None:
+    def first(self, cache: RowCache) -> int | None:
         index = 0
-        for level in range(TREE_LEVELS, 0, -1):
-            node: dict[str, int] | None = cache.get(self._key(level, index))
+        for level in range(len(TREE_FANOUTS), 0, -1):
+            node = cache.get(self._key(level, index))
             if not node:
                 return None
-            index = index * TREE_FANOUT + min(int(child) for child in node)
+            lowest = (node & -node).bit_length() - 1 if level == 1 else min(int(child) for child in node)
+            index = index * TREE_FANOUTS[level - 1] + lowest
         return index
 
-    def places(self, cache: Any, level: int = TREE_LEVELS, index: int = 0) -> Iterator[int]:
+    def places(self, cache: RowCache, level: int = 0, index: int = 0) -> Iterator[int]:
         """Every place with an entry, in order (a walk of the whole tree)."""
-        node: dict[str, int] = cache.get(self._key(level, index)) or {}
+        level = level or len(TREE_FANOUTS)
+        node = cache.get(self._key(level, index))
+        if not node:
+            return
+        if level == 1:
+            yield from (index * TREE_FANOUTS[0] + offset for offset in range(TREE_FANOUTS[0]) if node >> offset & 1)
+            return
         for child in sorted(int(offset) for offset in node):
-            if level == 1:
-                yield index * TREE_FANOUT + child
-            else:
-                yield from self.places(cache, level - 1, index * TREE_FANOUT + child)
+            yield from self.places(cache, level - 1, index * TREE_FANOUTS[level - 1] + child)
 
 
 class _Line:
@@ -299,14 +371,14 @@ class _Line:
     def _session_key(session_id: str) -> str:
         return f"queue:session:{session_id}"
 
-    def taken(self, cache: Any) -> dict[str, str]:
+    def taken(self, cache: RowCache) -> dict[str, str]:
         return dict(cache.get(self.TAKEN) or {})
 
-    def row(self, cache: Any, job_id: str) -> dict[str, Any] | None:
-        row: dict[str, Any] | None = cache.get(self._row_key(job_id))
+    def row(self, cache: RowCache, job_id: str) -> JSONDict | None:
+        row: JSONDict | None = cache.get(self._row_key(job_id))
         return row
 
-    def _head_seq(self, cache: Any, session_id: str) -> int | None:
+    def _head_seq(self, cache: RowCache, session_id: str) -> int | None:
         line = cache.get(self._session_key(session_id))
         if not line:
             return None
@@ -315,7 +387,7 @@ class _Line:
             raise StoreError(f"the queue's line of session {session_id} is out of step")
         return int(head["seq"])
 
-    def _next_seq(self, cache: Any, front: bool) -> int:
+    def _next_seq(self, cache: RowCache, front: bool) -> int:
         middle = _CountTree.capacity() // 2
         ends = cache.get(self.ENDS) or {"front": middle - 1, "back": middle}
         seq = int(ends["front"] if front else ends["back"])
@@ -328,7 +400,7 @@ class _Line:
         cache.set(self.ENDS, ends)
         return seq
 
-    def push(self, cache: Any, job_id: str, session_id: str, front: bool = False) -> None:
+    def push(self, cache: RowCache, job_id: str, session_id: str, front: bool = False) -> None:
         if self.row(cache, job_id) is not None:
             return  # already waiting
         taken = self.taken(cache)
@@ -336,7 +408,7 @@ class _Line:
             self._untake(cache, taken, job_id)
         idle = session_id not in taken.values()
         seq = self._next_seq(cache, front)
-        row: dict[str, Any] = {"seq": seq, "session": session_id, "prev": None, "next": None}
+        row: JSONDict = {"seq": seq, "session": session_id, "prev": None, "next": None}
         line = cache.get(self._session_key(session_id)) or {"head": None, "tail": None, "count": 0}
         if front:
             if line["head"] is not None:
@@ -372,7 +444,7 @@ class _Line:
         cache.set(self._seq_key(seq), job_id)
         self.waiting.add(cache, seq, 1)
 
-    def _unlink(self, cache: Any, job_id: str, taken: dict[str, str]) -> dict[str, Any] | None:
+    def _unlink(self, cache: RowCache, job_id: str, taken: dict[str, str]) -> JSONDict | None:
         """Take a job out of the waiting rows; returns its row, or None when it was not waiting."""
         row = self.row(cache, job_id)
         if row is None:
@@ -415,30 +487,40 @@ class _Line:
             cache.delete(self.ENDS)  # empty: places start from the middle again
         return row
 
-    def _take(self, cache: Any, taken: dict[str, str], job_id: str, session_id: str) -> None:
+    def _write_taken(self, cache: RowCache, taken: dict[str, str]) -> None:
+        if taken:
+            cache.set(self.TAKEN, taken)
+        else:
+            cache.delete(self.TAKEN)
+
+    def take(self, cache: RowCache, job_id: str, session_id: str) -> None:
+        """Mark a job taken by a render slot (it must not be waiting)."""
+        self._take(cache, self.taken(cache), job_id, session_id)
+
+    def _take(self, cache: RowCache, taken: dict[str, str], job_id: str, session_id: str) -> None:
         if session_id not in taken.values():
             head_seq = self._head_seq(cache, session_id)
             if head_seq is not None:
                 self.idle.add(cache, head_seq, -1)
         taken[job_id] = session_id
-        cache.set(self.TAKEN, taken)
+        self._write_taken(cache, taken)
 
-    def _untake(self, cache: Any, taken: dict[str, str], job_id: str) -> None:
+    def _untake(self, cache: RowCache, taken: dict[str, str], job_id: str) -> None:
         session_id = taken.pop(job_id)
-        cache.set(self.TAKEN, taken)
+        self._write_taken(cache, taken)
         if session_id not in taken.values():
             head_seq = self._head_seq(cache, session_id)
             if head_seq is not None:
                 self.idle.add(cache, head_seq, 1)
 
-    def remove(self, cache: Any, job_id: str) -> None:
+    def remove(self, cache: RowCache, job_id: str) -> None:
         """The job leaves the queue: no longer waiting, no longer taken."""
         taken = self.taken(cache)
         self._unlink(cache, job_id, taken)
         if job_id in taken:
             self._untake(cache, taken, job_id)
 
-    def pop_fair(self, cache: Any) -> str | None:
+    def pop_fair(self, cache: RowCache) -> str | None:
         taken = self.taken(cache)
         seq = self.idle.first(cache)
         if seq is not None:
@@ -466,16 +548,16 @@ class _Line:
         self._unlink(cache, job_id, taken)
         return job_id
 
-    def position(self, cache: Any, job_id: str) -> int | None:
+    def position(self, cache: RowCache, job_id: str) -> int | None:
         row = self.row(cache, job_id)
         if row is None:
             return None
         return self.waiting.count_before(cache, int(row["seq"])) + 1
 
-    def length(self, cache: Any) -> int:
+    def length(self, cache: RowCache) -> int:
         return self.waiting.total(cache)
 
-    def waiting_ids(self, cache: Any) -> list[str]:
+    def waiting_ids(self, cache: RowCache) -> list[str]:
         """Every waiting job, front first (a walk of the whole line: for recovery)."""
         return [job_id for job_id in (cache.get(self._seq_key(seq)) for seq in self.waiting.places(cache))
                 if job_id is not None]
@@ -514,8 +596,8 @@ class _IndexRows:
     def _member_key(self, job_id: str) -> str:
         return f"{self.header_key}:{job_id}"
 
-    def add(self, cache: Any, job_id: str, at: str) -> None:
-        self.remove(cache, job_id)
+    def add(self, cache: RowCache, job_id: str, at: str) -> None:
+        """Append a job that is not a member (``_write_job`` removes it first when it was)."""
         header = cache.get(self.header_key) or {"head": None, "tail": None, "count": 0}
         member = {"prev": header["tail"], "next": None, "at": at}
         if header["tail"] is not None:
@@ -527,7 +609,7 @@ class _IndexRows:
         cache.set(self._member_key(job_id), member)
         cache.set(self.header_key, header)
 
-    def remove(self, cache: Any, job_id: str) -> bool:
+    def remove(self, cache: RowCache, job_id: str) -> bool:
         member = cache.get(self._member_key(job_id))
         if member is None:
             return False
@@ -551,14 +633,14 @@ class _IndexRows:
         cache.delete(self._member_key(job_id))
         return True
 
-    def _point(self, cache: Any, job_id: str, side: str, target: str | None) -> None:
+    def _point(self, cache: RowCache, job_id: str, side: str, target: str | None) -> None:
         member = cache.get(self._member_key(job_id))
         if member is None:
             raise StoreError(f"the {self.index.value} index is out of step")
         member[side] = target
         cache.set(self._member_key(job_id), member)
 
-    def walk(self, cache: Any) -> Iterator[tuple[str, str]]:
+    def walk(self, cache: RowCache) -> Iterator[tuple[str, str]]:
         """(job id, time) from the oldest entry on."""
         header = cache.get(self.header_key)
         job_id = header["head"] if header else None
@@ -569,7 +651,7 @@ class _IndexRows:
             yield job_id, member["at"]
             job_id = member["next"]
 
-    def count(self, cache: Any) -> int:
+    def count(self, cache: RowCache) -> int:
         header = cache.get(self.header_key)
         return int(header["count"]) if header else 0
 
@@ -583,18 +665,44 @@ class Store:
         self._cache = open_cache(directory)
         self._line = _Line()
         self._indexes = {index: _IndexRows(index) for index in JobIndex}
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Lay out a store written before the queue was rows (layout 1: one ``queue:state``
+        value, no indexes) as this module says, once per data directory: that one time,
+        every job key is read. Waiting jobs keep their order, taken ones stay taken."""
+        with self._transaction("upgrade the state store's layout") as cache:
+            if cache.get(LAYOUT_KEY) == LAYOUT_VERSION:
+                return
+            entries: list[tuple[str, JobIndex, str]] = []
+            for key in list(cache.iterkeys()):
+                if isinstance(key, str) and key.startswith("job:"):
+                    data = cache.get(key)
+                    if data is not None:
+                        job = ProcessingJob.from_dict(data)
+                        entries += [(at, index, job.job_id) for index, at in _memberships(job).items()]
+            for at, index, job_id in sorted(entries):
+                self._indexes[index].add(cache, job_id, at)
+            old_queue = cache.get(LAYOUT_1_QUEUE_KEY)
+            if old_queue:
+                for job_id, session_id in old_queue.get("pending", []):
+                    self._line.push(cache, job_id, session_id)
+                for job_id, session_id in old_queue.get("running", {}).items():
+                    self._line.take(cache, job_id, session_id)
+                cache.delete(LAYOUT_1_QUEUE_KEY)
+            cache.set(LAYOUT_KEY, LAYOUT_VERSION)
 
     def close(self) -> None:
-        with translate_errors("closing"):
+        with translate_errors("close the state store"):
             self._cache.close()
 
     @contextlib.contextmanager
-    def _transaction(self, action: str = "writing") -> Iterator[Any]:
-        with translate_errors(action), self._cache.transact():
+    def _transaction(self, doing: str = "write to the state store") -> Iterator[RowCache]:
+        with translate_errors(doing), self._cache.transact():
             yield self._cache
 
-    def _read(self, key: str) -> Any:
-        with translate_errors("reading"):
+    def _read(self, key: str) -> JSONValue:
+        with translate_errors("read the state store"):
             return self._cache.get(key)
 
     # -- sessions ----------------------------------------------------------------------------
@@ -652,7 +760,7 @@ class Store:
             self._write_session(cache, session)
             return session
 
-    def _record_history(self, cache: Any, job: ProcessingJob, succeeded: bool = False) -> None:
+    def _record_history(self, cache: RowCache, job: ProcessingJob, succeeded: bool = False) -> None:
         """Mirror a job's state into its session's history (and count a success)."""
         session_data = cache.get(session_key(job.session_id))
         if session_data is None:
@@ -663,7 +771,7 @@ class Store:
             session.successful_generations += 1
         self._write_session(cache, session)
 
-    def _write_session(self, cache: Any, session: UserSession) -> None:
+    def _write_session(self, cache: RowCache, session: UserSession) -> None:
         ttl = self.ttls.session
         cache.set(session_key(session.session_id), session.to_dict(), expire=ttl)
         if session.channel == "telegram":
@@ -768,7 +876,7 @@ class Store:
                 self._line.remove(cache, job_id)
             return job
 
-    def _write_job(self, cache: Any, job: ProcessingJob, was: dict[JobIndex, str], expire: float | None) -> None:
+    def _write_job(self, cache: RowCache, job: ProcessingJob, was: dict[JobIndex, str], expire: float | None) -> None:
         """Write the job and move it between indexes: ``was`` are its memberships as stored."""
         cache.set(job_key(job.job_id), job.to_dict(), expire=expire)
         now = _memberships(job)
@@ -794,7 +902,7 @@ class Store:
 
     def iter_jobs(self) -> Iterator[ProcessingJob]:
         """Every job that has not expired (a scan of every key: for the CLI, not for maintenance)."""
-        with translate_errors("listing jobs"):
+        with translate_errors("list the jobs"):
             keys = list(self._cache.iterkeys())
         for key in keys:
             if isinstance(key, str) and key.startswith("job:"):
@@ -804,38 +912,47 @@ class Store:
 
     def indexed_jobs(self, index: JobIndex, entered_until: datetime | None = None) -> list[ProcessingJob]:
         """The jobs in ``index``, oldest entry first; with ``entered_until`` (aware), only those
-        that entered it at or before then: a walk from the oldest that stops at the first
-        younger entry, so O(jobs returned) rows. Members whose job expired are dropped."""
-        with self._transaction("reading an index") as cache:
-            jobs: list[ProcessingJob] = []
-            gone: list[str] = []
+        that entered it at or before then: a walk from the oldest entry that stops at the
+        first younger one, so O(jobs returned) rows. Members whose job expired are dropped.
+
+        The walk runs in one transaction; the jobs are read after it, so a job may have
+        moved on by then (callers check its status)."""
+        with self._transaction("read an index of jobs") as cache:
+            job_ids = []
             for job_id, at in self._indexes[index].walk(cache):
                 if entered_until is not None and datetime.fromisoformat(at) > entered_until:
                     break
-                data = cache.get(job_key(job_id))
-                if data is None:
-                    gone.append(job_id)
-                else:
-                    jobs.append(ProcessingJob.from_dict(data))
-            for job_id in gone:
-                self._indexes[index].remove(cache, job_id)
-            return jobs
+                job_ids.append(job_id)
+        jobs: list[ProcessingJob] = []
+        gone: list[str] = []
+        for job_id in job_ids:
+            data = self._read(job_key(job_id))
+            if data is None:
+                gone.append(job_id)
+            else:
+                jobs.append(ProcessingJob.from_dict(data))
+        if gone:
+            with self._transaction("drop expired jobs from an index") as cache:
+                for job_id in gone:
+                    if cache.get(job_key(job_id)) is None:
+                        self._indexes[index].remove(cache, job_id)
+        return jobs
 
     def index_size(self, index: JobIndex) -> int:
-        with self._transaction("reading an index") as cache:
-            return self._indexes[index].count(cache)
+        with translate_errors("read an index of jobs"):
+            return self._indexes[index].count(self._cache)
 
-    def _load_job(self, cache: Any, job_id: str) -> ProcessingJob:
+    def _load_job(self, cache: RowCache, job_id: str) -> ProcessingJob:
         data = cache.get(job_key(job_id))
         if data is None:
             raise NotFound(f"job {job_id} does not exist or has expired")
         return ProcessingJob.from_dict(data)
 
-    def _remaining_ttl(self, cache: Any, key: str) -> float | None:
+    def _remaining_ttl(self, cache: RowCache, key: str) -> float | None:
         _, expire_time = cache.get(key, expire_time=True)
         if expire_time is None:
             return None
-        return max(0.001, expire_time - time.time())
+        return max(0.001, float(expire_time) - time.time())
 
     # -- queue -------------------------------------------------------------------------------
 
@@ -846,7 +963,7 @@ class Store:
     def pop_next(self) -> str | None:
         """Take the next job to work on, fairly: among waiting jobs, the one furthest forward
         of the sessions with the fewest jobs taken now. It stays taken until ``release``."""
-        with self._transaction("taking a job") as cache:
+        with self._transaction("take a job from the queue") as cache:
             return self._line.pop_fair(cache)
 
     def release(self, job_id: str) -> None:
@@ -864,7 +981,7 @@ class Store:
         with self._transaction() as cache:
             return self._requeue(cache, job_id, status_message)
 
-    def _requeue(self, cache: Any, job_id: str, status_message: str) -> bool:
+    def _requeue(self, cache: RowCache, job_id: str, status_message: str) -> bool:
         data = cache.get(job_key(job_id))
         if data is None:
             self._line.remove(cache, job_id)
@@ -887,16 +1004,16 @@ class Store:
             self._line.remove(cache, job_id)
 
     def queue_length(self) -> int:
-        with translate_errors("reading the queue"):
+        with translate_errors("read the queue"):
             return self._line.length(self._cache)
 
     def running_count(self) -> int:
-        with translate_errors("reading the queue"):
+        with translate_errors("read the queue"):
             return len(self._line.taken(self._cache))
 
     def queue_position(self, job_id: str) -> int | None:
-        """1-based place in line, or None when the job is not waiting: O(TREE_LEVELS) reads."""
-        with self._transaction("reading the queue") as cache:
+        """1-based place in line, or None when the job is not waiting (4 row reads)."""
+        with self._transaction("read the queue") as cache:
             return self._line.position(cache, job_id)
 
     def recover(self) -> list[str]:
@@ -907,7 +1024,7 @@ class Store:
         dropped. Returns the ids re-queued, oldest first.
         """
         requeued: list[str] = []
-        with self._transaction("recovering the queue") as cache:
+        with self._transaction("recover the queue") as cache:
             taken = self._line.taken(cache)
             candidates = list(taken)
             for job_id in candidates:
@@ -934,12 +1051,12 @@ class Store:
 
     # -- code cache and rate limits ----------------------------------------------------------
 
-    def get_cached_code(self, key: str) -> dict[str, Any] | None:
+    def get_cached_code(self, key: str) -> JSONDict | None:
         value = self._read(key)
         return value if isinstance(value, dict) else None
 
-    def put_cached_code(self, key: str, value: dict[str, Any], ttl: float) -> None:
-        with translate_errors("caching code"):
+    def put_cached_code(self, key: str, value: JSONDict, ttl: float) -> None:
+        with translate_errors("cache scene code"):
             self._cache.set(key, value, expire=ttl)
 
     def record_submission(self, session_id: str, limit_per_hour: int, now: float | None = None) -> int:
@@ -963,9 +1080,9 @@ class Store:
 
     def expire(self) -> int:
         """Reclaim the space of expired keys (diskcache's own expiry is lazy)."""
-        with translate_errors("reclaiming expired keys"):
+        with translate_errors("reclaim expired keys"):
             return int(self._cache.expire())
 
     def check_writable(self) -> None:
-        with translate_errors(f"writing a probe to {self.directory}"):
+        with translate_errors(f"write to the state store at {self.directory}"):
             self._cache.set("health:probe", utc_now(), expire=60)

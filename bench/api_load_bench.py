@@ -44,13 +44,14 @@ PROBLEMS = [
 
 def _serve(data_dir: str, workers: bool, ready: Any, stop: Any) -> None:
     """Child process: the real server with fake generator and sandbox, until ``stop`` is set."""
+    from appliance.assemble import build_appliance
     from appliance.service import Appliance
     from tests.integration.server_fixtures import running_server
     from tests.unit.fakes import FakeGenerator, FakeSandbox
 
     def make(settings: Any) -> Appliance:
-        return Appliance(settings, generator=FakeGenerator(), sandbox=FakeSandbox(), run_workers=workers,
-                         run_maintenance=False)
+        return build_appliance(settings, source=FakeGenerator(), renderer=FakeSandbox(), run_workers=workers,
+                               run_maintenance=False)
 
     with running_server(Path(data_dir), make, render_slots=1, log_level="error") as server:
         ready.put(server.base_url)

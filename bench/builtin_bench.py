@@ -186,10 +186,11 @@ def run_generation() -> list[Outcome]:
 
 def run_renders(outcomes: list[Outcome], sample: bool) -> None:
     from appliance.config import Settings
+    from appliance.sandbox.connection import open_local_client
     from appliance.sandbox.docker import DockerSandbox
 
     settings = Settings.from_env()
-    sandbox = DockerSandbox(settings)
+    sandbox = DockerSandbox(settings, open_local_client())
     sandbox.check_image()
     seen: set[str] = set()
     try:

@@ -130,13 +130,14 @@ class SandboxRenderer:
 
     def __init__(self, timeout_s: float) -> None:
         from appliance.config import Settings
+        from appliance.sandbox.connection import open_local_client
         from appliance.sandbox.docker import DockerSandbox
 
         self._data_dir = tempfile.TemporaryDirectory(prefix="corpus-bench-sandbox-")
         settings = Settings.from_env(
             None, data_dir=Path(self._data_dir.name), render_timeout_s=timeout_s, warm_pool_size=0
         )
-        self.sandbox = DockerSandbox(settings)
+        self.sandbox = DockerSandbox(settings, open_local_client())
         self.sandbox.check_image()
 
     def render(self, code: str, scene_name: str, prelude: str) -> tuple[bool, str]:

@@ -26,14 +26,15 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # the second engine is started by the tests' own helper
 
+from appliance.assemble import build_appliance  # noqa: E402
 from appliance.config import Settings  # noqa: E402
-from appliance.service import Appliance, Channel  # noqa: E402
+from appliance.service import Channel  # noqa: E402
 from bench.service_bench import PROBLEMS, wait_all  # noqa: E402
 from tests.integration.engine_fixtures import SecondEngine, second_engine  # noqa: E402
 
 
 async def burst(label: str, settings: Settings, count: int) -> float:
-    app = Appliance(settings, run_maintenance=False)
+    app = build_appliance(settings, run_maintenance=False)
     await app.start()
     try:
         for engine in app.engines[1:]:

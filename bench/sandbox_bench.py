@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from appliance.config import Settings
+from appliance.sandbox.connection import open_local_client
 from appliance.sandbox.docker import DockerSandbox
 from appliance.sandbox.result import RenderResult, RenderStatus
 
@@ -132,7 +133,7 @@ def compare(quality: str, repeats: int, cold: DockerSandbox, warm: DockerSandbox
 
 
 def throughput(settings: Settings, slots: int, renders: int, quality: str) -> float:
-    sandbox = DockerSandbox(settings.replace(warm_pool_size=slots))
+    sandbox = DockerSandbox(settings.replace(warm_pool_size=slots), open_local_client())
     try:
         sandbox.warm_up()
         if not sandbox._pool.wait_until_full(180):
@@ -175,8 +176,8 @@ def main() -> None:
           f"{base.render_encoder_preset} (bare manim: medium); "
           f"host CPUs: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}; image {base.sandbox_image}")
     rss_start = rss_mb()
-    cold = DockerSandbox(base.replace(warm_pool_size=0))
-    warm = DockerSandbox(base.replace(warm_pool_size=1))
+    cold = DockerSandbox(base.replace(warm_pool_size=0), open_local_client())
+    warm = DockerSandbox(base.replace(warm_pool_size=1), open_local_client())
     try:
         cold.check_image()
         warm.warm_up()

@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -98,7 +98,9 @@ class ApiError(Exception):
         return error_response(self.code, self.message, self.headers, **self.extra)
 
 
-def error_response(code: str, message: str, headers: dict[str, str] | None = None, **extra: str | None) -> JSONResponse:
+def error_response(
+    code: str, message: str, headers: Mapping[str, str] | None = None, **extra: str | None
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, **extra}}
     return JSONResponse(body, status_code=ERROR_CODES[code], headers=headers)
 
@@ -589,7 +591,7 @@ def install_api(app: FastAPI, appliance: Appliance, settings: Settings, stopping
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
                 400: "malformed_body", 401: "unauthorized"}.get(exc.status_code, "internal_error")
-        response = error_response(code, str(exc.detail), getattr(exc, "headers", None))
+        response = error_response(code, str(exc.detail), exc.headers)
         response.status_code = exc.status_code
         return response
 

@@ -3,8 +3,8 @@
 Its lifespan starts and stops the ``Appliance`` (render slots, maintenance) and the Telegram
 frontend, so ``uvicorn frontends.server:...`` or ``appliance serve`` is the whole appliance in
 one process (the appliance itself comes from ``appliance.assemble.build_appliance``). This is
-the one module that imports every frontend. Route order matters: the API and the webhook are added before the Gradio app is
-mounted at ``/``, which takes every path nobody else claimed.
+the one module that imports every frontend. Route order matters: the API and the webhook are
+added before the Gradio app is mounted at ``/``, which takes every path nobody else claimed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from appliance.assemble import build_appliance
 from appliance.config import Settings
 from appliance.service import Appliance
 from frontends.api import install_api
-from frontends.telegram import telegram_frontend
+from frontends.telegram import TelegramFrontend
 from frontends.web import build_ui, mount_options
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,8 @@ def create_app(
     appliance = appliance or build_appliance(settings)
     if settings.web_auth and not settings.api_token:
         log.warning("APPLIANCE_WEB_AUTH protects the web page only: set APPLIANCE_API_TOKEN to protect /api too")
-    if telegram is None:
-        telegram = telegram_frontend(appliance, settings)
+    if telegram is None and settings.telegram_bot_token:
+        telegram = TelegramFrontend(appliance, settings)
     draining = draining or Draining()
 
     @contextlib.asynccontextmanager
@@ -95,7 +95,7 @@ def create_app(
             yield
         finally:
             draining.begin()
-            if telegram_started:
+            if telegram_started and telegram is not None:
                 try:
                     await telegram.stop()
                 except Exception:

@@ -13,7 +13,15 @@ always implicitly last, but it is the Generator's business: when every model
 fails the chain raises ``ChainExhausted`` (an ``AllProvidersFailed``) naming
 each provider's failure.
 
-litellm is imported lazily (it takes seconds) so ``appliance --help`` stays fast.
+Every exception a call to litellm raises is translated in one place,
+``map_litellm_exceptions``: by class (litellm's and openai's exception types, httpx's
+connection errors) and HTTP status, never by message text, into a ``ProviderCallFailed``
+that says whether the same provider is worth asking again and why it failed, in a
+sentence fit for a person.
+
+litellm is imported lazily (``load_litellm()``): see there for the measured cost.
+litellm's own objects (the module, its replies) are typed ``Any``: it is loaded as a
+``ModuleType`` so that type checking does not pull its whole package in.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ import logging
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -64,14 +73,17 @@ _PROVIDER_ALIASES = {"ollama_chat": "ollama"}
 # litellm forwards max_retries into these providers' request bodies instead of using it.
 _NO_MAX_RETRIES = {"huggingface"}
 
-# Providers whose key variable the settings table does not carry: litellm finds it
-# itself (ANTHROPIC_API_KEY, ...). The table lists them as known providers.
-_KEY_FROM_LITELLM = {"openrouter", "anthropic", "gemini", "mistral", "together_ai", "deepseek"}
-
 
 @functools.cache
 def load_litellm() -> ModuleType:
-    """Import and configure litellm once: local cost map, no telemetry, no callbacks."""
+    """Import and configure litellm once: local cost map, no telemetry, no callbacks.
+
+    Lazy on purpose: ``python -X importtime -c "import litellm"`` totals 4.2 to 8.5 s (ten
+    runs with the local cost map set as below; litellm 1.110, Python 3.11, a busy 2-CPU
+    machine), against 0.02 s for this module without it. At the top it would put those
+    seconds on every ``appliance`` command and every test that only builds settings or
+    routes; the first model call pays them instead.
+    """
     # litellm fetches its model cost map from GitHub at import unless told not to;
     # this is the one environment write the appliance makes, because litellm reads
     # the variable at import time.
@@ -124,10 +136,6 @@ class ChainExhausted(AllProvidersFailed):
         super().__init__(f"Every language model failed: {detail}")
 
 
-class _Unanswered(Exception):
-    """A reply came back but held no text; not worth retrying on the same model."""
-
-
 def derive_models(settings: Settings) -> tuple[str, ...]:
     """The models the configured provider keys allow, best first (used when llm_models is empty)."""
     models: list[str] = []
@@ -169,8 +177,6 @@ def resolve_route(model: str, settings: Settings) -> ModelRoute:
         return ModelRoute(model, provider, OPENAI_API_BASE, need(settings.openai_api_key, "OPENAI_API_KEY"))
     if provider == "ollama":
         return ModelRoute(model, provider, settings.ollama_api_base or OLLAMA_API_BASE, None)
-    if provider in _KEY_FROM_LITELLM:
-        return ModelRoute(model, provider, None, None)
     raise ConfigError(f"{model}: the provider {provider!r} is not supported")
 
 
@@ -180,101 +186,126 @@ def model_routes(settings: Settings) -> tuple[ModelRoute, ...]:
     return tuple(resolve_route(model, settings) for model in models if model != BUILTIN)
 
 
-# -- error classification ----------------------------------------------------------------------
+# -- litellm's exceptions, translated in one place ---------------------------------------------
 
 _RETRYABLE_STATUSES = {408, 409, 425, 429}
 
-
-def _status_of(exc: BaseException) -> int | None:
-    status = getattr(exc, "status_code", None)
-    return status if isinstance(status, int) else None
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Worth asking the same provider again: rate limits, timeouts, connection faults, 5xx."""
-    litellm = load_litellm()
-    if isinstance(exc, litellm.RateLimitError | litellm.Timeout | litellm.APIConnectionError):
-        return True
-    if _is_connection_failure(exc):
-        return True
-    if isinstance(exc, litellm.InternalServerError | litellm.ServiceUnavailableError | litellm.BadGatewayError):
-        return True
-    status = _status_of(exc)
-    return status is not None and (status >= 500 or status in _RETRYABLE_STATUSES)
-
-
-def _retry_after_s(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    try:
-        raw = headers.get("retry-after")
-        return float(raw) if raw is not None else None
-    except (TypeError, ValueError):
-        return None  # an HTTP date: fall back to our own backoff
-
-
+# Display only: litellm starts its messages with class names ("litellm.RateLimitError:
+# RateLimitError: GroqException - ..."); they are trimmed from the sentence people read.
+# Nothing is decided from message text.
 _LITELLM_PREFIX = re.compile(r"^(?:litellm\.\w+:\s*)?(?:\w+(?:Error|Exception):\s*)?(?:\w+Exception\s*-\s*)?")
 
 
-def _clean_message(exc: BaseException) -> str:
-    message = str(getattr(exc, "message", None) or exc).strip()
-    message = _LITELLM_PREFIX.sub("", message, count=1).strip()
-    message = " ".join(message.split())
-    return message[:240] + ("…" if len(message) > 240 else "")
+class ProviderCallFailed(Exception):
+    """One call to one model failed, in the chain's own terms; it never leaves the chain.
+
+    ``reason`` is one short sentence (for logs, the job's ai_error and people);
+    ``retryable`` says whether the same provider is worth asking again (rate limits,
+    timeouts, connection faults, 5xx); ``retry_after_s`` is the provider's Retry-After.
+    """
+
+    def __init__(self, reason: str, *, retryable: bool = False, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
 
 
-def _is_connection_failure(exc: BaseException) -> bool:
-    """Could not reach the server at all; litellm reports some of these as HTTP 500."""
+@contextmanager
+def map_litellm_exceptions(timeout_s: float) -> Iterator[None]:
+    """Around a litellm call: whatever it raises leaves as a ``ProviderCallFailed`` (``from`` it).
+
+    Every exception counts, not only litellm's: a provider's failure, or a fault in
+    litellm's handling of its reply, moves the chain on to the next provider.
+    """
+    try:
+        yield
+    except ProviderCallFailed:
+        raise
+    except Exception as exc:
+        raise translate_litellm_error(exc, timeout_s) from exc
+
+
+def translate_litellm_error(exc: Exception, timeout_s: float) -> ProviderCallFailed:
+    """Classify one failed call by exception type and HTTP status (``map_litellm_exceptions`` uses it)."""
+    # Both are loaded already: litellm imports them, and it raised ``exc``.
     import httpx
+    import openai
 
     litellm = load_litellm()
+    status: int | None = None
+    retry_after_s: float | None = None
+    # Every litellm error that carries an HTTP answer derives from one of these two.
+    if isinstance(exc, openai.APIStatusError | openai.APIResponseValidationError):
+        status = exc.status_code
+        retry_after_s = _seconds(exc.response.headers.get("retry-after"))
+    elif isinstance(exc, litellm.APIError) and isinstance(exc.status_code, int):
+        status = exc.status_code  # litellm's catch-all for statuses it has no class for
+    # Could not reach the server at all; litellm reports some of these as HTTP 500.
+    connection_failed = any(
+        isinstance(cause, ConnectionError | httpx.ConnectError | httpx.RemoteProtocolError)
+        or (isinstance(cause, litellm.APIConnectionError) and not isinstance(cause, litellm.Timeout))
+        for cause in _chain(exc)
+    )
+    retryable = (
+        isinstance(exc, litellm.RateLimitError | litellm.Timeout | litellm.APIConnectionError)
+        or connection_failed
+        or isinstance(exc, litellm.InternalServerError | litellm.ServiceUnavailableError | litellm.BadGatewayError)
+        or (status is not None and (status >= 500 or status in _RETRYABLE_STATUSES))
+    )
+    detail = _clean_message((exc.message if isinstance(exc, openai.APIError) else "") or str(exc))
+    if isinstance(exc, litellm.Timeout):
+        reason = f"timed out after {timeout_s:g} s"
+    elif isinstance(exc, litellm.RateLimitError) or status == 429:
+        reason = f"rate limited (HTTP 429): {detail}"
+    elif isinstance(exc, litellm.AuthenticationError) or status == 401:
+        reason = f"the API key was refused (HTTP 401): {detail}"
+    elif isinstance(exc, litellm.PermissionDeniedError) or status == 403:
+        reason = f"access denied (HTTP 403): {detail}"
+    elif isinstance(exc, litellm.NotFoundError) or status == 404:
+        reason = f"model or endpoint not found (HTTP 404): {detail}"
+    elif connection_failed:
+        reason = f"could not connect: {detail}"
+    elif status is not None and status >= 500:
+        reason = f"server error (HTTP {status}): {detail}"
+    elif status is not None:
+        reason = f"request refused (HTTP {status}): {detail}"
+    else:
+        reason = f"{type(exc).__name__}: {detail}"  # the class name is shown, never matched
+    return ProviderCallFailed(reason, retryable=retryable, retry_after_s=retry_after_s)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """An exception and the ones it was raised from or during, once each."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ConnectionError | httpx.ConnectError | httpx.RemoteProtocolError):
-            return True
-        if isinstance(current, litellm.APIConnectionError) and not isinstance(current, litellm.Timeout):
-            return True
+        yield current
         current = current.__cause__ or current.__context__
-    return False
 
 
-def summarise_error(exc: BaseException, timeout_s: float) -> str:
-    """One short sentence about why a provider failed, for logs, the job's ai_error and people."""
-    litellm = load_litellm()
-    status = _status_of(exc)
-    detail = _clean_message(exc)
-    if isinstance(exc, _Unanswered):
-        return "the reply was empty"
-    if isinstance(exc, litellm.Timeout):
-        return f"timed out after {timeout_s:g} s"
-    if isinstance(exc, litellm.RateLimitError) or status == 429:
-        return f"rate limited (HTTP 429): {detail}"
-    if isinstance(exc, litellm.AuthenticationError) or status == 401:
-        return f"the API key was refused (HTTP 401): {detail}"
-    if isinstance(exc, litellm.PermissionDeniedError) or status == 403:
-        return f"access denied (HTTP 403): {detail}"
-    if isinstance(exc, litellm.NotFoundError) or status == 404:
-        return f"model or endpoint not found (HTTP 404): {detail}"
-    if _is_connection_failure(exc):
-        return f"could not connect: {detail}"
-    if status is not None and status >= 500:
-        return f"server error (HTTP {status}): {detail}"
-    if status is not None:
-        return f"request refused (HTTP {status}): {detail}"
-    return f"{type(exc).__name__}: {detail}"
+def _seconds(retry_after: str | None) -> float | None:
+    try:
+        return float(retry_after) if retry_after is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _clean_message(message: str) -> str:
+    message = _LITELLM_PREFIX.sub("", message.strip(), count=1).strip()
+    message = " ".join(message.split())
+    return message[:240] + ("…" if len(message) > 240 else "")
 
 
 def _reply_text(response: Any) -> str:
+    """The text of a litellm reply (a litellm ``ModelResponse``, hence ``Any``)."""
     try:
         content = response.choices[0].message.content
     except (AttributeError, IndexError, KeyError, TypeError) as exc:
-        raise _Unanswered("no choices in the reply") from exc
+        raise ProviderCallFailed("the reply was empty") from exc  # no choices in the reply
     if not isinstance(content, str) or not content.strip():
-        raise _Unanswered("empty reply")
+        raise ProviderCallFailed("the reply was empty")
     return content
 
 
@@ -317,9 +348,8 @@ class ProviderChain:
             started = time.monotonic()
             try:
                 text = self._ask_with_retries(route, messages)
-            except Exception as exc:  # any failure of one provider moves the chain on
-                reason = summarise_error(exc, self.settings.llm_timeout_s)
-                summary = self._redact(f"{route.provider} ({route.model}): {reason}")
+            except ProviderCallFailed as failure:
+                summary = self._redact(f"{route.provider} ({route.model}): {failure.reason}")
                 log.warning("LLM provider failed, trying the next: %s", summary)
                 failures.append(summary)
                 continue
@@ -335,41 +365,43 @@ class ProviderChain:
         for attempt in range(retries + 1):
             try:
                 return self._ask(route, messages)
-            except Exception as exc:
-                if attempt >= retries or not is_retryable(exc):
+            except ProviderCallFailed as failure:
+                if attempt >= retries or not failure.retryable:
                     raise
-                delay = self._backoff_s(attempt, exc)
+                delay = self._backoff_s(attempt, failure)
                 log.info(
                     "LLM %s failed (%s); retry %d of %d in %.1f s",
-                    route.model, summarise_error(exc, self.settings.llm_timeout_s), attempt + 1, retries, delay,
+                    route.model, self._redact(failure.reason), attempt + 1, retries, delay,
                 )
                 time.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")
 
-    def _backoff_s(self, attempt: int, exc: BaseException) -> float:
-        retry_after = _retry_after_s(exc)
+    def _backoff_s(self, attempt: int, failure: ProviderCallFailed) -> float:
+        retry_after = failure.retry_after_s
         if retry_after is not None and 0 <= retry_after <= MAX_BACKOFF_S:
             return retry_after
         return float(min(self.retry_backoff_s * (2**attempt), MAX_BACKOFF_S))
 
     def _ask(self, route: ModelRoute, messages: Sequence[Mapping[str, str]]) -> str:
+        """One call to one model; raises ProviderCallFailed."""
         litellm = load_litellm()
-        options: dict[str, Any] = {}
+        options: dict[str, int] = {}
         if route.provider not in _NO_MAX_RETRIES:
             # Retries are ours (counted, logged, bounded); the OpenAI client would add two of its own.
             options["max_retries"] = 0
-        response = litellm.completion(
-            model=route.model,
-            messages=[dict(message) for message in messages],
-            api_base=route.api_base,
-            api_key=route.api_key,
-            timeout=self.settings.llm_timeout_s,
-            temperature=self.settings.llm_temperature,
-            max_tokens=MAX_REPLY_TOKENS,
-            drop_params=True,
-            **options,
-        )
-        return _reply_text(response)
+        with map_litellm_exceptions(self.settings.llm_timeout_s):
+            response = litellm.completion(
+                model=route.model,
+                messages=[dict(message) for message in messages],
+                api_base=route.api_base,
+                api_key=route.api_key,
+                timeout=self.settings.llm_timeout_s,
+                temperature=self.settings.llm_temperature,
+                max_tokens=MAX_REPLY_TOKENS,
+                drop_params=True,
+                **options,
+            )
+            return _reply_text(response)
 
     def _redact(self, text: str) -> str:
         for secret in self._secrets:

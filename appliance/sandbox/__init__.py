@@ -1,7 +1,8 @@
 """Code -> MP4 inside disposable, hardened Docker containers.
 
 ``DockerSandbox.render()`` is the entry point; ``RenderResult`` is what comes back.
-Docker itself is imported only by the modules that talk to it.
+``connection`` opens clients of the Docker engines and is the one place docker-py's
+exceptions become the appliance's; ``engines`` gives each engine its render slots.
 """
 
 from __future__ import annotations

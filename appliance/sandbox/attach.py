@@ -14,7 +14,9 @@ import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
+
+from appliance.models import JSONDict
 
 STDOUT = 1
 STDERR = 2
@@ -23,10 +25,14 @@ MAX_PROTOCOL_LINE = 64 * 1024
 _HEADER = struct.Struct(">BxxxL")
 
 
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
 @dataclass
 class RunnerMessage:
     kind: str  # ready | done | error
-    fields: dict[str, Any]
+    fields: JSONDict
 
 
 @dataclass
@@ -50,10 +56,11 @@ class _Tail:
 class AttachedStream:
     """Reads frames from an attach socket; collects runner messages and a stderr tail."""
 
-    def __init__(self, raw_socket: Any, tail_bytes: int) -> None:
-        # docker-py hands back a SocketIO (unix/tcp) or the socket itself (TLS).
-        self._socket: socket.socket = getattr(raw_socket, "_sock", raw_socket)
-        self._keepalive = raw_socket  # holds the HTTP response that owns the socket
+    def __init__(self, sock: socket.socket, tail_bytes: int, keepalive: Closable | None = None) -> None:
+        self._socket = sock
+        # What owns the socket (docker-py's SocketIO, holding the HTTP response): kept alive
+        # while the stream is read, closed with it (``connection.attach_socket``).
+        self._keepalive = keepalive
         self._buffer = bytearray()
         self._stdout_line = bytearray()
         self._stdout_overflow = False
@@ -99,9 +106,11 @@ class AttachedStream:
 
     def close(self) -> None:
         for closable in (self._socket, self._keepalive):
+            if closable is None:
+                continue
             try:
                 closable.close()
-            except Exception:
+            except Exception:  # closing twice, or a socket the engine already reset
                 pass
 
     # -- frames ------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
+from appliance.models import JSONDict
 from appliance.sandbox.result import RenderStatus
 
 # 128 + signal number, as the container's init reports a child killed by a signal.
@@ -35,7 +35,7 @@ class ContainerFacts:
     exit_code: int | None
     oom_killed: bool
     stderr: str
-    runner_error: dict[str, Any] | None  # the runner's "error" message, if it sent one
+    runner_error: JSONDict | None  # the runner's "error" message, if it sent one
     pids_at_timeout: int | None = None
     pids_limit: int | None = None
 
@@ -78,7 +78,7 @@ def classify_failure(facts: ContainerFacts) -> tuple[RenderStatus, str]:
     return RenderStatus.SCENE_ERROR, f"the render process exited with status {facts.exit_code}"
 
 
-def _error_words(runner_error: dict[str, Any]) -> str:
+def _error_words(runner_error: JSONDict) -> str:
     exception = str(runner_error.get("exception") or "error")
     message = str(runner_error.get("message") or "").strip().splitlines()
     return f"{exception}: {message[0][:200]}" if message else exception

@@ -11,6 +11,10 @@ works the same with a remote DOCKER_HOST or from inside the appliance's own cont
 
 With a warm pool (``pool.py``) the container was started earlier and has already
 imported Manim; everything else is the same.
+
+The sandbox receives an opened client (``appliance.sandbox.connection`` opens them) and
+closes it with itself. docker-py ships no type information: its classes in annotations
+here (``docker.DockerClient``, ``Container``) are ``Any`` to mypy.
 """
 
 from __future__ import annotations
@@ -26,18 +30,27 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import requests
+import docker
+from docker.models.containers import Container
+from docker.types import DriverConfig, LogConfig, Mount, Ulimit
 
 from appliance.config import MANIM_VERSION, SANDBOX_IMAGE_VERSION, Settings
-from appliance.errors import SandboxImageMissing, SandboxUnavailable
+from appliance.errors import EngineLost, EngineRefused, SandboxError, SandboxImageMissing, SandboxUnavailable
 from appliance.sandbox.attach import AttachedStream
 from appliance.sandbox.classify import ContainerFacts, classify_failure
+from appliance.sandbox.connection import (
+    attach_socket,
+    open_archive,
+    ping_engine,
+    remove_container,
+    translate_docker_errors,
+)
+from appliance.sandbox.pool import WarmPool
 from appliance.sandbox.result import RenderResult, RenderStatus, summarize_stderr
-from appliance.sandbox.video import fetch_video, probe_mp4
+from appliance.sandbox.video import NO_VIDEO_FILE, accept_video, probe_mp4
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +121,12 @@ def _owner_alive(owner: str) -> bool | None:
 class StartedContainer:
     """A started sandbox container waiting for (or running) its one render."""
 
-    container: Any
+    container: Container
     name: str
     stream: AttachedStream
     started_at: float  # monotonic
     ready: bool = False
     import_s: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -124,16 +136,14 @@ class StartedContainer:
 class DockerSandbox:
     """Renders scene code in fresh hardened containers; thread-safe, blocking."""
 
-    def __init__(self, settings: Settings, docker_client: Any = None, engine: str = "local") -> None:
-        from appliance.sandbox.engines import open_local_client
-
+    def __init__(self, settings: Settings, docker_client: docker.DockerClient, engine: str = "local") -> None:
         self.settings = settings
         self.engine = engine
-        self._client = docker_client if docker_client is not None else open_local_client()
+        self._client = docker_client  # ours from now on: closed by close()
         self.instance_id = uuid.uuid4().hex[:12]
         self.owner = owner_token()
         self.videos_dir = settings.data_dir / "sandbox-videos"
-        self._pool: Any = None
+        self._pool: WarmPool[StartedContainer] | None = None
         self._pool_lock = threading.Lock()
         self._removals: set[threading.Thread] = set()
         self._removals_lock = threading.Lock()
@@ -142,32 +152,15 @@ class DockerSandbox:
     # -- life --------------------------------------------------------------------------------
 
     def ping(self, timeout_s: float | None = None) -> None:
-        import docker
-
-        try:
-            if timeout_s is None:
-                self._client.ping()
-            else:
-                # docker-py's ping() has no timeout of its own; its request layer takes one.
-                api = self._client.api
-                api._raise_for_status(api._get(api._url("/_ping"), timeout=timeout_s))
-        except (docker.errors.DockerException, OSError) as exc:
-            raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+        ping_engine(self._client, timeout_s)
 
     def check_image(self) -> None:
         """Raise ``SandboxImageMissing`` (with the command to run) unless the image is right."""
-        import docker
-
         name = self.settings.sandbox_image
-        try:
+        missing = (f"the sandbox image {name} is missing; build it with `{BUILD_COMMAND}` "
+                   f"(add --debootstrap when the base image cannot be pulled)")
+        with translate_docker_errors("cannot reach the Docker engine", image_missing=missing):
             image = self._client.images.get(name)
-        except docker.errors.ImageNotFound as exc:
-            raise SandboxImageMissing(
-                f"the sandbox image {name} is missing; build it with `{BUILD_COMMAND}` "
-                f"(add --debootstrap when the base image cannot be pulled)"
-            ) from exc
-        except (docker.errors.DockerException, OSError) as exc:
-            raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
         labels = image.labels or {}
         found = (labels.get(LABEL_IMAGE_VERSION), labels.get(LABEL_MANIM_VERSION))
         if found != (SANDBOX_IMAGE_VERSION, MANIM_VERSION):
@@ -189,18 +182,16 @@ class DockerSandbox:
         if pool is not None:
             pool.close()
         self.wait_for_removals()
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(SandboxError):
             self._remove_by_labels({LABEL_INSTANCE: self.instance_id})
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # only releases the connection pool
             self._client.close()
 
-    def _ensure_pool(self) -> Any:
+    def _ensure_pool(self) -> WarmPool[StartedContainer] | None:
         if self.settings.warm_pool_size <= 0 or self._closed:
             return None
         with self._pool_lock:
             if self._pool is None:
-                from appliance.sandbox.pool import WarmPool
-
                 self._pool = WarmPool(
                     start=lambda: self.start_container(WARM_MAX_IDLE_S, cpu_shares=CPU_SHARES_WARMING),
                     discard=lambda started: self.discard(started, wait=False),
@@ -228,9 +219,7 @@ class DockerSandbox:
             if started is None:
                 started = self.start_container(0.0)
             result = self._drive(started, code, scene_name, quality, prelude, deadline)
-        except SandboxImageMissing as exc:
-            result = RenderResult(RenderStatus.UNAVAILABLE, detail=str(exc))
-        except SandboxUnavailable as exc:
+        except (SandboxImageMissing, SandboxUnavailable) as exc:
             result = RenderResult(RenderStatus.UNAVAILABLE, detail=str(exc))
         finally:
             if started is not None:
@@ -245,8 +234,6 @@ class DockerSandbox:
 
     def start_container(self, idle_allowance_s: float, cpu_shares: int = CPU_SHARES_RENDER) -> StartedContainer:
         """Create, attach and start one sandbox container (it imports Manim, then waits)."""
-        import docker
-
         settings = self.settings
         backstop_s = idle_allowance_s + settings.render_timeout_s + BACKSTOP_MARGIN_S
         labels = {
@@ -257,26 +244,21 @@ class DockerSandbox:
         }
         name = f"manim-sandbox-{uuid.uuid4().hex[:12]}"
         container = None
+        missing = f"the sandbox image {settings.sandbox_image} is missing; build it with `{BUILD_COMMAND}`"
         try:
-            container = self._client.containers.create(
-                name=name, labels=labels, cpu_shares=cpu_shares, **self._container_options(labels, backstop_s))
-            # Attach before start: nothing the runner writes can be missed.
-            raw = self._client.api.attach_socket(
-                container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-            stream = AttachedStream(raw, settings.render_log_kb * 1024)
-            container.start()
-        except docker.errors.ImageNotFound as exc:
+            with translate_docker_errors("cannot start a sandbox container", image_missing=missing):
+                container = self._client.containers.create(
+                    name=name, labels=labels, cpu_shares=cpu_shares, **self._container_options(labels, backstop_s))
+                # Attach before start: nothing the runner writes can be missed.
+                attached, owner = attach_socket(self._client.api, container.id)
+                stream = AttachedStream(attached, settings.render_log_kb * 1024, keepalive=owner)
+                container.start()
+        except SandboxError:
             self._remove_quietly(container)
-            raise SandboxImageMissing(
-                f"the sandbox image {settings.sandbox_image} is missing; build it with `{BUILD_COMMAND}`") from exc
-        except (docker.errors.DockerException, OSError) as exc:
-            self._remove_quietly(container)
-            raise SandboxUnavailable(f"cannot start a sandbox container: {exc}") from exc
+            raise
         return StartedContainer(container=container, name=name, stream=stream, started_at=time.monotonic())
 
-    def _container_options(self, labels: dict[str, str], backstop_s: float) -> dict[str, Any]:
-        from docker.types import DriverConfig, LogConfig, Mount, Ulimit
-
+    def _container_options(self, labels: dict[str, str], backstop_s: float) -> dict[str, object]:
         settings = self.settings
         memory = f"{settings.render_memory_mb}m"
         tmp_mb = max(16, settings.render_tmpfs_mb // 4)
@@ -327,9 +309,10 @@ class DockerSandbox:
 
     def _give_full_weight(self, started: StartedContainer) -> None:
         try:
-            self._client.api.update_container(started.id, cpu_shares=CPU_SHARES_RENDER)
-        except Exception as exc:  # it still renders, only with a smaller share under contention
-            log.warning("cannot raise the CPU weight of sandbox %s: %s", started.name, exc)
+            with translate_docker_errors(f"cannot raise the CPU weight of sandbox {started.name}"):
+                self._client.api.update_container(started.id, cpu_shares=CPU_SHARES_RENDER)
+        except SandboxError as exc:  # it still renders, only with a smaller share under contention
+            log.warning("%s", exc)
 
     def _thread_caps(self) -> dict[str, str]:
         # The container sees every host CPU but may use only render_cpus: without caps,
@@ -355,9 +338,7 @@ class DockerSandbox:
         except TimeoutError:
             timed_out = True
         if message is not None and message.kind == "done":
-            result = self._collect_video(started)
-            if result is not None:
-                return result
+            return self._collect_video(started)
         pids_at_timeout = self._pids(started) if timed_out else None
         if not timed_out:
             stream.drain(min(deadline, time.monotonic() + EXIT_GRACE_S))
@@ -380,24 +361,26 @@ class DockerSandbox:
         tail = summarize_stderr(stderr) if status is RenderStatus.SCENE_ERROR else summarize_stderr(stderr, 600)
         return RenderResult(status, exit_code=exit_code, stderr_tail=tail, detail=detail)
 
-    def _collect_video(self, started: StartedContainer) -> RenderResult | None:
-        """The OK result once the runner said "done"; None to classify as a failure instead."""
-        import docker
-
+    def _collect_video(self, started: StartedContainer) -> RenderResult:
+        """The OK result once the runner said "done"."""
         self.videos_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         destination = self.videos_dir / f"{started.name}.mp4"
         max_bytes = self.settings.render_max_video_mb * 1024 * 1024
         # Freeze the scene's processes first: nothing inside can swap the file, or a path
-        # component, for something else while the engine resolves and reads it.
-        with contextlib.suppress(docker.errors.APIError):
+        # component, for something else while the engine resolves and reads it. An engine
+        # that refuses (the container already exited) is no reason to stop here.
+        with contextlib.suppress(EngineRefused), translate_docker_errors("cannot pause the sandbox"):
             started.container.pause()
         try:
-            refusal = fetch_video(self._client.api, started.id, OUTPUT_PATH, destination, max_bytes)
-        except docker.errors.NotFound:
-            return None  # the container died before we got there
-        except (docker.errors.DockerException, OSError) as exc:
+            with translate_docker_errors("cannot fetch the video from the sandbox"), \
+                    open_archive(self._client.api, started.id, OUTPUT_PATH) as archive:
+                # The engine's archive API stat()s the path before a byte is read: refused
+                # from that header alone if it is not a plain file (video.py).
+                refusal = NO_VIDEO_FILE if archive is None else accept_video(
+                    archive.stat, archive.chunks, destination, max_bytes)
+        except SandboxError:
             destination.unlink(missing_ok=True)
-            raise SandboxUnavailable(f"cannot fetch the video from the sandbox: {exc}") from exc
+            raise
         stderr_tail = summarize_stderr(started.stream.stderr.text(), 600)
         if refusal is not None:
             destination.unlink(missing_ok=True)
@@ -414,28 +397,33 @@ class DockerSandbox:
     # -- container plumbing ------------------------------------------------------------------
 
     def _pids(self, started: StartedContainer) -> int | None:
+        """The container's process count, if the engine says (a hint for classifying)."""
         try:
-            stats = self._client.api.stats(started.id, stream=False, one_shot=True)
+            with translate_docker_errors("cannot read the process count"):
+                stats = self._client.api.stats(started.id, stream=False, one_shot=True)
             current = (stats.get("pids_stats") or {}).get("current")
             return int(current) if current is not None else None
-        except Exception:
+        except (SandboxError, ValueError, TypeError):
             return None
 
     def _kill(self, started: StartedContainer) -> None:
-        with contextlib.suppress(Exception):
-            started.container.kill()  # SIGKILL: a scene can ignore SIGTERM
+        # SIGKILL: a scene can ignore SIGTERM. A container already gone needs no killing, and
+        # an engine gone is found out by _final_state.
+        with contextlib.suppress(SandboxError), translate_docker_errors("cannot kill the sandbox"):
+            started.container.kill()
 
     def _final_state(self, started: StartedContainer) -> tuple[int | None, bool]:
         try:
-            outcome = started.container.wait(timeout=30)
-            started.container.reload()
+            with translate_docker_errors("the Docker engine went away during the render"):
+                outcome = started.container.wait(timeout=30)
+                started.container.reload()
             state = started.container.attrs.get("State", {})
             return int(outcome.get("StatusCode", state.get("ExitCode", -1))), bool(state.get("OOMKilled"))
-        except requests.exceptions.ConnectionError as exc:
+        except EngineLost:
             # The engine itself is gone (its machine died or restarted), not the scene's fault:
             # reported as unavailable, so the render can be tried again elsewhere.
-            raise SandboxUnavailable(f"the Docker engine went away during the render: {exc}") from exc
-        except Exception as exc:
+            raise
+        except (SandboxError, ValueError, TypeError) as exc:
             log.warning("cannot read the final state of sandbox %s: %s", started.name, exc)
             return None, False
 
@@ -455,7 +443,7 @@ class DockerSandbox:
             self._removals.add(thread)
         thread.start()
 
-    def _remove_in_background(self, container: Any) -> None:
+    def _remove_in_background(self, container: Container) -> None:
         try:
             self._remove_quietly(container)
         finally:
@@ -472,14 +460,13 @@ class DockerSandbox:
                 return
             pending[0].join(timeout=max(0.0, deadline - time.monotonic()))
 
-    def _remove_quietly(self, container: Any) -> None:
+    def _remove_quietly(self, container: Container | None) -> None:
         if container is None:
             return
         try:
-            container.remove(force=True, v=True)
-        except Exception as exc:
-            if not any(part in str(exc) for part in ("No such container", "404", "already in progress")):
-                log.warning("cannot remove sandbox container %s: %s", getattr(container, "name", "?"), exc)
+            remove_container(container)
+        except SandboxError as exc:  # the sweep (here, at start-up and on a timer) retries it
+            log.warning("%s", exc)
 
     # -- orphans -----------------------------------------------------------------------------
 
@@ -522,8 +509,9 @@ class DockerSandbox:
         if not re.fullmatch(r"[0-9a-f]{12,64}", host):
             return None
         try:
-            found = self._client.containers.list(all=True, filters={"id": host})
-        except Exception:
+            with translate_docker_errors("cannot list containers"):
+                found = self._client.containers.list(all=True, filters={"id": host})
+        except SandboxError:
             return None
         if not found:
             return None
@@ -533,22 +521,18 @@ class DockerSandbox:
         return self._remove_where(lambda labels: all(labels.get(k) == v for k, v in wanted.items()))
 
     def _remove_where(self, select: Callable[[dict[str, str]], bool]) -> int:
-        import docker
-
         removed = 0
-        try:
+        with translate_docker_errors("cannot reach the Docker engine"):
             containers = self._client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}={ROLE_SANDBOX}"})
-            for container in containers:
-                if select(container.labels or {}):
-                    self._remove_quietly(container)
-                    removed += 1
-            # Work volumes whose container is already gone (an engine restart mid-removal).
-            dangling = self._client.volumes.list(
-                filters={"label": f"{LABEL_ROLE}={ROLE_SANDBOX}", "dangling": True})
-            for volume in dangling:
-                if select(volume.attrs.get("Labels") or {}):
-                    with contextlib.suppress(docker.errors.APIError):
-                        volume.remove(force=True)
-        except (docker.errors.DockerException, OSError) as exc:
-            raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
+        for container in containers:
+            if select(container.labels or {}):
+                self._remove_quietly(container)
+                removed += 1
+        # Work volumes whose container is already gone (an engine restart mid-removal).
+        with translate_docker_errors("cannot reach the Docker engine"):
+            dangling = self._client.volumes.list(filters={"label": f"{LABEL_ROLE}={ROLE_SANDBOX}", "dangling": True})
+        for volume in dangling:
+            if select(volume.attrs.get("Labels") or {}):
+                with contextlib.suppress(EngineRefused), translate_docker_errors("cannot remove a sandbox volume"):
+                    volume.remove(force=True)
         return removed

@@ -7,6 +7,7 @@ fetches its video through the Docker API, so an engine on another machine needs
 nothing shared with the appliance: only the sandbox image, which the appliance copies
 there itself (``copy_sandbox_image``) or ``appliance sandbox push`` does.
 
+Where the engines are and how a client of one is opened is ``appliance.sandbox.connection``.
 Each ``RenderEngine`` connects on demand, reconnects after it was lost (a render that
 found the engine unreachable drops the connection; the next readiness check tries
 again, at most every ``RETRY_AFTER_S``), and never lets one engine's trouble reach
@@ -19,114 +20,33 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
-from appliance.config import Settings, is_loopback_url
-from appliance.errors import SandboxError, SandboxImageMissing, SandboxUnavailable
+from appliance.config import Settings
+from appliance.contracts import EngineSandbox, RenderResult, RenderStatus
+from appliance.errors import SandboxError, SandboxImageMissing
+from appliance.sandbox.connection import EngineSpec, engine_facts, open_client
+from appliance.sandbox.docker import DockerSandbox
 
 log = logging.getLogger(__name__)
 
-LOCAL = "local"
 RETRY_AFTER_S = 5.0
 STATUS_PING_TIMEOUT_S = 3.0
-CONNECT_TIMEOUT_S = 60
-TLS_FILES = ("ca.pem", "cert.pem", "key.pem")  # Docker's own names (DOCKER_CERT_PATH)
+SLOT_COUNT_TIMEOUT_S = 5
 
-
-@dataclass(frozen=True)
-class EngineSpec:
-    """Where one engine is and how many renders it takes at once."""
-
-    name: str  # "local" or the engine's URL
-    url: str | None  # None: the environment's engine (DOCKER_HOST or the local socket)
-    slots: int  # 0: derived from the engine's CPUs
-    tls_dir: Path | None = None  # the settings' certificate directory, for tcp:// engines
-
-
-def engine_specs(settings: Settings) -> list[EngineSpec]:
-    specs = [EngineSpec(LOCAL, None, settings.effective_render_slots)]
-    for url, slots in settings.render_engines:
-        specs.append(EngineSpec(url, url, slots, settings.render_engines_tls_dir))
-    return specs
-
-
-def open_local_client(timeout: int = CONNECT_TIMEOUT_S) -> Any:
-    """A client of the environment's engine (DOCKER_HOST or the local socket)."""
-    return open_client(EngineSpec(LOCAL, None, 0), timeout)
-
-
-def tls_files(spec: EngineSpec) -> tuple[Path, Path, Path] | None:
-    """The engine's (ca, cert, key): DIR/HOST/ first, then DIR/; None without a directory."""
-    if spec.tls_dir is None or spec.url is None or not spec.url.startswith("tcp://"):
-        return None
-    host = urlsplit(spec.url).hostname or ""
-    for directory in (spec.tls_dir / host, spec.tls_dir):
-        paths = tuple(directory / name for name in TLS_FILES)
-        if all(path.is_file() for path in paths):
-            return paths  # type: ignore[return-value]
-    if is_loopback_url(spec.url):
-        return None  # e.g. an ssh-forwarded port on 127.0.0.1: plain is allowed there
-    raise SandboxUnavailable(
-        f"no TLS client certificates for the render engine {spec.name}: put {', '.join(TLS_FILES)} in "
-        f"{spec.tls_dir / host} (or {spec.tls_dir} for every engine)")
-
-
-def open_client(spec: EngineSpec, timeout: int = CONNECT_TIMEOUT_S) -> Any:
-    """A docker-py client for the engine; engine trouble becomes ``SandboxUnavailable``."""
-    import docker
-    import requests
-    from docker.tls import TLSConfig
-
-    try:
-        # No request before trust_env is off: requests would let REQUESTS_CA_BUNDLE (set where a
-        # TLS-inspecting proxy is trusted) replace the engine's own CA, and route through proxies.
-        # So the API version is negotiated here, after that, instead of by docker-py's "auto".
-        first = docker.constants.MINIMUM_DOCKER_API_VERSION
-        if spec.url is None:
-            client = docker.from_env(timeout=timeout, version=first)  # DOCKER_HOST, DOCKER_TLS_VERIFY, ...
-        else:
-            files = tls_files(spec)
-            tls: Any = False
-            if files is not None:
-                ca, cert, key = files
-                tls = TLSConfig(client_cert=(str(cert), str(key)), ca_cert=str(ca), verify=True)
-            client = docker.DockerClient(base_url=spec.url, tls=tls, timeout=timeout, version=first)
-        client.api.trust_env = False
-        server_api = str(client.api.version(api_version=False).get("ApiVersion") or "")
-        client.api._version = _lower_api_version(server_api, docker.constants.DEFAULT_DOCKER_API_VERSION)
-        return client
-    except (docker.errors.DockerException, requests.RequestException) as exc:
-        raise SandboxUnavailable(f"cannot reach the Docker engine {spec.name}: {exc}") from exc
-
-
-def _lower_api_version(server: str, ours: str) -> str:
-    """The API version both sides speak (what docker-py's version="auto" would pick)."""
-    def key(version: str) -> tuple[int, ...]:
-        return tuple(int(part) for part in version.split(".") if part.isdigit())
-
-    if not server:
-        return ours
-    return server if key(server) < key(ours) else ours
-
-
-def engine_facts(client: Any) -> dict[str, Any]:
-    """What the appliance wants to know of an engine: CPUs, architecture, version."""
-    info = client.info()
-    return {"cpus": int(info.get("NCPU") or 1), "architecture": str(info.get("Architecture") or "?"),
-            "version": str(info.get("ServerVersion") or "?")}
+EngineStatus = dict[str, bool | str | int]  # for /readyz: {"ok": ..., "error" or "renders": ...}
 
 
 class RenderEngine:
-    """One Docker engine with its own ``DockerSandbox`` (and warm pool); thread-safe."""
+    """One Docker engine with its own ``DockerSandbox`` (and warm pool); thread-safe.
 
-    def __init__(self, spec: EngineSpec, settings: Settings, sandbox: Any = None) -> None:
+    A ``sandbox`` given here (tests, benchmarks: a fake ``EngineSandbox``) is used as it is
+    and never replaced; otherwise the engine opens its own ``DockerSandbox`` on demand."""
+
+    def __init__(self, spec: EngineSpec, settings: Settings, sandbox: EngineSandbox | None = None) -> None:
         self.spec = spec
         self.settings = settings
         self._sandbox = sandbox
-        self._fixed = sandbox is not None  # given by the caller (tests): never replaced
+        self._fixed = sandbox is not None
         self._lock = threading.Lock()
         self._retry_at = 0.0
         self.error: str | None = None
@@ -157,31 +77,25 @@ class RenderEngine:
 
     # -- connection --------------------------------------------------------------------------
 
-    def connect(self) -> Any:
+    def connect(self) -> EngineSandbox:
         """The engine's sandbox, connected (image checked, warm pool started) or raising."""
         with self._lock:
             if self._sandbox is not None:
                 return self._sandbox
-            from appliance.sandbox.docker import DockerSandbox
-
-            sandbox = None
             try:
                 sandbox = DockerSandbox(self.settings, open_client(self.spec), engine=self.spec.name)
+            except SandboxError as exc:
+                self._connect_failed(exc)
+                raise
+            try:
                 sandbox.check_image()
                 # Start the warm pool now, so the first render is not a cold one.
                 sandbox.warm_up()
             except SandboxError as exc:
                 # Slots retry while the engine is down or its image is missing: each failed
                 # try must release its Docker connection.
-                if sandbox is not None:
-                    with contextlib.suppress(Exception):
-                        sandbox.close()
-                self.image_missing = isinstance(exc, SandboxImageMissing)
-                self.error = str(exc)
-                if self.image_missing and not self.is_local:
-                    self.error += (f" (on the render engine {self.name}: `appliance serve` copies it there, or "
-                                   f"run `appliance sandbox push`)")
-                self._retry_at = time.monotonic() + RETRY_AFTER_S
+                _close_quietly(sandbox)
+                self._connect_failed(exc)
                 raise
             if self.error is not None:
                 log.warning("render engine %s is ready", self.name)
@@ -194,6 +108,14 @@ class RenderEngine:
                 if swept:
                     log.warning("removed %d sandbox container(s) left by a crash on %s", swept, self.name)
         return sandbox
+
+    def _connect_failed(self, exc: SandboxError) -> None:
+        self.image_missing = isinstance(exc, SandboxImageMissing)
+        self.error = str(exc)
+        if self.image_missing and not self.is_local:
+            self.error += (f" (on the render engine {self.name}: `appliance serve` copies it there, or "
+                           f"run `appliance sandbox push`)")
+        self._retry_at = time.monotonic() + RETRY_AFTER_S
 
     def ready(self) -> bool:
         """Whether this engine's slots may take a job now (reconnecting when it is due)."""
@@ -223,10 +145,8 @@ class RenderEngine:
     # -- work --------------------------------------------------------------------------------
 
     def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
-               wait_s: float | None = None) -> Any:
+               wait_s: float | None = None) -> RenderResult:
         """Render here, within this engine's capacity (waiting at most ``wait_s`` for it)."""
-        from appliance.sandbox.result import RenderResult, RenderStatus
-
         if not self._capacity.acquire(timeout=wait_s):
             return RenderResult(RenderStatus.UNAVAILABLE, detail=f"the render engine {self.name} stayed busy")
         try:
@@ -238,8 +158,8 @@ class RenderEngine:
         finally:
             self._capacity.release()
         self.renders += 1
-        if result.status == RenderStatus.UNAVAILABLE:
-            self.lost(str(getattr(result, "detail", "") or result.message))
+        if result.status is RenderStatus.UNAVAILABLE:
+            self.lost(result.detail or result.message)
         return result
 
     def slot_count(self) -> int:
@@ -247,12 +167,12 @@ class RenderEngine:
         if self.spec.slots:
             return self.spec.slots
         try:
-            client = open_client(self.spec, timeout=5)
+            client = open_client(self.spec, timeout=SLOT_COUNT_TIMEOUT_S)
             try:
-                cpus = engine_facts(client)["cpus"]
+                cpus = engine_facts(client).cpus
             finally:
                 client.close()
-        except Exception as exc:
+        except SandboxError as exc:
             log.warning("render engine %s: cannot ask its CPU count (%s); giving it 1 slot (set %s=SLOTS "
                         "in APPLIANCE_RENDER_ENGINES to choose)", self.name, exc, self.name)
             return 1
@@ -264,13 +184,13 @@ class RenderEngine:
         if sandbox is None:
             return 0
         try:
-            return int(sandbox.sweep_orphans())
+            return sandbox.sweep_orphans()
         except SandboxError as exc:
             # One unreachable engine must not stop the sweep of the others.
             self.lost(str(exc))
             return 0
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> EngineStatus:
         """For /readyz: usable or why not. Never waits long: an engine not connected reports
         its last error (its slots keep trying), a connected one gets a short ping."""
         sandbox = self._sandbox
@@ -290,24 +210,25 @@ class RenderEngine:
             _close_quietly(sandbox)
 
 
-def _close_quietly(sandbox: Any) -> None:
+def _close_quietly(sandbox: EngineSandbox) -> None:
+    # Closing only releases what the sandbox holds; nothing it raises can be acted on.
     with contextlib.suppress(Exception):
         sandbox.close()
 
 
 class LaneRenderer:
-    """What one engine's render slots render with: their own engine first, and when it is
-    lost mid-render, the same scene once more on another engine that is up (waiting for
-    one of its slots), so a job does not fail because one machine went away."""
+    """What one engine's render slots render with (a ``Renderer``): their own engine first,
+    and when it is lost mid-render, the same scene once more on another engine that is up
+    (waiting for one of its slots), so a job does not fail because one machine went away."""
 
     def __init__(self, home: RenderEngine, engines: list[RenderEngine], failover_wait_s: float) -> None:
         self.home = home
         self.engines = engines
         self.failover_wait_s = failover_wait_s
 
-    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> Any:
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult:
         result = self.home.render(code, scene_name, quality, prelude)
-        if str(result.status) != "unavailable":
+        if result.status is not RenderStatus.UNAVAILABLE:
             return result
         for other in self.engines:
             if other is self.home or not other.ready():
@@ -315,6 +236,6 @@ class LaneRenderer:
             log.warning("render engine %s lost mid-render; rendering the scene again on %s",
                         self.home.name, other.name)
             retried = other.render(code, scene_name, quality, prelude, wait_s=self.failover_wait_s)
-            if str(retried.status) != "unavailable":
+            if retried.status is not RenderStatus.UNAVAILABLE:
                 return retried
         return result

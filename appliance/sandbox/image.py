@@ -5,6 +5,9 @@ the build context and streams the engine's progress lines to ``progress``. When 
 base image is absent and cannot be pulled, ``debootstrap=True`` makes it from Debian
 packages (``debootstrap --variant=minbase``) and imports it with the SDK, so a machine
 that reaches only a Debian mirror and PyPI still gets an image.
+
+docker-py ships no type information: its classes in annotations here
+(``docker.DockerClient``) are ``Any`` to mypy.
 """
 
 from __future__ import annotations
@@ -17,15 +20,25 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+import docker
+from docker.utils import parse_repository_tag
 
 from appliance.config import MANIM_VERSION, SANDBOX_IMAGE_VERSION, Settings
-from appliance.errors import SandboxError, SandboxUnavailable
+from appliance.errors import EngineLost, SandboxError, SandboxUnavailable
+from appliance.sandbox.connection import (
+    EngineSpec,
+    find_image,
+    open_client,
+    open_local_client,
+    translate_docker_errors,
+)
 
 Progress = Callable[[str], None]
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SUITE = "bookworm"
+BUILD_TIMEOUT_S = 600  # one API call streams a whole build or image copy
 CA_BUNDLE_NAME = "extra.pem"  # sandbox_image/Dockerfile trusts extra-ca-certs/*.pem while pip runs
 
 
@@ -47,15 +60,13 @@ def build_sandbox_image(
     host_network: bool = True,
     no_cache: bool = False,
     context_dir: Path | None = None,
-    docker_client: Any = None,
+    docker_client: docker.DockerClient | None = None,
 ) -> str:
     """Build ``settings.sandbox_image``; returns the image id.
 
     ``host_network`` lets build steps reach the package mirrors through the host's
     network (needed where the default bridge has no route out).
     """
-    import docker
-
     client = docker_client if docker_client is not None else _connect()
     base = base_image or settings.sandbox_base_image
     ca_file = extra_ca_certs or settings.extra_ca_certs
@@ -72,7 +83,7 @@ def build_sandbox_image(
         if ca_file is not None:
             shutil.copyfile(ca_file, context / "extra-ca-certs" / CA_BUNDLE_NAME)
         progress(f"building {settings.sandbox_image} from {base} (Manim {MANIM_VERSION})")
-        try:
+        with translate_docker_errors("the Docker engine failed during the build"):
             events = client.api.build(
                 path=str(context),
                 tag=settings.sandbox_image,
@@ -112,45 +123,38 @@ def build_sandbox_image(
                 aux = event.get("aux")
                 if isinstance(aux, dict) and aux.get("ID"):
                     image_id = str(aux["ID"])
-        except docker.errors.DockerException as exc:
-            raise SandboxUnavailable(f"the Docker engine failed during the build: {exc}") from exc
     if not image_id:
-        image_id = str(client.images.get(settings.sandbox_image).id)
+        with translate_docker_errors("the Docker engine failed during the build"):
+            image_id = str(client.images.get(settings.sandbox_image).id)
     progress(f"built {settings.sandbox_image} ({image_id[:19]}) in {time.monotonic() - started:.0f} s")
     return image_id
 
 
-def ensure_base_image(client: Any, base: str, progress: Progress, debootstrap: bool) -> None:
+def ensure_base_image(client: docker.DockerClient, base: str, progress: Progress, debootstrap: bool) -> None:
     """Make sure ``base`` exists locally: present, pulled, or (``debootstrap``) made."""
-    import docker
-
-    try:
-        client.images.get(base)
+    if find_image(client, base) is not None:
         return
-    except docker.errors.ImageNotFound:
-        pass
-    except docker.errors.DockerException as exc:
-        raise SandboxUnavailable(f"cannot reach the Docker engine: {exc}") from exc
     progress(f"base image {base} is not here; pulling it")
     try:
-        client.images.pull(base)
+        with translate_docker_errors(f"cannot pull the base image {base}"):
+            client.images.pull(base)
         return
-    except docker.errors.DockerException as exc:
+    except EngineLost:
+        raise  # the engine went away: no registry's refusal, and debootstrap could not help
+    except SandboxError as exc:
         if not debootstrap:
             raise SandboxError(
-                f"cannot pull the base image {base} ({exc}); run `appliance sandbox build --debootstrap` "
-                "to make it from Debian packages instead"
+                f"cannot pull the base image {base} ({exc.__cause__}); run `appliance sandbox build "
+                "--debootstrap` to make it from Debian packages instead"
             ) from exc
         progress(f"cannot pull {base}: making it with debootstrap")
     make_debootstrap_base(client, base, progress)
 
 
 def make_debootstrap_base(
-    client: Any, tag: str, progress: Progress, suite: str = DEBIAN_SUITE, mirror: str = DEBIAN_MIRROR
+    client: docker.DockerClient, tag: str, progress: Progress, suite: str = DEBIAN_SUITE, mirror: str = DEBIAN_MIRROR
 ) -> str:
     """Create a minimal Debian root filesystem and import it as ``tag``; returns the image id."""
-    from docker.utils import parse_repository_tag
-
     if shutil.which("debootstrap") is None:
         raise SandboxError("debootstrap is not installed (apt-get install debootstrap)")
     if os.geteuid() != 0:
@@ -168,10 +172,10 @@ def make_debootstrap_base(
         archive = Path(scratch) / "rootfs.tar"
         _run_streaming(["tar", "--numeric-owner", "-C", str(root), "-cf", str(archive), "."], progress)
         progress(f"importing the root filesystem as {tag}")
-        with archive.open("rb") as data:
+        with archive.open("rb") as data, translate_docker_errors(f"cannot import the root filesystem as {tag}"):
             client.api.import_image(src=data, repository=repository, tag=image_tag or "latest",
                                     changes=['CMD ["bash"]'])
-    image_id = str(client.images.get(tag).id)
+            image_id = str(client.images.get(tag).id)
     progress(f"made base image {tag} with debootstrap in {time.monotonic() - started:.0f} s")
     return image_id
 
@@ -187,19 +191,15 @@ def _run_streaming(command: list[str], progress: Progress) -> None:
         raise SandboxError(f"{command[0]} failed with exit status {code}")
 
 
-def _connect() -> Any:
-    from appliance.sandbox.engines import open_local_client
-
-    return open_local_client(timeout=600)
+def _connect() -> docker.DockerClient:
+    return open_local_client(timeout=BUILD_TIMEOUT_S)
 
 
-def push_sandbox_image(settings: Settings, target: Any, progress: Progress = print) -> str:
-    """Copy the sandbox image from the local engine to the engine ``target`` (an ``EngineSpec``)."""
-    from appliance.sandbox.engines import open_client
-
+def push_sandbox_image(settings: Settings, target: EngineSpec, progress: Progress = print) -> str:
+    """Copy the sandbox image from the local engine to the engine ``target``."""
     source = _connect()
     try:
-        client = open_client(target, timeout=600)
+        client = open_client(target, timeout=BUILD_TIMEOUT_S)
         try:
             return copy_sandbox_image(source, client, settings.sandbox_image, progress, target_name=target.name)
         finally:
@@ -209,7 +209,8 @@ def push_sandbox_image(settings: Settings, target: Any, progress: Progress = pri
 
 
 def copy_sandbox_image(
-    source: Any, target: Any, name: str, progress: Progress = print, target_name: str = "the other engine"
+    source: docker.DockerClient, target: docker.DockerClient, name: str, progress: Progress = print,
+    target_name: str = "the other engine",
 ) -> str:
     """Stream image ``name`` from one engine to another (``docker save | docker load``, through
     the API, nothing written to disk); returns its id on the target.
@@ -217,9 +218,8 @@ def copy_sandbox_image(
     Both engines must run the same CPU architecture: an image is not portable across them
     (build it on the other engine instead).
     """
-    import docker
-
-    try:
+    missing = f"there is no {name} to copy: build it with `appliance sandbox build`"
+    with translate_docker_errors(f"copying {name} failed", image_missing=missing):
         source_arch = str(source.info().get("Architecture") or "?")
         target_arch = str(target.info().get("Architecture") or "?")
         if source_arch != target_arch:
@@ -227,12 +227,10 @@ def copy_sandbox_image(
                 f"cannot copy {name} from a {source_arch} engine to a {target_arch} one; build it there "
                 f"with `DOCKER_HOST=... appliance sandbox build`")
         image = source.images.get(name)
-        try:
-            if str(target.images.get(name).id) == str(image.id):
-                progress(f"{name} is already on {target_name}")
-                return str(image.id)
-        except docker.errors.ImageNotFound:
-            pass
+        there = find_image(target, name)
+        if there is not None and str(there.id) == str(image.id):
+            progress(f"{name} is already on {target_name}")
+            return str(image.id)
         size_mb = int(image.attrs.get("Size") or 0) // 1_000_000
         progress(f"copying {name} ({size_mb} MB) to {target_name}")
         started = time.monotonic()
@@ -240,10 +238,6 @@ def copy_sandbox_image(
             if isinstance(event, dict) and event.get("error"):
                 raise SandboxUnavailable(f"the target engine refused the image: {event['error']}")
         image_id = str(target.images.get(name).id)
-    except docker.errors.ImageNotFound as exc:
-        raise SandboxError(f"there is no {name} to copy: build it with `appliance sandbox build`") from exc
-    except (docker.errors.DockerException, OSError) as exc:
-        raise SandboxUnavailable(f"copying {name} failed: {exc}") from exc
     if image_id != str(image.id):
         raise SandboxError(f"the copy of {name} has id {image_id[:19]}, the original {str(image.id)[:19]}")
     progress(f"copied {name} in {time.monotonic() - started:.0f} s")

@@ -15,7 +15,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Generic, Protocol, TypeVar
+
+from appliance.sandbox.attach import AttachedStream
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +25,23 @@ READY_TIMEOUT_S = 120.0
 RETRY_DELAYS_S = (1.0, 5.0, 15.0, 30.0, 60.0)
 
 
-class WarmPool:
+class WarmContainer(Protocol):
+    """What the pool needs of a started container (``docker.StartedContainer``)."""
+
+    stream: AttachedStream
+    started_at: float  # monotonic
+    ready: bool
+    import_s: float | None
+
+
+Started = TypeVar("Started", bound=WarmContainer)
+
+
+class WarmPool(Generic[Started]):
     def __init__(
         self,
-        start: Callable[[], Any],
-        discard: Callable[[Any], None],  # must not block: it runs under the pool's lock
+        start: Callable[[], Started],
+        discard: Callable[[Started], None],  # must not block: it runs under the pool's lock
         size: int,
         max_idle_s: float,
     ) -> None:
@@ -35,7 +49,7 @@ class WarmPool:
         self._discard = discard
         self.size = size
         self.max_idle_s = max_idle_s
-        self._idle: deque[Any] = deque()
+        self._idle: deque[Started] = deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = threading.Event()
@@ -46,7 +60,7 @@ class WarmPool:
     def start(self) -> None:
         self._thread.start()
 
-    def take(self) -> Any | None:
+    def take(self) -> Started | None:
         """A started container for one render, or None if the pool is empty right now."""
         with self._lock:
             now = time.monotonic()
@@ -59,10 +73,6 @@ class WarmPool:
                 self._discard(candidate)
         self._wake.set()
         return None
-
-    def idle_count(self) -> int:
-        with self._lock:
-            return len(self._idle)
 
     def wait_until_full(self, timeout_s: float) -> bool:
         """For benchmarks and tests: block until ``size`` containers are warm and ready."""
@@ -113,7 +123,7 @@ class WarmPool:
                     continue
             self._discard(started)
 
-    def _wait_ready(self, started: Any) -> None:
+    def _wait_ready(self, started: Started) -> None:
         """Block until the runner has imported Manim; a container that dies is discarded."""
         try:
             message = started.stream.read_until(time.monotonic() + READY_TIMEOUT_S, ("ready", "error", "done"))

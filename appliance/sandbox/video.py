@@ -5,6 +5,11 @@ container) before a byte of content is read, so a symlink, FIFO or device is ref
 from that header alone and the host never opens or follows it. The tar stream is then
 read member by member with a byte budget (never ``extractall``), written to a file the
 host creates itself, and accepted only if PyAV finds an MP4 with a decodable video frame.
+
+The archive is opened by ``connection.open_archive``: this module knows nothing of
+Docker, and imports nothing of the appliance but ``result``, because the checker process
+that runs it (``python -m appliance.sandbox.video``) starts once per render. (So the
+engine's JSON stat is a plain ``dict[str, Any]`` here, not ``appliance.models.JSONDict``.)
 """
 
 from __future__ import annotations
@@ -80,36 +85,27 @@ def file_kind_problem(stat: dict[str, Any] | None) -> str | None:
     return None
 
 
-def fetch_video(api: Any, container_id: str, path: str, destination: Path, max_bytes: int) -> Refusal | None:
-    """Copy the container's ``path`` to ``destination`` if it is a plain file within the cap.
+NO_VIDEO_FILE = Refusal(RenderStatus.NO_VIDEO, "the scene left no video file")
 
-    Returns a ``Refusal`` (and leaves no destination file) when it is not.
+
+def accept_video(stat: dict[str, Any] | None, chunks: Iterator[bytes], destination: Path,
+                 max_bytes: int) -> Refusal | None:
+    """Copy the single file of a container's tar archive (``chunks``) to ``destination`` if
+    the engine's ``stat`` of it says it is a plain file within the cap.
+
+    Returns a ``Refusal`` (and leaves no destination file) when it is not. The caller closes
+    the archive's response whatever happened, so a refused body is never read.
     """
-    # The low-level GET (what APIClient.get_archive does) so the response can be closed
-    # without reading a refused body: a huge or endless tar is never pulled to the host.
-    response = api._get(api._url("/containers/{0}/archive", container_id), params={"path": path},
-                        stream=True, headers={"Accept-Encoding": "identity"})
-    try:
-        if response.status_code == 404:
-            return Refusal(RenderStatus.NO_VIDEO, "the scene left no video file")
-        api._raise_for_status(response)
-        from docker.utils import decode_json_header
-
-        encoded = response.headers.get("x-docker-container-path-stat")
-        stat = decode_json_header(encoded) if encoded else None
-        problem = file_kind_problem(stat)
-        if problem:
-            return Refusal(RenderStatus.NO_VIDEO, f"refused: {problem}")
-        assert stat is not None
-        if int(stat.get("size", 0)) > max_bytes:
-            return Refusal(RenderStatus.OUTPUT_LIMIT, f"the video is {int(stat['size'])} bytes, over the cap "
-                                                      f"of {max_bytes}")
-        if int(stat.get("size", 0)) == 0:
-            return Refusal(RenderStatus.NO_VIDEO, "refused: the video file is empty")
-        reader = _ChunkReader(response.raw.stream(_CHUNK, decode_content=False))
-        return _copy_single_member(reader, destination, max_bytes)
-    finally:
-        response.close()
+    problem = file_kind_problem(stat)
+    if problem:
+        return Refusal(RenderStatus.NO_VIDEO, f"refused: {problem}")
+    assert stat is not None
+    if int(stat.get("size", 0)) > max_bytes:
+        return Refusal(RenderStatus.OUTPUT_LIMIT, f"the video is {int(stat['size'])} bytes, over the cap "
+                                                  f"of {max_bytes}")
+    if int(stat.get("size", 0)) == 0:
+        return Refusal(RenderStatus.NO_VIDEO, "refused: the video file is empty")
+    return _copy_single_member(_ChunkReader(chunks), destination, max_bytes)
 
 
 def _copy_single_member(reader: _ChunkReader, destination: Path, max_bytes: int) -> Refusal | None:
@@ -213,7 +209,8 @@ def _probe_here(path: Path) -> float | str:
 
 
 def _probe_main(argv: list[str]) -> int:
-    """The checker process: limit itself, probe one file, print one JSON line."""
+    """The checker process: limit itself, probe one file, answer with one JSON line on stdout
+    (its parent, ``probe_mp4``, reads it)."""
     try:
         import resource
 
@@ -222,7 +219,9 @@ def _probe_main(argv: list[str]) -> int:
     except (ImportError, ValueError, OSError):
         pass  # best effort: the parent's deadline still holds
     result = _probe_here(Path(argv[1]))
-    print(json.dumps({"duration": result} if isinstance(result, float) else {"refused": result}))
+    answer = {"duration": result} if isinstance(result, float) else {"refused": result}
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
     return 0
 
 

@@ -6,7 +6,6 @@ import argparse
 import json
 
 from appliance.config import Settings
-from appliance.doctor import run_checks
 from frontends.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from frontends.cli.parsing import Subcommands
 
@@ -21,6 +20,11 @@ def register(sub: Subcommands) -> None:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the checks load every part they check (the built-in
+    # solver's SymPy among them), about 1.0 s (``python -X importtime``, cumulative), which
+    # ``appliance --help`` and every other command would pay.
+    from appliance.doctor import run_checks
+
     settings = Settings.from_env()
     checks = run_checks(settings, online=not args.offline)
     if args.json:

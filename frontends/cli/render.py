@@ -11,11 +11,9 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from appliance.assemble import build_appliance
 from appliance.config import QUALITIES, Settings
 from appliance.errors import LimitExceeded, ValidationError
 from appliance.models import ProcessingJob, ProcessingStatus
-from appliance.service import Channel
 from frontends.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from frontends.cli.parsing import Subcommands
 
@@ -74,6 +72,12 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 async def _render(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the service and its parts (the built-in solver's SymPy,
+    # docker-py, boto3, APScheduler) cost about 1.2 s (``python -X importtime``, cumulative),
+    # which ``appliance --help`` and every other command would pay.
+    from appliance.assemble import build_appliance
+    from appliance.service import Channel
+
     appliance = build_appliance(settings, run_maintenance=False)
     await appliance.start()
     progress = ProgressBar()

@@ -120,14 +120,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     timeout: dict[str, float] = {"render_timeout_s": args.timeout} if args.timeout else {}
     settings = Settings.from_env().replace(warm_pool_size=0, **timeout)
     quality = args.quality or settings.render_quality
-    client = open_local_client()
-    sandbox = DockerSandbox(settings, client)
+    sandbox = DockerSandbox(settings, open_local_client())  # the sandbox closes the client
     try:
         sandbox.check_image()
         result = sandbox.render(code, scene_name, quality, prelude=prelude)
     finally:
         sandbox.close()
-        client.close()
     if result.video_path is not None:
         output = args.output or Path.cwd() / f"{args.scene_file.stem}.mp4"
         shutil.move(str(result.video_path), output)
@@ -165,7 +163,9 @@ def _report_rejection(args: argparse.Namespace, reason: str) -> int:
 
 
 def _print_text(report: dict[str, ReportValue]) -> None:
-    print(f"{report['status']}: {report['message']} ({float(report['duration_s'] or 0):.1f} s)")
+    duration = report["duration_s"]
+    seconds = duration if isinstance(duration, int | float) else 0.0
+    print(f"{report['status']}: {report['message']} ({seconds:.1f} s)")
     if report.get("detail"):
         print(f"  detail: {report['detail']}")
     if report.get("video_path"):
@@ -185,13 +185,11 @@ def _print_text(report: dict[str, ReportValue]) -> None:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     settings = Settings.from_env().replace(warm_pool_size=0)
     for spec in engine_specs(settings):
-        client = open_client(spec)
-        sandbox = DockerSandbox(settings, client, engine=spec.name)
+        sandbox = DockerSandbox(settings, open_client(spec), engine=spec.name)
         try:
             removed = sandbox.sweep_orphans(everything=args.all)
         finally:
             sandbox.close()
-            client.close()
         print(f"{spec.name}: removed {removed} sandbox container(s)")
     return EXIT_OK
 

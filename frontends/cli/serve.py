@@ -19,9 +19,9 @@ def register(sub: Subcommands) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     # Imported here, not at the top: the server brings in Gradio, FastAPI and
-    # python-telegram-bot, which every other command (and ``appliance --help``) would pay
-    # for. Measured with ``python -X importtime``: frontends.server about 3.3 s cumulative
-    # (gradio alone about 2.6 s), against about 0.5 s for the whole ``--help`` without it.
+    # python-telegram-bot, several seconds (``python -X importtime``: frontends.server about
+    # 11 s cumulative on a busy 2-CPU machine, Gradio most of it), which ``appliance --help``
+    # and every other command would pay.
     from frontends.server import serve
 
     settings = Settings.from_env()

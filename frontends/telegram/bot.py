@@ -19,11 +19,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from telegram import BotCommand, Update
-from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseRateLimiter
 from telegram.request import HTTPXRequest
 
@@ -31,18 +30,20 @@ from appliance.config import Settings
 from appliance.errors import ConfigError
 from appliance.service import Appliance
 from frontends.telegram.delivery import TELEGRAM_UPLOAD_LIMIT_BYTES
+from frontends.telegram.errors import Fault, TelegramError, classify
 from frontends.telegram.handlers import COMMANDS, Handlers
 from frontends.telegram.progress import ChatThrottle
 from frontends.telegram.ratelimit import PeopleFirst, PriorityRateLimiter
 from frontends.telegram.texts import DEFAULT_LANGUAGE, LANGUAGES, t
 from frontends.telegram.tracking import INFLIGHT_FILE, JobTracker
-from frontends.telegram.webhook import make_router, webhook_secret
+from frontends.telegram.webhook import WebhookCounts, make_router, webhook_secret
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 POLL_TIMEOUT_S = 30  # long-poll length: one getUpdates call open at a time
 START_RETRY_MAX_S = 60.0
+StartOutcome = Literal["started", "off", "unreachable"]
 
 
 def file_base_url(api_base: str) -> str:
@@ -81,8 +82,7 @@ class TelegramFrontend:
         self.handlers = Handlers(appliance, settings, self.tracker, self.throttle, self.people_first)
         self.handlers.register(self.application)
         self.accepting_updates = False
-        self.webhook_accepted = 0
-        self.webhook_refused = 0
+        self.webhook_counts = WebhookCounts()
         self._error: str | None = None
         self._start_task: asyncio.Task[None] | None = None
         self._router: APIRouter | None = None
@@ -120,8 +120,17 @@ class TelegramFrontend:
         if self.mode != "webhook" or self._secret is None:
             return None
         if self._router is None:
-            self._router = make_router(self, self._secret)
+            self._router = make_router(self.application, self._secret, lambda: self.accepting_updates,
+                                       self.webhook_counts)
         return self._router
+
+    @property
+    def webhook_accepted(self) -> int:
+        return self.webhook_counts.accepted
+
+    @property
+    def webhook_refused(self) -> int:
+        return self.webhook_counts.refused
 
     def health(self) -> dict[str, Any]:
         """For readiness: is the bot talking to Telegram?"""
@@ -136,13 +145,7 @@ class TelegramFrontend:
     async def start(self) -> None:
         """Connect to Telegram and start receiving updates. Never raises for a Telegram
         outage: it retries in the background. An invalid token is logged and leaves the bot off."""
-        try:
-            await self._start_once()
-        except InvalidToken as exc:
-            self._error = f"Telegram rejected TELEGRAM_BOT_TOKEN: {exc}"
-            log.error("%s; the Telegram bot stays off", self._error)
-        except (NetworkError, OSError) as exc:
-            self._error = f"Telegram is unreachable: {exc}"
+        if await self._try_start() == "unreachable":
             log.warning("%s; retrying in the background", self._error)
             self._start_task = asyncio.create_task(self._keep_trying(), name="telegram-start")
 
@@ -150,17 +153,31 @@ class TelegramFrontend:
         delay = 2.0
         while True:
             await asyncio.sleep(delay)
-            try:
-                await self._start_once()
+            outcome = await self._try_start()
+            if outcome == "started":
                 log.info("Telegram bot connected")
+            if outcome != "unreachable":
                 return
-            except InvalidToken as exc:
+            delay = min(delay * 2, START_RETRY_MAX_S)
+
+    async def _try_start(self) -> StartOutcome:
+        """One start: ``started``, ``off`` (the token was refused) or ``unreachable`` (try again).
+        Other failures are raised."""
+        try:
+            await self._start_once()
+            return "started"
+        except TelegramError as exc:
+            failure = classify(exc)
+            if failure.fault is Fault.INVALID_TOKEN:
                 self._error = f"Telegram rejected TELEGRAM_BOT_TOKEN: {exc}"
                 log.error("%s; the Telegram bot stays off", self._error)
-                return
-            except (NetworkError, OSError) as exc:
-                self._error = f"Telegram is unreachable: {exc}"
-                delay = min(delay * 2, START_RETRY_MAX_S)
+                return "off"
+            if not failure.network_error:
+                raise
+            self._error = f"Telegram is unreachable: {exc}"
+        except OSError as exc:
+            self._error = f"Telegram is unreachable: {exc}"
+        return "unreachable"
 
     async def _start_once(self) -> None:
         app = self.application

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telegram import Message, ReplyParameters
+from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from frontends.telegram.progress import retry_after_seconds
+from frontends.telegram.errors import Fault, TelegramError, classify
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +105,7 @@ def _thumbnail(container: Any, stream: Any, at_s: float) -> bytes | None:
 
 
 @contextlib.asynccontextmanager
-async def chat_action(bot: Any, chat_id: int, action: str = ChatAction.UPLOAD_VIDEO) -> AsyncIterator[None]:
+async def chat_action(bot: Bot, chat_id: int, action: str = ChatAction.UPLOAD_VIDEO) -> AsyncIterator[None]:
     """Show "sending video…" in the chat for as long as the block runs."""
 
     async def repeat() -> None:
@@ -125,7 +124,7 @@ async def chat_action(bot: Any, chat_id: int, action: str = ChatAction.UPLOAD_VI
 
 
 async def send_video_file(
-    bot: Any,
+    bot: Bot,
     chat_id: int,
     path: Path,
     caption: str,
@@ -154,28 +153,29 @@ async def send_video_file(
                     write_timeout=timeout, read_timeout=timeout, connect_timeout=30, pool_timeout=30,
                 )
             return SendOutcome(True, message)
-        except RetryAfter as exc:
-            wait = retry_after_seconds(exc)
-            reason = "sendfail_flood"
-            log.info("sendVideo to %s: flood wait %.1fs (attempt %d/%d)", chat_id, wait, attempt + 1, attempts)
-            if attempt + 1 < attempts:
-                await asyncio.sleep(wait + 0.5)
-            continue
-        except Forbidden as exc:
-            log.info("sendVideo to %s refused: %s", chat_id, exc)
-            return SendOutcome(False, reason="sendfail_refused", blocked=True)
-        except BadRequest as exc:
-            text = str(exc).lower()
-            if "too large" in text or "too big" in text:
-                return SendOutcome(False, reason="sendfail_refused", too_large=True)
-            log.warning("sendVideo to %s refused: %s", chat_id, exc)
-            return SendOutcome(False, reason="sendfail_refused")
-        except (TimedOut, NetworkError) as exc:
-            reason = "sendfail_timeout" if isinstance(exc, TimedOut) else "sendfail_network"
-            log.warning("sendVideo to %s failed (attempt %d/%d): %s", chat_id, attempt + 1, attempts, exc)
         except TelegramError as exc:
-            log.warning("sendVideo to %s failed: %s", chat_id, exc)
-            return SendOutcome(False, reason="sendfail_error")
+            failure = classify(exc)
+            fault = failure.fault
+            if fault is Fault.FLOOD:
+                wait = failure.retry_after_s
+                reason = "sendfail_flood"
+                log.info("sendVideo to %s: flood wait %.1fs (attempt %d/%d)", chat_id, wait, attempt + 1, attempts)
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(wait + 0.5)
+                continue
+            if fault is Fault.BLOCKED:
+                log.info("sendVideo to %s refused: %s", chat_id, exc)
+                return SendOutcome(False, reason="sendfail_refused", blocked=True)
+            if fault is Fault.TOO_LARGE:
+                return SendOutcome(False, reason="sendfail_refused", too_large=True)
+            if fault in (Fault.NOT_MODIFIED, Fault.MESSAGE_GONE, Fault.REFUSED):
+                log.warning("sendVideo to %s refused: %s", chat_id, exc)
+                return SendOutcome(False, reason="sendfail_refused")
+            if fault not in (Fault.TIMED_OUT, Fault.NETWORK):
+                log.warning("sendVideo to %s failed: %s", chat_id, exc)
+                return SendOutcome(False, reason="sendfail_error")
+            reason = "sendfail_timeout" if fault is Fault.TIMED_OUT else "sendfail_network"
+            log.warning("sendVideo to %s failed (attempt %d/%d): %s", chat_id, attempt + 1, attempts, exc)
         if attempt + 1 < attempts:
             await asyncio.sleep(retry_delays_s[attempt])
     return SendOutcome(False, reason=reason)

@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import OrderedDict
 from typing import Any
 
-from telegram import Message, MessageEntity, ReplyParameters, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from appliance.config import Settings
 from appliance.errors import InvalidTransition, LimitExceeded, NotFound, ProblemRejected, ValidationError
 from appliance.models import PROBLEM_MAX_CHARS, PROBLEM_MIN_CHARS, ProcessingJob, ProcessingStatus
 from appliance.service import Appliance, Channel
+from frontends.telegram.errors import TelegramError
 from frontends.telegram.keyboards import (
     CANCEL_PREFIX,
     EXAMPLE_PREFIX,
@@ -74,8 +73,10 @@ class Handlers:
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         new = filters.UpdateType.MESSAGE  # edited messages go to on_edited, never run again
+        commands = {"start": self.on_start, "help": self.on_help, "status": self.on_status,
+                    "cancel": self.on_cancel, "history": self.on_history, "language": self.on_language}
         for name in COMMANDS:
-            application.add_handler(CommandHandler(name, getattr(self, f"on_{name}"), filters=new))
+            application.add_handler(CommandHandler(name, commands[name], filters=new))
         application.add_handler(CallbackQueryHandler(self.on_callback))
         application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.on_edited))
         application.add_handler(MessageHandler(new & filters.COMMAND, self.on_unknown_command))
@@ -116,16 +117,16 @@ class Handlers:
         return await self.language(chat.id, user.language_code if user else None)
 
     @staticmethod
-    async def _reply(bot: Any, chat_id: int, text: str, reply_to: int | None = None, **kwargs: Any) -> Message | None:
+    async def _reply(bot: Bot, chat_id: int, text: str, reply_to: int | None = None,
+                     reply_markup: InlineKeyboardMarkup | None = None) -> Message | None:
         reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
         try:
-            message: Message = await bot.send_message(chat_id, text, reply_parameters=reply, **kwargs)
-            return message
+            return await bot.send_message(chat_id, text, reply_parameters=reply, reply_markup=reply_markup)
         except TelegramError as exc:
             log.info("could not answer chat %s: %s", chat_id, exc)
             return None
 
-    async def _refuse(self, bot: Any, chat_id: int, kind: str, text: str, reply_to: int | None) -> None:
+    async def _refuse(self, bot: Bot, chat_id: int, kind: str, text: str, reply_to: int | None) -> None:
         """Answer a refusal, but only once per kind and chat within the quiet period."""
         now = time.monotonic()
         if len(self._refused) > LANGUAGE_CACHE_SIZE:
@@ -144,7 +145,7 @@ class Handlers:
         return message.from_user is not None and not message.from_user.is_bot and message.via_bot is None
 
     @staticmethod
-    def addressed_text(message: Message, bot: Any) -> str | None:
+    def addressed_text(message: Message, bot: Bot) -> str | None:
         """In a group: the text without the bot's mention when the bot is addressed, else None."""
         text = message.text or message.caption or ""
         username = (getattr(bot, "username", None) or "").lower()
@@ -182,7 +183,7 @@ class Handlers:
             lang = await self._lang_of(update)
             await self.submit(context.bot, chat.id, text, lang, reply_to=message.message_id)
 
-    async def submit(self, bot: Any, chat_id: int, text: str, lang: str, reply_to: int | None = None) -> str | None:
+    async def submit(self, bot: Bot, chat_id: int, text: str, lang: str, reply_to: int | None = None) -> str | None:
         """Queue a problem and answer with its status message; the job id, or None if refused."""
         try:
             response = await self.appliance.submit(text, Channel.telegram(chat_id, language=lang))
@@ -206,9 +207,8 @@ class Handlers:
             return None
 
         job_id = response.job_id
-        # The place at submission ("Queued: number N in line"); a worker may have taken it since.
-        found = re.search(r"\d+", response.message)
-        position = int(found.group()) if found else await asyncio.to_thread(self.appliance.queue_position, job_id)
+        # The place at submission; a worker may have taken it since.
+        position = response.queue_position or await asyncio.to_thread(self.appliance.queue_position, job_id)
         line = t(lang, "status_queued_at", position=position) if position else t(lang, "status_queued")
         shown: str | None = status_message(text, line)
         sent = await self._reply(bot, chat_id, shown or "", reply_to, reply_markup=cancel_markup(job_id, lang))
@@ -354,13 +354,13 @@ class Handlers:
             await self._answer(query)
 
     @staticmethod
-    async def _answer(query: Any, text: str | None = None, alert: bool = False) -> None:
+    async def _answer(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
         try:
             await query.answer(text, show_alert=alert)
         except TelegramError as exc:  # the query is older than Telegram keeps it: harmless
             log.info("could not answer a button press: %s", exc)
 
-    async def _set_language(self, query: Any, chat_id: int, code: str) -> None:
+    async def _set_language(self, query: CallbackQuery, chat_id: int, code: str) -> None:
         if code not in LANGUAGES:
             await self._answer(query)
             return
@@ -373,7 +373,7 @@ class Handlers:
         except TelegramError as exc:
             log.info("could not edit the language prompt: %s", exc)
 
-    async def _cancel_button(self, query: Any, chat_id: int, job_id: str, lang: str) -> None:
+    async def _cancel_button(self, query: CallbackQuery, chat_id: int, job_id: str, lang: str) -> None:
         try:
             job = await self.appliance.get(job_id)
         except NotFound:

@@ -15,31 +15,16 @@ import asyncio
 import contextlib
 import logging
 import time
-import warnings
-from datetime import timedelta
-from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, ReplyParameters
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
+
+from frontends.telegram.errors import Fault, TelegramError, classify
 
 log = logging.getLogger(__name__)
 
 PRIVATE_EDIT_INTERVAL_S = 1.5
 GROUP_EDIT_INTERVAL_S = 3.0  # 20 messages a minute per group
 FINAL_ATTEMPTS = 5
-
-
-def retry_after_seconds(exc: RetryAfter) -> float:
-    """The wait Telegram asked for, in seconds."""
-    # v22 keeps a timedelta; its public property still returns int with a deprecation warning.
-    value: Any = getattr(exc, "_retry_after", None)
-    if value is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            value = exc.retry_after
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(value)
 
 
 def is_group(chat_id: int) -> bool:
@@ -88,7 +73,7 @@ class StatusMessage:
     """One job's status message. ``show`` never blocks; ``finish`` returns once the final
     text is on screen (or every attempt failed, which is logged)."""
 
-    def __init__(self, bot: Any, chat_id: int, throttle: ChatThrottle, *, message_id: int | None = None,
+    def __init__(self, bot: Bot, chat_id: int, throttle: ChatThrottle, *, message_id: int | None = None,
                  text: str | None = None, markup: InlineKeyboardMarkup | None = None,
                  reply_to: int | None = None) -> None:
         self.bot = bot
@@ -96,7 +81,7 @@ class StatusMessage:
         self.message_id = message_id
         self.reply_to = reply_to
         self._throttle = throttle
-        self._shown: tuple[str, Any] | None = (text, _markup_key(markup)) if text is not None else None
+        self._shown: tuple[str, str | None] | None = (text, _markup_key(markup)) if text is not None else None
         self._wanted: tuple[str, InlineKeyboardMarkup | None] | None = None
         self._final = False
         self._gone = False  # the person deleted the message: no more progress, final goes anew
@@ -185,33 +170,36 @@ class StatusMessage:
                 self.edits += 1
             self._shown = (text, _markup_key(markup))
             return True
-        except RetryAfter as exc:
-            wait = retry_after_seconds(exc)
-            log.info("flood wait %.1fs for chat %s", wait, self.chat_id)
-            self._throttle.hold(self.chat_id, wait + 0.5)
+        except TelegramError as exc:
+            return await self._failed(exc, text, markup, final)
+
+    async def _failed(self, exc: TelegramError, text: str, markup: InlineKeyboardMarkup | None, final: bool) -> bool:
+        failure = classify(exc)
+        fault = failure.fault
+        if fault is Fault.FLOOD:
+            log.info("flood wait %.1fs for chat %s", failure.retry_after_s, self.chat_id)
+            self._throttle.hold(self.chat_id, failure.retry_after_s + 0.5)
             return False
-        except BadRequest as exc:
-            reason = str(exc).lower()
-            if "not modified" in reason:
-                self._shown = (text, _markup_key(markup))
-                return True
-            if "not found" in reason or "can't be edited" in reason:
-                self._gone = True
-                return not final  # the final text goes out as a new message
+        if fault is Fault.NOT_MODIFIED:
+            self._shown = (text, _markup_key(markup))
+            return True
+        if fault is Fault.MESSAGE_GONE:
+            self._gone = True
+            return not final  # the final text goes out as a new message
+        if fault in (Fault.TOO_LARGE, Fault.REFUSED):
             log.warning("status edit refused in chat %s: %s", self.chat_id, exc)
             return True
-        except Forbidden as exc:
+        if fault is Fault.BLOCKED:
             log.info("chat %s blocked the bot: %s", self.chat_id, exc)
             return True
-        except NetworkError as exc:
+        if fault in (Fault.NETWORK, Fault.TIMED_OUT):
             log.info("status edit in chat %s failed (%s); will retry", self.chat_id, exc)
             if final:
                 await asyncio.sleep(1.0)
             return False
-        except TelegramError as exc:
-            log.warning("status edit in chat %s failed: %s", self.chat_id, exc)
-            return True
+        log.warning("status edit in chat %s failed: %s", self.chat_id, exc)
+        return True
 
 
-def _markup_key(markup: InlineKeyboardMarkup | None) -> Any:
+def _markup_key(markup: InlineKeyboardMarkup | None) -> str | None:
     return None if markup is None else markup.to_json()

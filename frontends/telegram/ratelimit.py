@@ -15,6 +15,10 @@ answer from about 2.5 s to under 0.7 s.
 RetryAfter is *not* retried here (``max_retries=0``): AIORateLimiter would pause every
 chat for one chat's flood wait. The callers handle it per chat instead (the status
 message's throttle, the video sender's retries).
+
+The overall limit is this class's own ``AsyncLimiter`` (the parent's is switched off with
+``overall_max_rate=0``, its documented way), so asking it whether it has room is public
+API: the parent keeps its own limiter private.
 """
 
 from __future__ import annotations
@@ -24,11 +28,16 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
+from aiolimiter import AsyncLimiter
+from telegram.constants import FloodLimit
 from telegram.ext import AIORateLimiter
 
 # Requests that answer something a person just did.
 URGENT_ENDPOINTS = frozenset({"sendMessage"})
 LOW_PRIORITY_POLL_S = 0.05
+
+Reply = bool | dict[str, Any] | list[dict[str, Any]]  # what a Bot API call returns
+Callback = Callable[..., Coroutine[Any, Any, Reply]]
 
 
 class PeopleFirst:
@@ -60,28 +69,51 @@ class PeopleFirst:
 
 
 class PriorityRateLimiter(AIORateLimiter):
-    def __init__(self, people_first: PeopleFirst | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("max_retries", 0)
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        people_first: PeopleFirst | None = None,
+        *,
+        overall_max_rate: float = FloodLimit.MESSAGES_PER_SECOND,
+        overall_time_period: float = 1,
+        group_max_rate: float = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP,
+        group_time_period: float = 60,
+        max_retries: int = 0,
+    ) -> None:
+        super().__init__(overall_max_rate=0, overall_time_period=0, group_max_rate=group_max_rate,
+                         group_time_period=group_time_period, max_retries=max_retries)
+        # As AIORateLimiter would: a zero rate or period means no overall limit.
+        self._overall = (AsyncLimiter(overall_max_rate, overall_time_period)
+                         if overall_max_rate and overall_time_period else None)
         self._urgent_waiting = 0
         self._people_first = people_first
 
     def _has_room(self) -> bool:
-        # AIORateLimiter keeps its overall limiter private; without it there is no overall limit.
-        limiter = getattr(self, "_base_limiter", None)
-        return limiter is None or limiter.has_capacity()
+        return self._overall is None or self._overall.has_capacity()
+
+    def _within_overall_limit(self, callback: Callback, data: dict[str, Any]) -> Callback:
+        """``callback`` run inside the overall limit (entered after the group's, as AIORateLimiter
+        does; paid broadcasts have their own limit there)."""
+        overall = self._overall
+        if overall is None or data.get("allow_paid_broadcast"):
+            return callback
+
+        async def limited(*call_args: Any, **call_kwargs: Any) -> Reply:
+            async with overall:
+                return await callback(*call_args, **call_kwargs)
+
+        return limited
 
     async def process_request(
         self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        callback: Callback,
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
         rate_limit_args: int | None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+    ) -> Reply:
         if data.get("chat_id") is None:
-            # getUpdates, getMe, setWebhook, answerCallbackQuery: not limited by chat.
+            # getUpdates, getMe, setWebhook, answerCallbackQuery: not limited by chat, nor overall.
             return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
         if endpoint in URGENT_ENDPOINTS:
             return await self._urgent(callback, args, kwargs, endpoint, data, rate_limit_args)
@@ -89,17 +121,18 @@ class PriorityRateLimiter(AIORateLimiter):
             await self._people_first.background()
         while self._urgent_waiting or not self._has_room():
             await asyncio.sleep(LOW_PRIORITY_POLL_S)
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+        return await super().process_request(self._within_overall_limit(callback, data), args, kwargs, endpoint, data,
+                                             rate_limit_args)
 
     async def _urgent(
         self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        callback: Callback,
         args: Any,
         kwargs: dict[str, Any],
         endpoint: str,
         data: dict[str, Any],
         rate_limit_args: int | None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+    ) -> Reply:
         # Counted as waiting only until the limiter lets it through: an urgent request in
         # flight over the network must not hold back everything else.
         self._urgent_waiting += 1
@@ -111,11 +144,12 @@ class PriorityRateLimiter(AIORateLimiter):
                 released = True
                 self._urgent_waiting -= 1
 
-        async def run(*call_args: Any, **call_kwargs: Any) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        async def run(*call_args: Any, **call_kwargs: Any) -> Reply:
             release()
             return await callback(*call_args, **call_kwargs)
 
         try:
-            return await super().process_request(run, args, kwargs, endpoint, data, rate_limit_args)
+            return await super().process_request(self._within_overall_limit(run, data), args, kwargs, endpoint, data,
+                                                 rate_limit_args)
         finally:
             release()

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from telegram.error import TelegramError
+from telegram import Bot
 
 from appliance.errors import ApplianceError, NotFound
 from appliance.models import ProcessingJob, ProcessingStatus
@@ -33,6 +33,7 @@ from frontends.telegram.delivery import (
     probe_video,
     send_video_file,
 )
+from frontends.telegram.errors import TelegramError
 from frontends.telegram.keyboards import cancel_markup
 from frontends.telegram.progress import ChatThrottle, StatusMessage
 from frontends.telegram.ratelimit import PeopleFirst
@@ -65,7 +66,7 @@ class JobTracker:
     def __init__(
         self,
         appliance: Appliance,
-        bot: Callable[[], Any],
+        bot: Callable[[], Bot],
         throttle: ChatThrottle,
         *,
         inflight_path: Path,
@@ -196,9 +197,7 @@ class JobTracker:
                 return
             finally:
                 ticker.cancel()
-                close = getattr(jobs, "aclose", None)  # unsubscribe from the job's events now
-                if close is not None:
-                    await close()
+                await jobs.aclose()  # unsubscribe from the job's events now
             if current is None:
                 return
             await self._conclude(current, tracked, status)
@@ -269,7 +268,7 @@ class JobTracker:
                          else t(lang, "send_failed_retry"))
         await status.finish(status_message(job.problem_text, report))
 
-    async def _send_link(self, bot: Any, job: ProcessingJob, tracked: Tracked) -> bool:
+    async def _send_link(self, bot: Bot, job: ProcessingJob, tracked: Tracked) -> bool:
         lang = tracked.language
         expires = (job.video_expires_at or "")[:16].replace("T", " ")
         text = t(lang, "video_link", caption=caption(job, lang, limit=2000), url=job.video_url, expires=expires)

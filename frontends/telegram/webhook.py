@@ -15,19 +15,19 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from telegram import Update
+from telegram.ext import Application
 
 from appliance.config import Settings
 from appliance.errors import ConfigError, ValidationError
 from appliance.models import TelegramUpdate
-
-if TYPE_CHECKING:
-    from frontends.telegram.bot import TelegramFrontend
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,21 @@ def _refuse(status: int, description: str) -> JSONResponse:
     return JSONResponse({"ok": False, "description": description}, status_code=status)
 
 
-def make_router(frontend: TelegramFrontend, secret: str) -> APIRouter:
+@dataclass
+class WebhookCounts:
+    """Updates the route took, and calls it refused for a wrong or missing secret."""
+
+    accepted: int = 0
+    refused: int = 0
+
+
+def make_router(
+    application: Application[Any, Any, Any, Any, Any, Any],
+    secret: str,
+    accepting: Callable[[], bool],
+    counts: WebhookCounts,
+) -> APIRouter:
+    """``POST /telegram/webhook``: checked updates into ``application``'s queue while ``accepting()``."""
     router = APIRouter()
     expected = secret.encode("utf-8")
 
@@ -85,7 +99,7 @@ def make_router(frontend: TelegramFrontend, secret: str) -> APIRouter:
     async def telegram_webhook(request: Request) -> JSONResponse:
         given = request.headers.get(SECRET_HEADER, "").encode("utf-8")
         if not given or not hmac.compare_digest(given, expected):
-            frontend.webhook_refused += 1
+            counts.refused += 1
             return _refuse(403, "wrong or missing secret token")
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_UPDATE_BYTES:
@@ -99,13 +113,13 @@ def make_router(frontend: TelegramFrontend, secret: str) -> APIRouter:
         except (ValueError, ValidationError) as exc:
             return _refuse(400, f"not a Telegram update: {exc}")
         try:
-            update = Update.de_json(data, frontend.application.bot)
+            update = Update.de_json(data, application.bot)
         except Exception as exc:  # whatever PTB trips over in a malformed update
             return _refuse(400, f"not a Telegram update: {type(exc).__name__}")
-        if not frontend.accepting_updates:
+        if not accepting():
             return _refuse(503, "the bot is starting or stopping")
-        await frontend.application.update_queue.put(update)
-        frontend.webhook_accepted += 1
+        await application.update_queue.put(update)
+        counts.accepted += 1
         return JSONResponse({"ok": True})
 
     return router

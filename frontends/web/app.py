@@ -1,7 +1,7 @@
 """The browser channel: a Gradio Blocks page over ``Appliance``.
 
 One event handler per action. ``generate`` is an async generator that submits the problem and
-then follows the job (``follow_job`` over ``Appliance.watch``), yielding a new status line on
+then follows the job (``Appliance.follow``), yielding a new status line on
 every change; it only awaits, so one visitor's render never blocks another's page. The video
 is played from its (signed, expiring) URL, fetched by the browser itself, never copied into
 Gradio's cache: once delivered it is deleted after the replay grace, and only metadata stays.
@@ -9,23 +9,27 @@ Gradio's cache: once delivered it is deleted after the replay grace, and only me
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio import component_meta
+from gradio.blocks import Block
 from gradio.data_classes import FileData
 
 from appliance.config import Settings
 from appliance.errors import InvalidTransition, LimitExceeded, NotFound, ProblemRejected
-from appliance.models import PROBLEM_MAX_CHARS, ProcessingJob, ProcessingStatus
+from appliance.models import PROBLEM_MAX_CHARS, ProcessingJob, ProcessingStatus, VideoGenerationResponse
 from appliance.service import Appliance, Channel
-from frontends.api import Draining, follow_job
 
 log = logging.getLogger(__name__)
 S = ProcessingStatus
+Updates = dict[Block, Any]  # what an event handler returns: component -> new value (or a gr.update)
 
 # Visitors mostly wait on a render, and waiting is an await, not a thread: a high limit
 # lets everyone follow their own job at once; renders are bounded by the appliance's slots.
@@ -148,38 +152,43 @@ def mount_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _define_linked_video() -> type[gr.Video]:
-    """``gr.Video`` that hands an http(s) URL to the browser as it is.
-
-    A plain ``gr.Video`` downloads a URL into Gradio's cache on the server (and refuses
-    127.0.0.1 as a private address): a second copy of the video that would outlive its
-    deletion. Giving the URL as both path and url makes Gradio pass it through to the page,
-    and the browser fetches the signed URL itself (which is also what marks it delivered).
-    """
-    # Gradio writes a .pyi stub next to the source file of every Component subclass it
-    # sees; in an installed appliance that is a write into site-packages. Not for this one.
-    import gradio.component_meta as component_meta
-
+@contextlib.contextmanager
+def _no_stub_files() -> Iterator[None]:
+    """Adapter, for lack of a public switch: Gradio writes a ``.pyi`` stub beside the source
+    file of every Component subclass when the class is defined (``gradio.component_meta``;
+    gradio-app/gradio#10121 is the upstream report of that runtime write). In an installed
+    appliance that is a write into site-packages; in a checkout, a stub that would shadow
+    this module for mypy. Inside this block Gradio's stub writer does nothing."""
     write_stub = getattr(component_meta, "create_or_modify_pyi", None)
-    if write_stub is not None:
-        component_meta.create_or_modify_pyi = lambda *args, **kwargs: None
+    if write_stub is None:  # a Gradio without the stub writer: nothing to switch off
+        yield
+        return
+    component_meta.create_or_modify_pyi = lambda *args, **kwargs: None
     try:
-
-        class LinkedVideo(gr.Video):
-            is_template = True  # the browser renders it with gr.Video's own component
-
-            def postprocess(self, value: Any) -> FileData | None:
-                if isinstance(value, str) and value.startswith(("http://", "https://")):
-                    return FileData(path=value, url=value, mime_type="video/mp4", orig_name="solution.mp4")
-                return super().postprocess(value)
-
+        yield
     finally:
-        if write_stub is not None:
-            component_meta.create_or_modify_pyi = write_stub
-    return LinkedVideo
+        component_meta.create_or_modify_pyi = write_stub
 
 
-LinkedVideo = _define_linked_video()
+with _no_stub_files():
+
+    class LinkedVideo(gr.Video):
+        """``gr.Video`` that hands an http(s) URL to the browser as it is.
+
+        A plain ``gr.Video`` downloads a URL into Gradio's cache on the server (and refuses
+        127.0.0.1 as a private address): a second copy of the video that would outlive its
+        deletion. Giving the URL as both path and url makes Gradio pass it through to the
+        page, and the browser fetches the signed URL itself (which is also what marks it
+        delivered). A subclass, not a wrapper on one instance: Gradio rebuilds a session's
+        component from its class when a handler updates it without a value.
+        """
+
+        is_template = True  # the browser renders it with gr.Video's own component
+
+        def postprocess(self, value: str | Path | None) -> FileData | None:
+            if isinstance(value, str) and value.startswith(("http://", "https://")):
+                return FileData(path=value, url=value, mime_type="video/mp4", orig_name="solution.mp4")
+            return super().postprocess(value)
 
 
 # -- rendering the pieces ---------------------------------------------------------------------
@@ -321,11 +330,24 @@ def history_html(jobs: list[ProcessingJob]) -> str:
 # -- the page ------------------------------------------------------------------------------------
 
 
-def build_ui(appliance: Appliance, settings: Settings, draining: Draining | None = None) -> gr.Blocks:
-    """The page. Mount it with ``gr.mount_gradio_app(app, blocks, path="/", **mount_options(settings))``."""
-    draining = draining or Draining()
+def _never() -> bool:
+    return False
 
-    async def history_updates(session_id: str | None) -> dict[Any, Any]:
+
+def submission_sentence(accepted: VideoGenerationResponse) -> str:
+    """The status line of a just-submitted job: its place in line while it waits."""
+    if accepted.queue_position:
+        return f"Queued: number {accepted.queue_position} in line"
+    return accepted.message
+
+
+def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bool] = _never) -> gr.Blocks:
+    """The page. Mount it with ``gr.mount_gradio_app(app, blocks, path="/", **mount_options(settings))``.
+
+    ``stopping`` says when the server is shutting down: a visitor's job updates end then, and
+    the page says to reload it in a minute."""
+
+    async def history_updates(session_id: str | None) -> Updates:
         """The session's jobs as a table, and the ones whose video still exists as replay choices."""
         jobs: list[ProcessingJob] = []
         if session_id:
@@ -340,7 +362,7 @@ def build_ui(appliance: Appliance, settings: Settings, draining: Draining | None
 
     async def generate(
         problem_text: str, session_id: str | None, request: gr.Request
-    ) -> AsyncIterator[dict[Any, Any]]:
+    ) -> AsyncIterator[Updates]:
         try:
             accepted = await appliance.submit(problem_text, Channel.web(session_id))
         except ProblemRejected as exc:
@@ -351,16 +373,16 @@ def build_ui(appliance: Appliance, settings: Settings, draining: Draining | None
             return
         job = await appliance.get(accepted.job_id)
         yield {
-            status: status_html(job, message=accepted.message), session_state: job.session_id,
+            status: status_html(job, message=submission_sentence(accepted)), session_state: job.session_id,
             job_state: job.job_id, video: None, code: "", answer: "", details: "",
             **await history_updates(job.session_id),
         }
         last: ProcessingJob | None = job
-        async for change in follow_job(appliance, job.job_id, draining):
+        async for change in appliance.follow(job.job_id, stop=stopping):
             if change is None:
                 continue
             last = change
-            update: dict[Any, Any] = {status: status_html(change), details: details_markdown(change)}
+            update: Updates = {status: status_html(change), details: details_markdown(change)}
             if change.status in (S.READY, S.DELIVERED):
                 update.update({
                     video: _playable_url(change, settings, request),
@@ -377,12 +399,12 @@ def build_ui(appliance: Appliance, settings: Settings, draining: Draining | None
                 last = await appliance.mark_delivered(last.job_id, keep_for_replay_s=None)
             except (InvalidTransition, NotFound):
                 pass
-        elif draining.is_set():
+        elif stopping():
             yield {status: status_html(message="The server is restarting. Your video is still being made: "
                                        "reload this page in a minute.", kind="info")}
         yield await history_updates(last.session_id if last else session_id)
 
-    async def cancel(job_id: str | None) -> dict[Any, Any]:
+    async def cancel(job_id: str | None) -> Updates:
         if not job_id:
             return {}
         try:
@@ -393,7 +415,7 @@ def build_ui(appliance: Appliance, settings: Settings, draining: Draining | None
             return {status: status_html(message="That job no longer exists.", kind="info")}
         return {status: status_html(job, message="Cancelling…" if job.status is not S.FAILED else "Cancelled.")}
 
-    async def replay(job_id: str | None, session_id: str | None, request: gr.Request) -> dict[Any, Any]:
+    async def replay(job_id: str | None, session_id: str | None, request: gr.Request) -> Updates:
         if not job_id:
             return {}
         try:
@@ -411,7 +433,7 @@ def build_ui(appliance: Appliance, settings: Settings, draining: Draining | None
         return {status: shown, video: url, code: job.manim_code or "", code_panel: gr.Accordion(open=True),
                 answer: answer_markdown(job), details: details_markdown(job), job_state: job.job_id}
 
-    async def refresh(session_id: str | None) -> dict[Any, Any]:
+    async def refresh(session_id: str | None) -> Updates:
         return await history_updates(session_id)
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:

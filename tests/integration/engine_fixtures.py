@@ -21,9 +21,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import docker
 import pytest
+
+from appliance.sandbox.connection import EngineSpec, open_client
 
 
 @dataclass
@@ -33,10 +35,8 @@ class SecondEngine:
     process: subprocess.Popen[bytes]
     root: Path
 
-    def client(self) -> Any:
+    def client(self) -> docker.DockerClient:
         """A docker-py client of this engine (mutual TLS, through the appliance's own connector)."""
-        from appliance.sandbox.engines import EngineSpec, open_client
-
         return open_client(EngineSpec(self.url, self.url, 1, self.tls_dir), timeout=120)
 
     def kill(self) -> None:

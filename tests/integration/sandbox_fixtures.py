@@ -16,6 +16,7 @@ import pytest
 
 from appliance.config import Settings
 from appliance.errors import SandboxError
+from appliance.sandbox.connection import open_local_client
 from appliance.sandbox.docker import DockerSandbox
 
 SANDBOX_UID = 10001
@@ -35,7 +36,7 @@ def make_sandbox_settings(data_dir: Path, **overrides: Any) -> Settings:
 def open_sandbox(settings: Settings) -> DockerSandbox:
     """A DockerSandbox whose image is checked; fails the test (not skips) if it cannot run."""
     try:
-        sandbox = DockerSandbox(settings)
+        sandbox = DockerSandbox(settings, open_local_client())
         sandbox.ping()
         sandbox.check_image()
     except SandboxError as exc:

@@ -6,7 +6,7 @@ No conftest: import what you need.
     live_server = server_fixtures.live_server   # the pytest fixture, usable in this module
 
     def test_something(live_server, tmp_path):
-        server = live_server(lambda settings: Appliance(settings, generator=..., sandbox=...))
+        server = live_server(lambda settings: build_appliance(settings, source=..., renderer=...))
         httpx.get(server.url("/healthz"))
 
 The port is bound before the settings are made, so ``settings.base_url`` (which local
@@ -28,8 +28,10 @@ from typing import Any
 import pytest
 import uvicorn
 
+from appliance.assemble import build_appliance
 from appliance.config import Settings
 from appliance.service import Appliance
+from frontends.server import create_app
 
 
 @dataclass
@@ -98,12 +100,10 @@ def running_server(
     **overrides: Any,
 ) -> Iterator[LiveServer]:
     """Settings on a free port, an Appliance (real by default), ``create_app``, uvicorn."""
-    from frontends.server import create_app
-
     sock = bound_socket()
     port = sock.getsockname()[1]
     settings = make_settings(data_dir, port, **overrides)
-    appliance = make_appliance(settings) if make_appliance else Appliance(settings)
+    appliance = make_appliance(settings) if make_appliance else build_appliance(settings)
     app = create_app(settings, appliance=appliance, telegram=telegram)
     with serve_app(app, sock) as server:
         yield LiveServer(f"http://127.0.0.1:{port}", settings, appliance, app, server)

@@ -23,6 +23,7 @@ from typing import Any
 import av
 import numpy as np
 
+from appliance.assemble import build_appliance
 from appliance.config import Settings
 from appliance.models import ProcessingJob
 from appliance.service import Appliance
@@ -109,11 +110,11 @@ async def running_bot(
     settings = telegram_settings(data_dir, stub, **settings_overrides)
     storage: Any = None
     if real_parts:
-        appliance = Appliance(settings, run_maintenance=False)
+        appliance = build_appliance(settings, run_maintenance=False)
     else:
         storage = FakeStorage(data_dir / "fake-videos")
-        appliance = Appliance(settings, generator=generator or FakeGenerator(), sandbox=sandbox or FakeSandbox(),
-                              storage=storage, run_maintenance=False)
+        appliance = build_appliance(settings, source=generator or FakeGenerator(), renderer=sandbox or FakeSandbox(),
+                                    storage=storage, run_maintenance=False)
     await appliance.start()
     kwargs: dict[str, Any] = {"poll_timeout_s": 2, "send_retry_delays_s": (0.2, 0.5)}
     kwargs.update(frontend_kwargs or {})

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from appliance.assemble import build_appliance
 from appliance.errors import SandboxImageMissing
 from appliance.service import Appliance
 from tests.integration import server_fixtures
@@ -28,8 +29,8 @@ live_server = server_fixtures.live_server  # the fixture, for the tests below
 
 def fake_appliance(sandbox: Any = None, **kwargs: Any) -> Any:
     def make(settings: Any) -> Appliance:
-        return Appliance(settings, generator=FakeGenerator(), sandbox=sandbox or FakeSandbox(),
-                         run_maintenance=False, **kwargs)
+        return build_appliance(settings, source=FakeGenerator(), renderer=sandbox or FakeSandbox(),
+                               run_maintenance=False, **kwargs)
 
     return make
 

@@ -24,8 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CHILD = textwrap.dedent("""
     import sys, threading
     from pathlib import Path
+    from appliance.assemble import build_appliance
     from appliance.config import Settings
-    from appliance.service import Appliance
     from frontends.server import serve
     from tests.unit.fakes import FakeGenerator, FakeSandbox
 
@@ -33,8 +33,8 @@ CHILD = textwrap.dedent("""
     settings = Settings.from_env({}, data_dir=data_dir, host="127.0.0.1", port=port, render_slots=1,
                                  warm_pool_size=0, shutdown_grace_s=2, log_level="info", web_ui=False)
     never = threading.Event()  # the render never finishes by itself
-    appliance = Appliance(settings, generator=FakeGenerator(), sandbox=FakeSandbox(hold=never),
-                          run_maintenance=False)
+    appliance = build_appliance(settings, source=FakeGenerator(), renderer=FakeSandbox(hold=never),
+                                run_maintenance=False)
     serve(settings, appliance=appliance)
 """)
 

@@ -27,7 +27,13 @@ from tests.integration.openai_stub import OpenAIStub, unused_port_url
 LINEAR_PROBLEM = "Solve 2x + 3 = 11"
 UNSUPPORTED_PROBLEM = "Prove that there are infinitely many primes, in the style of Euclid."
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [
+    pytest.mark.timeout(60),
+    # litellm silences pydantic's ReadOnly notes when it is imported (litellm/_process_defaults.py),
+    # but pytest resets warning filters for each test: once an earlier test has imported litellm,
+    # the first real call here would show them.
+    pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier.*:UserWarning"),
+]
 
 
 # -- fixtures ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 import av
 import pytest
 
+from appliance.assemble import build_appliance
 from appliance.config import Settings
 from appliance.doctor import run_checks
 from appliance.models import ProcessingStatus
@@ -100,7 +101,7 @@ def test_doctor_names_an_engine_without_the_image_and_the_command_that_fixes_it(
 
 async def test_the_extra_engine_gets_the_image_by_itself_and_renders_beside_the_local_one(
         tmp_path: Path, engine: SecondEngine) -> None:
-    app = Appliance(_settings(tmp_path, engine), run_maintenance=False)
+    app = build_appliance(_settings(tmp_path, engine), run_maintenance=False)
     await app.start()
     try:
         extra = app.engines[1]
@@ -141,8 +142,8 @@ async def test_a_job_survives_its_render_engine_dying_mid_render(tmp_path: Path,
     assert pushed.returncode == 0, pushed.stderr
     assert "already on" in pushed.stdout or "copied" in pushed.stdout, pushed.stdout
     remote_client = engine.client()
-    app = Appliance(_settings(tmp_path, engine), generator=FakeGenerator([SLOW_SCENE, SLOW_SCENE]),
-                    run_maintenance=False)
+    app = build_appliance(_settings(tmp_path, engine), source=FakeGenerator([SLOW_SCENE, SLOW_SCENE]),
+                          run_maintenance=False)
     await app.start()
     try:
         await _until(lambda: app.engines[1].up, 60, "the second engine")

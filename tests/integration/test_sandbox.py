@@ -14,6 +14,7 @@ import pytest
 
 from appliance.config import Settings
 from appliance.errors import SandboxImageMissing, SandboxUnavailable
+from appliance.sandbox.connection import open_local_client
 from appliance.sandbox.docker import (
     LABEL_DEADLINE,
     LABEL_OWNER,
@@ -150,7 +151,8 @@ def test_a_wrong_scene_name_is_a_scene_error_listing_the_real_ones(cold_sandbox:
 
 
 def test_the_image_check_names_the_command_to_run(settings: Settings, client: docker.DockerClient) -> None:
-    missing = DockerSandbox(settings.replace(sandbox_image="manim-appliance-sandbox:does-not-exist"))
+    missing = DockerSandbox(settings.replace(sandbox_image="manim-appliance-sandbox:does-not-exist"),
+                            open_local_client())
     with pytest.raises(SandboxImageMissing, match="appliance sandbox build"):
         missing.check_image()
     result = missing.render(NORMAL, "Hostile", "low")
@@ -159,7 +161,8 @@ def test_the_image_check_names_the_command_to_run(settings: Settings, client: do
 
     client.images.get(BASE_IMAGE).tag("manim-appliance-test-wrong-version", "1")
     try:
-        wrong = DockerSandbox(settings.replace(sandbox_image="manim-appliance-test-wrong-version:1"))
+        wrong = DockerSandbox(settings.replace(sandbox_image="manim-appliance-test-wrong-version:1"),
+                              open_local_client())
         with pytest.raises(SandboxImageMissing, match=r"version .* rebuild it with `appliance sandbox build`"):
             wrong.check_image()
         wrong.close()
@@ -182,13 +185,13 @@ def test_an_unreachable_engine_is_unavailable_not_a_crash(settings: Settings, tm
 
 def test_sweep_removes_orphans_and_spares_live_owners(settings: Settings) -> None:
     sweeper = open_sandbox(settings)
-    crashed = DockerSandbox(settings)
+    crashed = DockerSandbox(settings, open_local_client())
     crashed.owner = owner_token().rsplit(":", 2)[0] + ":999999999:0"  # a pid that cannot be alive
-    expired = DockerSandbox(settings)
-    alive = DockerSandbox(settings)  # another live appliance process on this host (us)
+    expired = DockerSandbox(settings, open_local_client())
+    alive = DockerSandbox(settings, open_local_client())  # another live appliance process on this host (us)
     # An appliance that ran in a container on this engine (host name = container id), now stopped.
     stopped_appliance = sweeper._client.containers.create(BASE_IMAGE, ["true"], labels={"manim-appliance.test": "x"})
-    gone_with_its_container = DockerSandbox(settings)
+    gone_with_its_container = DockerSandbox(settings, open_local_client())
     gone_with_its_container.owner = f"{stopped_appliance.id[:12]}:1:12345"
     orphan = crashed.start_container(0.0)
     orphan_of_container = gone_with_its_container.start_container(0.0)

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from appliance.assemble import build_appliance
 from appliance.models import ProcessingStatus
-from appliance.service import Appliance
 from frontends.telegram.webhook import SECRET_FILE, SECRET_HEADER, WEBHOOK_PATH
 from tests.integration import server_fixtures
 from tests.integration.bot_api_stub import BotApiStub
@@ -41,8 +41,8 @@ def server(tmp_path: Path, stub: BotApiStub) -> Iterator[server_fixtures.LiveSer
     video = make_mp4(tmp_path / "scene.mp4")
 
     def make_appliance(settings):
-        return Appliance(settings, generator=FakeGenerator(), sandbox=Mp4Sandbox(video),
-                         storage=FakeStorage(tmp_path / "videos"), run_maintenance=False)
+        return build_appliance(settings, source=FakeGenerator(), renderer=Mp4Sandbox(video),
+                               storage=FakeStorage(tmp_path / "videos"), run_maintenance=False)
 
     with server_fixtures.running_server(
         tmp_path / "data", make_appliance, web_ui=False, render_slots=1,
@@ -119,8 +119,8 @@ async def test_bad_inputs_arrive_by_webhook_too(server, stub):
 
 async def test_polling_mode_has_no_webhook_route(tmp_path, stub):
     def make_appliance(settings):
-        return Appliance(settings, generator=FakeGenerator(), sandbox=Mp4Sandbox(Path("/nonexistent")),
-                         storage=FakeStorage(tmp_path / "videos"), run_maintenance=False)
+        return build_appliance(settings, source=FakeGenerator(), renderer=Mp4Sandbox(Path("/nonexistent")),
+                               storage=FakeStorage(tmp_path / "videos"), run_maintenance=False)
 
     with server_fixtures.running_server(tmp_path / "data", make_appliance, web_ui=False,
                                         telegram_bot_token=stub.token, telegram_api_base=stub.api_base) as live:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+import typing
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -20,15 +22,32 @@ def test_defaults_parse_and_match_seed_port():
 
 
 def test_every_setting_is_a_field_and_vice_versa():
-    from dataclasses import fields
-
-    names = {f.name for f in fields(Settings)} - {"extras"}
+    names = {f.name for f in fields(Settings)}
     assert names == {s.name for s in SETTINGS}
     for s in SETTINGS:
         assert s.env.startswith("APPLIANCE_") or s.env in {
             "TELEGRAM_BOT_TOKEN", "GROQ_API_KEY", "CLOUDFLARE_API_KEY", "CLOUDFLARE_ACCOUNT_ID",
             "HUGGINGFACE_API_KEY", "OPENAI_API_KEY", "OPENAI_API_BASE", "OLLAMA_API_BASE"}
         assert len(s.help) > 15
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.name)
+def test_each_rows_default_parses_to_its_fields_type(setting):
+    hints = typing.get_type_hints(Settings)
+    value = setting.parse(setting.default)
+    expected = hints[setting.name]
+    # tuple[...] is checked as a tuple; X | None and plain classes with isinstance itself.
+    expected = typing.get_origin(expected) if typing.get_origin(expected) is tuple else expected
+    assert isinstance(value, expected), f"{setting.env}: {value!r} is not {hints[setting.name]}"
+
+
+def test_the_table_is_the_dataclass():
+    table = Settings.from_env({})
+    assert [s.name for s in SETTINGS] == [f.name for f in fields(Settings)]
+    assert all(s.group and s.env and s.help for s in SETTINGS)
+    with pytest.raises(TypeError):
+        Settings()  # every field comes from the table: none has a default of its own
+    assert table.replace(port=8000).port == 8000
 
 
 @pytest.mark.parametrize("env,var", [

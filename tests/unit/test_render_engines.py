@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from appliance.assemble import build_appliance
 from appliance.config import Settings, parse_engine_list
 from appliance.errors import ConfigError, SandboxUnavailable
 from appliance.metrics import Metrics
 from appliance.models import ProcessingStatus
-from appliance.sandbox.engines import EngineSpec, LaneRenderer, RenderEngine, _lower_api_version, tls_files
-from appliance.service import Appliance, Channel
+from appliance.sandbox.connection import EngineSpec, _lower_api_version, tls_files
+from appliance.sandbox.engines import LaneRenderer, RenderEngine
+from appliance.service import Channel
 from tests.unit.fakes import FakeGenerator, FakeSandbox, FakeStorage
 
 
@@ -123,8 +125,8 @@ async def test_an_engine_that_is_down_takes_no_jobs_and_does_not_make_the_applia
     settings = Settings.from_env({}, data_dir=tmp_path, render_slots=1, warm_pool_size=0,
                                  render_engines=((down, 2),), sandbox_auto_build=False)
     local = FakeSandbox()
-    app = Appliance(settings, generator=FakeGenerator(), sandbox=local, storage=FakeStorage(tmp_path / "videos"),
-                    run_maintenance=False)
+    app = build_appliance(settings, source=FakeGenerator(), renderer=local, storage=FakeStorage(tmp_path / "videos"),
+                          run_maintenance=False)
     await app.start()
     try:
         assert app.worker.slots == 3 and [lane.slots for lane in app.worker.lanes] == [1, 2]

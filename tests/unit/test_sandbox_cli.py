@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.sandbox import cli
 from appliance.sandbox.docker import _owner_alive, owner_token
+from frontends.cli import sandbox as cli
 
 
 def parser() -> argparse.ArgumentParser:

@@ -256,3 +256,360 @@ def test_active_limit_is_atomic_across_threads(store):
         t.join()
     assert len(accepted) == 2 and refused == ["active_limit"] * 10
     assert store.active_job_count(session.session_id) == 2
+
+
+# -- the queue as rows, the per-state indexes ------------------------------------------------
+
+import random  # noqa: E402
+import sqlite3  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+
+import diskcache  # noqa: E402
+
+from appliance import store as store_module  # noqa: E402
+from appliance.errors import StoreError  # noqa: E402
+from appliance.store import JobIndex  # noqa: E402
+
+
+class CountingRows:
+    """A store's cache that counts the rows read and written; a scan of every key fails."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.reads = 0
+        self.writes = 0
+
+    def get(self, *args, **kwargs):
+        self.reads += 1
+        return self.inner.get(*args, **kwargs)
+
+    def set(self, *args, **kwargs):
+        self.writes += 1
+        return self.inner.set(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self.writes += 1
+        return self.inner.delete(*args, **kwargs)
+
+    def iterkeys(self, *args, **kwargs):
+        raise AssertionError("a scan of every key")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def cost(self, action):
+        """(rows read, rows written) by ``action()``."""
+        reads, writes = self.reads, self.writes
+        action()
+        return self.reads - reads, self.writes - writes
+
+
+class ReferenceQueue:
+    """The queue as it was (one list and one dict) and its fair pick: the rule to keep."""
+
+    def __init__(self):
+        self.pending: list[tuple[str, str]] = []
+        self.running: dict[str, str] = {}
+
+    def push(self, job_id, session_id, front=False):
+        if any(entry[0] == job_id for entry in self.pending):
+            return
+        self.running.pop(job_id, None)
+        self.pending.insert(0 if front else len(self.pending), (job_id, session_id))
+
+    def remove(self, job_id):
+        self.pending = [entry for entry in self.pending if entry[0] != job_id]
+        self.running.pop(job_id, None)
+
+    def pop(self):
+        if not self.pending:
+            return None
+        per_session: dict[str, int] = {}
+        for session_id in self.running.values():
+            per_session[session_id] = per_session.get(session_id, 0) + 1
+        best = min(range(len(self.pending)), key=lambda i: (per_session.get(self.pending[i][1], 0), i))
+        job_id, session_id = self.pending.pop(best)
+        self.running[job_id] = session_id
+        return job_id
+
+    def position(self, job_id):
+        for index, entry in enumerate(self.pending):
+            if entry[0] == job_id:
+                return index + 1
+        return None
+
+
+@pytest.mark.parametrize("fanouts", [(256, 256, 65536), (2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)])
+def test_fair_pop_and_positions_match_the_reference_rule(store, monkeypatch, fanouts):
+    # Tiny fanouts make every operation cross tree nodes; the real shape is the first.
+    monkeypatch.setattr(store_module, "TREE_FANOUTS", fanouts)
+    rng = random.Random(12)
+    sessions = [store.get_or_create_session_for_chat(str(100 + i)).session_id for i in range(4)]
+    reference = ReferenceQueue()
+    for step in range(400):
+        roll = rng.random()
+        waiting = [entry[0] for entry in reference.pending]
+        if roll < 0.4 or not (waiting or reference.running):
+            session_id = rng.choice(sessions)
+            job = store.create_job(ProcessingJob.new(session_id, f"Solve x + {step} = 1000 now"))
+            reference.push(job.job_id, session_id)
+        elif roll < 0.65:
+            assert store.pop_next() == reference.pop()
+        elif roll < 0.75 and reference.running:
+            job_id = rng.choice(sorted(reference.running))
+            store.release(job_id)
+            reference.remove(job_id)
+        elif roll < 0.85 and reference.running:
+            job_id = rng.choice(sorted(reference.running))
+            assert store.requeue(job_id)
+            reference.push(job_id, reference.running[job_id], front=True)
+        elif waiting:
+            job_id = rng.choice(waiting)
+            store.remove_from_queue(job_id)
+            reference.remove(job_id)
+        assert store.queue_length() == len(reference.pending)
+        assert store.running_count() == len(reference.running)
+        for job_id, _ in reference.pending[:3] + reference.pending[-3:]:
+            assert store.queue_position(job_id) == reference.position(job_id)
+    while reference.pending:
+        assert store.pop_next() == reference.pop()
+    assert store.pop_next() is None
+    # An empty line starts its places from the middle again.
+    assert store._cache.get("queue:ends") is None
+
+
+def test_fairness_across_sessions_with_rows(store):
+    a = [_new_job(store, chat_id="1", text=f"Solve x + {i} = 10") for i in range(3)]
+    b = [_new_job(store, chat_id="2", text=f"Solve x + {i} = 20") for i in range(2)]
+    c = _new_job(store, chat_id="3")
+    assert [store.queue_position(job.job_id) for job in [*a, *b, c]] == [1, 2, 3, 4, 5, 6]
+    assert store.pop_next() == a[0].job_id  # everyone idle: the front of the line
+    assert store.pop_next() == b[0].job_id  # session 1 has one taken now
+    assert store.pop_next() == c.job_id
+    # Every waiting session has one taken: the front of the line again.
+    assert store.pop_next() == a[1].job_id
+    assert store.pop_next() == b[1].job_id  # session 2 has one taken, session 1 two
+    store.release(a[0].job_id)
+    store.release(a[1].job_id)
+    assert store.queue_position(a[2].job_id) == 1 and store.queue_length() == 1
+    assert store.pop_next() == a[2].job_id
+    assert store.pop_next() is None and store.running_count() == 4
+
+
+def test_requeue_puts_the_job_at_the_front_with_attempts_kept(store):
+    first = _new_job(store, chat_id="1", text="Solve x + 1 = 10")
+    others = [_new_job(store, chat_id=str(2 + i), text=f"Solve x + {i} = 20") for i in range(3)]
+    assert store.pop_next() == first.job_id
+    store.transition_job(first.job_id, S.AI_GENERATING)
+    store.update_job(first.job_id, lambda j: setattr(j, "attempts", 2))
+    assert store.requeue(first.job_id, "Waiting in line again: the appliance restarted")
+    job = store.get_job(first.job_id)
+    assert job.status is S.QUEUED and job.attempts == 2 and "restarted" in job.status_message
+    assert store.queue_position(first.job_id) == 1
+    assert [store.queue_position(j.job_id) for j in others] == [2, 3, 4]
+    assert store.running_count() == 0
+    assert [j.job_id for j in store.indexed_jobs(JobIndex.IN_FLIGHT)] == []
+    assert [j.job_id for j in store.indexed_jobs(JobIndex.QUEUED)][-1] == first.job_id
+    assert store.pop_next() == first.job_id
+
+
+def _index_ids(store):
+    return {index: [job.job_id for job in store.indexed_jobs(index)] for index in JobIndex}
+
+
+def test_indexes_follow_a_job_through_its_life(store):
+    job = _new_job(store)
+    other = _new_job(store, chat_id="9")
+    assert _index_ids(store) == {JobIndex.QUEUED: [job.job_id, other.job_id], JobIndex.IN_FLIGHT: [],
+                                 JobIndex.READY: [], JobIndex.KEPT_VIDEOS: []}
+    store.pop_next()
+    for target in LIFE[:4]:
+        store.transition_job(job.job_id, target)
+        assert _index_ids(store)[JobIndex.IN_FLIGHT] == [job.job_id]
+        assert _index_ids(store)[JobIndex.QUEUED] == [other.job_id]
+
+    def stored(j):
+        j.video_key = f"{j.job_id}-v.mp4"
+
+    store.transition_job(job.job_id, S.READY, change=stored)
+    assert _index_ids(store)[JobIndex.READY] == [job.job_id]
+    assert _index_ids(store)[JobIndex.IN_FLIGHT] == [] and store.running_count() == 0
+    store.transition_job(job.job_id, S.DELIVERED)
+    assert _index_ids(store)[JobIndex.READY] == []
+    assert _index_ids(store)[JobIndex.KEPT_VIDEOS] == [job.job_id]
+    store.update_job(job.job_id, lambda j: setattr(j, "video_key", None))
+    assert _index_ids(store)[JobIndex.KEPT_VIDEOS] == []
+    store.transition_job(other.job_id, S.FAILED, "Cancelled")
+    assert _index_ids(store) == {index: [] for index in JobIndex}
+    assert store.queue_length() == 0
+    assert not [key for key in store._cache.iterkeys() if key.startswith(("jobs:index:", "queue:"))]
+
+
+def test_an_update_moves_a_queued_job_to_the_end_of_its_index(store):
+    first, second = _new_job(store, chat_id="1"), _new_job(store, chat_id="2")
+    store.update_job(first.job_id, lambda j: setattr(j, "attempts", 1))
+    queued = store.indexed_jobs(JobIndex.QUEUED)
+    assert [j.job_id for j in queued] == [second.job_id, first.job_id]
+    # The index is ordered by updated_at, so a walk up to a time stops where it should.
+    until = datetime.fromisoformat(queued[0].updated_at)
+    assert [j.job_id for j in store.indexed_jobs(JobIndex.QUEUED, entered_until=until)] == [second.job_id]
+    assert store.indexed_jobs(JobIndex.QUEUED, entered_until=until - timedelta(seconds=1)) == []
+
+
+def test_expired_jobs_leave_the_indexes_when_walked(tmp_path):
+    store = Store(tmp_path / "s", StatusTTLs(queued=0.3, queued_grace=0.0, ready=0.3))
+    ready = _new_job(store, chat_id="2")
+    queued = _new_job(store, chat_id="1")
+    assert store.pop_next() == ready.job_id
+    for target in LIFE[:5]:
+        store.transition_job(ready.job_id, target)
+    assert store.index_size(JobIndex.READY) == 1 and store.index_size(JobIndex.QUEUED) == 1
+    time.sleep(0.5)
+    assert store.indexed_jobs(JobIndex.READY) == []
+    assert store.indexed_jobs(JobIndex.QUEUED, entered_until=datetime.now(UTC)) == []
+    assert store.index_size(JobIndex.READY) == 0 and store.index_size(JobIndex.QUEUED) == 0
+    # The expired job's place in line is dropped by recovery, as before.
+    assert store.queue_length() == 1
+    assert store.recover() == []
+    assert store.queue_length() == 0 and store.queue_position(queued.job_id) is None
+    store.close()
+
+
+def test_recovery_reads_the_in_flight_index_not_every_job(store):
+    finished = _new_job(store, chat_id="1")
+    released_in_flight = _new_job(store, chat_id="2")
+    mid_render = _new_job(store, chat_id="3")
+    just_taken = _new_job(store, chat_id="4")
+    waiting = _new_job(store, chat_id="5")
+    assert store.pop_next() == finished.job_id
+    store.transition_job(finished.job_id, S.AI_GENERATING)
+    store.transition_job(finished.job_id, S.FAILED)
+    # A slot let go of a job still in flight: only the in-flight index knows it now.
+    assert store.pop_next() == released_in_flight.job_id
+    store.transition_job(released_in_flight.job_id, S.AI_GENERATING)
+    store.release(released_in_flight.job_id)
+    assert store.pop_next() == mid_render.job_id
+    for target in (S.AI_GENERATING, S.CODE_VALIDATING, S.RENDERING):
+        store.transition_job(mid_render.job_id, target)
+    assert store.pop_next() == just_taken.job_id  # taken, the process died before its first step
+    assert [j.job_id for j in store.indexed_jobs(JobIndex.IN_FLIGHT)] == [released_in_flight.job_id,
+                                                                          mid_render.job_id]
+    store._cache = CountingRows(store._cache)  # a scan of every key fails the test
+    requeued = store.recover()
+    # Taken ones first (in the order they were taken), then the rest in flight; each at the front.
+    assert requeued == [mid_render.job_id, just_taken.job_id, released_in_flight.job_id]
+    for job_id in requeued:
+        job = store.get_job(job_id)
+        assert job.status is S.QUEUED and "restart" in job.status_message
+    assert [store.queue_position(j) for j in [*requeued, waiting.job_id]] == [1, 2, 3, 4]
+    assert store.indexed_jobs(JobIndex.IN_FLIGHT) == [] and store.running_count() == 0
+    assert store.get_job(finished.job_id).status is S.FAILED
+    assert store.recover() == []
+
+
+def _fill(store, count, start=0):
+    for index in range(start, start + count):
+        session = store.create_session(UserSession.new(channel="web"))
+        store.create_job(ProcessingJob.new(session.session_id, f"Solve {index}x + 3 = 11 please"))
+
+
+def test_push_and_pop_cost_the_same_rows_with_10_or_1000_jobs_queued(store):
+    counting = CountingRows(store._cache)
+    store._cache = counting
+
+    def costs():
+        session = store.create_session(UserSession.new(channel="web"))
+        job = ProcessingJob.new(session.session_id, "Solve 5x + 3 = 11 please")
+        push = counting.cost(lambda: store.create_job(job, max_active=2))
+        position = counting.cost(lambda: store.queue_position(job.job_id))
+        taken = []
+        pop = counting.cost(lambda: taken.append(store.pop_next()))
+        release = counting.cost(lambda: store.release(taken[0]))
+        cancel_job = ProcessingJob.new(session.session_id, "Solve 6x + 3 = 11 please")
+        store.create_job(cancel_job)
+        cancel = counting.cost(lambda: store.transition_job(cancel_job.job_id, S.FAILED, "Cancelled"))
+        return {"push": push, "position": position, "pop": pop, "release": release, "cancel": cancel}
+
+    _fill(store, 10)
+    small = costs()
+    _fill(store, 990, start=10)
+    assert store.queue_length() == 1000
+    large = costs()
+    assert large == small
+    assert small["position"] == (4, 0)  # the job's row and one node per tree level
+    assert sum(small["push"]) < 60 and sum(small["pop"]) < 40
+
+
+def test_positions_are_read_from_the_tree_not_the_line(store):
+    _fill(store, 300)
+    ids = [store.pop_next() for _ in range(3)]
+    counting = CountingRows(store._cache)
+    store._cache = counting
+    last = ProcessingJob.new(store.create_session(UserSession.new(channel="web")).session_id, "Solve 7x = 14 ok")
+    store.create_job(last)
+    reads, writes = counting.cost(lambda: store.queue_position(last.job_id))
+    assert store.queue_position(last.job_id) == 298 and (reads, writes) == (4, 0)
+    assert all(store.queue_position(job_id) is None for job_id in ids)
+
+
+class FailingRows:
+    """A cache whose transactions time out and whose reads hit a disk error."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def transact(self):
+        raise diskcache.Timeout()
+
+    def get(self, *args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_diskcache_and_sqlite_errors_become_store_errors(store):
+    job = _new_job(store)
+    store._cache = FailingRows(store._cache)
+    with pytest.raises(StoreError, match="busy"):
+        store.pop_next()
+    with pytest.raises(StoreError, match="busy"):
+        store.transition_job(job.job_id, S.AI_GENERATING)
+    with pytest.raises(StoreError, match="disk I/O error"):
+        store.get_job(job.job_id)
+    with pytest.raises(StoreError, match="disk I/O error"):
+        store.queue_length()
+
+
+def test_a_store_of_the_single_value_layout_is_upgraded_once(tmp_path):
+    directory = tmp_path / "old"
+    store = Store(directory)
+    waiting = [_new_job(store, chat_id=str(i), text=f"Solve x + {i} = 40") for i in range(3)]
+    taken = _new_job(store, chat_id="8")
+    ready = _new_job(store, chat_id="9")
+    for target in LIFE[:5]:
+        store.transition_job(ready.job_id, target)
+    in_flight = _new_job(store, chat_id="10")
+    store.transition_job(in_flight.job_id, S.AI_GENERATING)
+    # Lay it out as layout 1 did: one queue value, no indexes, no layout mark.
+    cache = store._cache
+    for key in list(cache.iterkeys()):
+        if key.startswith(("queue:", "jobs:index:", "jobs:layout")):
+            cache.delete(key)
+    cache.set("queue:state", {"pending": [[j.job_id, j.session_id] for j in reversed(waiting)],
+                              "running": {taken.job_id: taken.session_id}})
+    store.close()
+
+    store = Store(directory)
+    assert store._cache.get("queue:state") is None and store._cache.get("jobs:layout") == 2
+    assert store.queue_length() == 3 and store.running_count() == 1
+    assert [store.queue_position(j.job_id) for j in reversed(waiting)] == [1, 2, 3]
+    assert [j.job_id for j in store.indexed_jobs(JobIndex.READY)] == [ready.job_id]
+    assert [j.job_id for j in store.indexed_jobs(JobIndex.IN_FLIGHT)] == [in_flight.job_id]
+    assert {j.job_id for j in store.indexed_jobs(JobIndex.QUEUED)} == {j.job_id for j in [*waiting, taken]}
+    assert store.recover() == [taken.job_id, in_flight.job_id]
+    assert store.pop_next() == taken.job_id
+    store.close()
+    reopened = Store(directory)  # the second open changes nothing
+    assert reopened.queue_length() == 4 and reopened.running_count() == 1
+    reopened.close()
