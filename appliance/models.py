@@ -17,7 +17,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from appliance.errors import InvalidTransition, ProblemRejected, ValidationError
 
@@ -377,10 +377,11 @@ class VideoGenerationRequest:
         return cls(**_known_fields(cls, data))
 
 
-RESPONSE_STATUSES = ("queued", "processing", "ready", "failed")
+ResponseStatus = Literal["queued", "processing", "ready", "failed"]
+RESPONSE_STATUSES: tuple[ResponseStatus, ...] = ("queued", "processing", "ready", "failed")
 
 
-def response_status_of(status: ProcessingStatus) -> str:
+def response_status_of(status: ProcessingStatus) -> ResponseStatus:
     """The seed's four user-facing statuses."""
     if status is S.QUEUED:
         return "queued"

@@ -40,6 +40,7 @@ from appliance.models import (
 )
 from appliance.provisioning import ImageProvisioner
 from appliance.sandbox.engines import RenderEngine
+from appliance.storage.local import LocalStorage
 from appliance.store import Store
 from appliance.worker import Worker
 
@@ -399,6 +400,14 @@ class Appliance:
             raise NotFound(f"job {job.job_id} has no video")
         with self.storage.local_copy(job.video_key) as path:
             yield Path(path)
+
+    def signed_video_file(self, key: str, expires: str, sig: str) -> Path:
+        """The file behind a signed local video URL (blocking). Raises ``SignatureInvalid`` for a
+        bad, foreign or expired link and ``NotFound`` when the video is gone or videos are not
+        served by this appliance (object storage hands out its own URLs)."""
+        if not isinstance(self.storage, LocalStorage):
+            raise NotFound("videos are not served from here")
+        return self.storage.verify(key, expires, sig)
 
     # -- health ------------------------------------------------------------------------------
 

@@ -207,7 +207,7 @@ def _video_url(job: ProcessingJob) -> str | None:
 def job_response(job: ProcessingJob) -> JobResponse:
     url = _video_url(job)
     return JobResponse(
-        status=response_status_of(job.status),  # type: ignore[arg-type]
+        status=response_status_of(job.status),
         job_id=job.job_id,
         message=job.status_message or job.status.value,
         video_url=url,
@@ -423,11 +423,8 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
         "counts as delivery; the video stays for a short replay grace, then it is deleted.",
     )
     async def video(request: Request, key: str, expires: str = "", sig: str = "") -> FileResponse:
-        verify = getattr(appliance.storage, "verify", None)
-        if verify is None:
-            raise ApiError("not_found", "Videos are not served from here.")
         try:
-            path = await asyncio.to_thread(verify, key, expires, sig)
+            path = await asyncio.to_thread(appliance.signed_video_file, key, expires, sig)
         except SignatureInvalid:
             raise ApiError("signature_invalid", "This video link is invalid or has expired.") from None
         except (NotFound, StorageError):
