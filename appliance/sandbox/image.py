@@ -12,6 +12,7 @@ docker-py ships no type information: its classes in annotations here
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -34,7 +35,14 @@ from appliance.sandbox.connection import (
     translate_docker_errors,
 )
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[str], None]
+
+
+def log_progress(line: str) -> None:
+    """The default progress: the core never prints; a command passes its own display."""
+    log.info("%s", line)
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SUITE = "bookworm"
@@ -52,7 +60,7 @@ def sandbox_image_dir() -> Path:
 
 def build_sandbox_image(
     settings: Settings,
-    progress: Progress = print,
+    progress: Progress = log_progress,
     debootstrap: bool = False,
     *,
     base_image: str | None = None,
@@ -195,7 +203,7 @@ def _connect() -> docker.DockerClient:
     return open_local_client(timeout=BUILD_TIMEOUT_S)
 
 
-def push_sandbox_image(settings: Settings, target: EngineSpec, progress: Progress = print) -> str:
+def push_sandbox_image(settings: Settings, target: EngineSpec, progress: Progress = log_progress) -> str:
     """Copy the sandbox image from the local engine to the engine ``target``."""
     source = _connect()
     try:
@@ -209,7 +217,7 @@ def push_sandbox_image(settings: Settings, target: EngineSpec, progress: Progres
 
 
 def copy_sandbox_image(
-    source: docker.DockerClient, target: docker.DockerClient, name: str, progress: Progress = print,
+    source: docker.DockerClient, target: docker.DockerClient, name: str, progress: Progress = log_progress,
     target_name: str = "the other engine",
 ) -> str:
     """Stream image ``name`` from one engine to another (``docker save | docker load``, through
