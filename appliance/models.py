@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import Field, asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from enum import Enum, StrEnum
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from appliance.errors import InvalidTransition, ProblemRejected, ValidationError
 
@@ -148,13 +149,29 @@ def _check_optional_number(value: object, field_name: str) -> None:
 T = TypeVar("T")
 
 
-def _known_fields(cls: type, data: JSONDict) -> JSONDict:
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    return {key: value for key, value in data.items() if key in names}
+def _json_pairs(pairs: list[tuple[str, object]]) -> JSONDict:
+    return {key: value.value if isinstance(value, Enum) else value for key, value in pairs}
+
+
+class JSONRecord:
+    """``to_dict``/``from_dict`` of the dataclasses stored as JSON rows: enum members are stored
+    as their values; unknown keys (a row written by a newer version) are ignored."""
+
+    # Every subclass is a dataclass; declaring the attribute tells the type checker so.
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    def to_dict(self) -> JSONDict:
+        return asdict(self, dict_factory=_json_pairs)
+
+    @classmethod
+    def from_dict(cls, data: JSONDict) -> Self:
+        names = {f.name for f in fields(cls)}
+        make: Callable[..., Self] = cls
+        return make(**{key: value for key, value in data.items() if key in names})
 
 
 @dataclass
-class VideoMetadata:
+class VideoMetadata(JSONRecord):
     """A lightweight reference to a job, kept in ``UserSession.video_history``."""
 
     job_id: str
@@ -185,14 +202,6 @@ class VideoMetadata:
             render_duration_seconds=job.render_duration_seconds,
         )
 
-    def to_dict(self) -> JSONDict:
-        data = asdict(self)
-        data["status"] = self.status.value
-        return data
-
-    @classmethod
-    def from_dict(cls, data: JSONDict) -> VideoMetadata:
-        return cls(**_known_fields(cls, data))
 
 
 def _coerce_status(value: object) -> ProcessingStatus:
@@ -205,7 +214,7 @@ def _coerce_status(value: object) -> ProcessingStatus:
 
 
 @dataclass
-class UserSession:
+class UserSession(JSONRecord):
     """An anonymous session: one Telegram chat or one browser."""
 
     session_id: str
@@ -255,18 +264,10 @@ class UserSession:
         self.video_history.append(entry)
         del self.video_history[:-HISTORY_MAX_ENTRIES]
 
-    def to_dict(self) -> JSONDict:
-        data = asdict(self)
-        data["video_history"] = [entry.to_dict() for entry in self.video_history]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: JSONDict) -> UserSession:
-        return cls(**_known_fields(cls, data))
 
 
 @dataclass
-class ProcessingJob:
+class ProcessingJob(JSONRecord):
     """One request to turn a problem into a video, and its whole life."""
 
     job_id: str
@@ -341,18 +342,10 @@ class ProcessingJob:
             telegram_chat_id=telegram_chat_id,
         )
 
-    def to_dict(self) -> JSONDict:
-        data = asdict(self)
-        data["status"] = self.status.value
-        return data
-
-    @classmethod
-    def from_dict(cls, data: JSONDict) -> ProcessingJob:
-        return cls(**_known_fields(cls, data))
 
 
 @dataclass(frozen=True)
-class VideoGenerationRequest:
+class VideoGenerationRequest(JSONRecord):
     """What goes into the queue (internal)."""
 
     job_id: str
@@ -369,12 +362,6 @@ class VideoGenerationRequest:
         if self.priority != "normal":
             raise ValidationError("priority", 'must be "normal"')
 
-    def to_dict(self) -> JSONDict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: JSONDict) -> VideoGenerationRequest:
-        return cls(**_known_fields(cls, data))
 
 
 ResponseStatus = Literal["queued", "processing", "ready", "failed"]
@@ -393,7 +380,7 @@ def response_status_of(status: ProcessingStatus) -> ResponseStatus:
 
 
 @dataclass(frozen=True)
-class VideoGenerationResponse:
+class VideoGenerationResponse(JSONRecord):
     """What a user is told about a job."""
 
     status: str
@@ -422,12 +409,6 @@ class VideoGenerationResponse:
             expires_at=job.video_expires_at if ready else None,
         )
 
-    def to_dict(self) -> JSONDict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: JSONDict) -> VideoGenerationResponse:
-        return cls(**_known_fields(cls, data))
 
 
 # -- Telegram webhook payload (the seed's subset) ------------------------------------------

@@ -147,24 +147,18 @@ def _count_attempt(attempt: int, message: str, job: ProcessingJob) -> None:
     job.status_message = message
 
 
-def _record_scene(scene: GeneratedScene, job: ProcessingJob) -> None:
+def _record_scene(scene: GeneratedScene | CachedScene, job: ProcessingJob) -> None:
     job.manim_code = scene.code
     job.scene_name = scene.scene_name
     job.ai_provider_used = scene.provider
     job.answer_text = scene.answer_text
     job.answer_check = scene.answer_check
+    if isinstance(scene, CachedScene):
+        job.code_cache_hit = True
+        return
     job.repairs = list(scene.repairs)
     if scene.errors:
         job.ai_error = "; ".join(scene.errors)[:2000]
-
-
-def _record_cached(cached: CachedScene, job: ProcessingJob) -> None:
-    job.manim_code = cached.code
-    job.scene_name = cached.scene_name
-    job.ai_provider_used = cached.provider
-    job.answer_text = cached.answer_text
-    job.answer_check = cached.answer_check
-    job.code_cache_hit = True
 
 
 def _record_render(result: RenderResult, job: ProcessingJob) -> None:
@@ -286,7 +280,7 @@ class Pipeline:
         if cached is not None and feedback is None:
             # Cached code was validated when it was made: straight to rendering.
             job = self._move(job_id, S.RENDERING, "Rendering the video (reusing a scene made earlier)",
-                             partial(_record_cached, cached), interrupted)
+                             partial(_record_scene, cached), interrupted)
             code, scene_name = cached.code, cached.scene_name
         else:
             written = self._write_scene(job, feedback, interrupted)
