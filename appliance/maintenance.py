@@ -55,6 +55,12 @@ class Maintenance:
 
     # -- one pass of each task ---------------------------------------------------------------
 
+    def _due(self, index: JobIndex, window_s: float, now: datetime | None) -> tuple[datetime, list[ProcessingJob]]:
+        """``now`` (by default the clock's) and the jobs that entered ``index`` at least
+        ``window_s`` before it: a walk of the index that stops at the first younger entry."""
+        now = now or datetime.now(UTC)
+        return now, self.store.indexed_jobs(index, entered_until=now - timedelta(seconds=window_s))
+
     def delete_video(self, job: ProcessingJob, reason: str) -> ProcessingJob:
         """Delete a job's video and forget its URL; metadata stays."""
         if job.video_key:
@@ -72,10 +78,9 @@ class Maintenance:
 
     def expire_ready(self, now: datetime | None = None) -> int:
         """READY videos not accessed within the window become EXPIRED and are deleted."""
-        now = now or datetime.now(UTC)
+        now, due = self._due(JobIndex.READY, self.settings.ready_ttl_s, now)
         expired = 0
-        until = now - timedelta(seconds=self.settings.ready_ttl_s)
-        for job in self.store.indexed_jobs(JobIndex.READY, entered_until=until):
+        for job in due:
             if job.status is S.READY and _age_s(job.completed_at or job.updated_at, now) >= self.settings.ready_ttl_s:
                 try:
                     job = self.store.transition_job(job.job_id, S.EXPIRED, "Expired: the video was not "
@@ -90,10 +95,9 @@ class Maintenance:
 
     def delete_replayed(self, now: datetime | None = None) -> int:
         """Delivered videos kept for web replay are deleted once their grace period ends."""
-        now = now or datetime.now(UTC)
+        now, due = self._due(JobIndex.KEPT_VIDEOS, self.settings.web_replay_grace_s, now)
         deleted = 0
-        until = now - timedelta(seconds=self.settings.web_replay_grace_s)
-        for job in self.store.indexed_jobs(JobIndex.KEPT_VIDEOS, entered_until=until):
+        for job in due:
             if (
                 job.status is S.DELIVERED
                 and job.video_key
@@ -105,10 +109,9 @@ class Maintenance:
 
     def fail_stale_queued(self, now: datetime | None = None) -> int:
         """Jobs still QUEUED after the processing timeout (1 h) fail with a clear message."""
-        now = now or datetime.now(UTC)
+        now, due = self._due(JobIndex.QUEUED, self.settings.queued_timeout_s, now)
         failed = 0
-        until = now - timedelta(seconds=self.settings.queued_timeout_s)
-        for job in self.store.indexed_jobs(JobIndex.QUEUED, entered_until=until):
+        for job in due:
             waited_s = _age_s(job.updated_at or job.created_at, now)
             if job.status is S.QUEUED and waited_s >= self.settings.queued_timeout_s:
                 minutes = round(self.settings.queued_timeout_s / 60)

@@ -378,6 +378,15 @@ class _Line:
         row: JSONDict | None = cache.get(self._row_key(job_id))
         return row
 
+    def _point(self, cache: RowCache, job_id: str, side: str, target: str | None) -> JSONDict:
+        """Set a waiting job's ``prev`` or ``next`` (its session's line); returns its row."""
+        row = self.row(cache, job_id)
+        if row is None:
+            raise StoreError(f"the queue's row of job {job_id} is out of step")
+        row[side] = target
+        cache.set(self._row_key(job_id), row)
+        return row
+
     def _head_seq(self, cache: RowCache, session_id: str) -> int | None:
         line = cache.get(self._session_key(session_id))
         if not line:
@@ -412,11 +421,7 @@ class _Line:
         line = cache.get(self._session_key(session_id)) or {"head": None, "tail": None, "count": 0}
         if front:
             if line["head"] is not None:
-                head = self.row(cache, line["head"])
-                if head is None:
-                    raise StoreError(f"the queue's line of session {session_id} is out of step")
-                head["prev"] = job_id
-                cache.set(self._row_key(line["head"]), head)
+                head = self._point(cache, line["head"], "prev", job_id)
                 row["next"] = line["head"]
                 if idle:
                     self.idle.add(cache, int(head["seq"]), -1)
@@ -427,11 +432,7 @@ class _Line:
                 self.idle.add(cache, seq, 1)
         else:
             if line["tail"] is not None:
-                tail = self.row(cache, line["tail"])
-                if tail is None:
-                    raise StoreError(f"the queue's line of session {session_id} is out of step")
-                tail["next"] = job_id
-                cache.set(self._row_key(line["tail"]), tail)
+                self._point(cache, line["tail"], "next", job_id)
                 row["prev"] = line["tail"]
             else:
                 line["head"] = job_id
@@ -457,19 +458,11 @@ class _Line:
         previous, following = row["prev"], row["next"]
         following_row = None
         if previous is not None:
-            previous_row = self.row(cache, previous)
-            if previous_row is None:
-                raise StoreError(f"the queue's line of session {session_id} is out of step")
-            previous_row["next"] = following
-            cache.set(self._row_key(previous), previous_row)
+            self._point(cache, previous, "next", following)
         else:
             line["head"] = following
         if following is not None:
-            following_row = self.row(cache, following)
-            if following_row is None:
-                raise StoreError(f"the queue's line of session {session_id} is out of step")
-            following_row["prev"] = previous
-            cache.set(self._row_key(following), following_row)
+            following_row = self._point(cache, following, "prev", previous)
         else:
             line["tail"] = previous
         if idle and previous is None:  # it was the session's first: the next one is now

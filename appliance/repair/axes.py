@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 
 from appliance.repair.context import (
+    ContextTransformer,
     RepairContext,
     construct_method,
     expr,
@@ -236,11 +237,8 @@ def _without_dollars(label_source: str) -> str:
     return repr(str(value).replace("$", ""))
 
 
-class _AxesMethodRewriter(ast.NodeTransformer):
+class _AxesMethodRewriter(ContextTransformer):
     """``self.get_graph(...)`` -> ``self.axes.plot(...)`` and the rest of GraphScene's API."""
-
-    def __init__(self, ctx: RepairContext) -> None:
-        self.ctx = ctx
 
     def visit_Expr(self, node: ast.Expr) -> ast.AST:
         self.generic_visit(node)

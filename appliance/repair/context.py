@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from appliance.repair.manim_names import MANIM_NAMES
@@ -24,6 +25,19 @@ class RepairContext:
     def note(self, repair: str) -> None:
         if repair not in self.repairs:
             self.repairs.append(repair)
+
+    def drop_statements(self, unwanted: Callable[[ast.stmt], bool], note: str) -> None:
+        """Remove every statement ``unwanted`` picks, in any block (a block left empty gets
+        ``pass``), noting ``note`` when something was removed."""
+        for node in ast.walk(self.tree):
+            for field_name in ("body", "orelse", "finalbody"):
+                statements = getattr(node, field_name, None)
+                if not isinstance(statements, list):
+                    continue
+                kept = [statement for statement in statements if not unwanted(statement)]
+                if len(kept) != len(statements):
+                    self.note(note)
+                    statements[:] = kept or [ast.Pass()]
 
     def is_manim_name(self, name: str) -> bool:
         """True when ``name`` resolves to Manim's own object (the code does not rebind it)."""
@@ -137,3 +151,10 @@ def construct_method(node: ast.ClassDef) -> ast.FunctionDef | None:
         (item for item in node.body if isinstance(item, ast.FunctionDef) and item.name == "construct"),
         None,
     )
+
+
+class ContextTransformer(ast.NodeTransformer):
+    """A tree rewrite that notes what it changes in its ``RepairContext``."""
+
+    def __init__(self, ctx: RepairContext) -> None:
+        self.ctx = ctx

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 
 from appliance.repair.context import (
+    ContextTransformer,
     RepairContext,
     call_name,
     expr,
@@ -117,10 +118,7 @@ def rename_names(ctx: RepairContext) -> None:
     _NameRenamer(ctx).visit(ctx.tree)
 
 
-class _NameRenamer(ast.NodeTransformer):
-    def __init__(self, ctx: RepairContext) -> None:
-        self.ctx = ctx
-
+class _NameRenamer(ContextTransformer):
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if not isinstance(node.ctx, ast.Load) or not self.ctx.is_missing_name(node.id):
             return node
@@ -195,11 +193,8 @@ def rewrite_old_calls(ctx: RepairContext) -> None:
     _OldCallRewriter(ctx).visit(ctx.tree)
 
 
-class _OldCallRewriter(ast.NodeTransformer):
+class _OldCallRewriter(ContextTransformer):
     """Calls whose class is gone or whose arguments changed meaning."""
-
-    def __init__(self, ctx: RepairContext) -> None:
-        self.ctx = ctx
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)

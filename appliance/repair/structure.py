@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 from appliance.repair.context import (
+    ContextTransformer,
     RepairContext,
     construct_method,
     expr,
@@ -108,10 +109,7 @@ def _renders_a_scene(node: ast.stmt, scene_names: set[str]) -> bool:
     return isinstance(func, ast.Name) and func.id in scene_names
 
 
-class _RendererConfigRemover(ast.NodeTransformer):
-    def __init__(self, ctx: RepairContext) -> None:
-        self.ctx = ctx
-
+class _RendererConfigRemover(ContextTransformer):
     def visit_Assign(self, node: ast.Assign) -> ast.AST | None:
         key = _config_key(node.targets[0]) if len(node.targets) == 1 else None
         if key in RENDERER_CONFIG_KEYS:
@@ -191,15 +189,7 @@ def _camera_settings(camera_config: ast.Dict) -> list[ast.stmt]:
 def _drop_digest_config(ctx: RepairContext) -> None:
     if "digest_config" in ctx.bound_names:
         return
-    for node in ast.walk(ctx.tree):
-        for field_name in ("body", "orelse", "finalbody"):
-            statements = getattr(node, field_name, None)
-            if not isinstance(statements, list):
-                continue
-            kept = [s for s in statements if not _is_digest_config_call(s)]
-            if len(kept) != len(statements):
-                ctx.note("removed digest_config(...) (CONFIG values are class attributes now)")
-                statements[:] = kept or [ast.Pass()]
+    ctx.drop_statements(_is_digest_config_call, "removed digest_config(...) (CONFIG values are class attributes now)")
 
 
 def _is_digest_config_call(statement: ast.stmt) -> bool:
@@ -267,29 +257,18 @@ def ensure_video(ctx: RepairContext, scene_name: str) -> None:
 
 def drop_sounds(ctx: RepairContext) -> None:
     """``self.add_sound("file.wav")``: the renderer has no sound files and videos are silent."""
-    for node in ast.walk(ctx.tree):
-        for field_name in ("body", "orelse", "finalbody"):
-            statements = getattr(node, field_name, None)
-            if not isinstance(statements, list):
-                continue
-            kept = [s for s in statements if not (isinstance(s, ast.Expr) and is_self_call(s.value, "add_sound"))]
-            if len(kept) != len(statements):
-                ctx.note("removed self.add_sound(...) (videos are silent; there are no sound files)")
-                statements[:] = kept or [ast.Pass()]
+    ctx.drop_statements(_is_add_sound, "removed self.add_sound(...) (videos are silent; there are no sound files)")
+
+
+def _is_add_sound(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and is_self_call(statement.value, "add_sound")
 
 
 def fix_zero_durations(ctx: RepairContext) -> None:
     """``self.wait(0)`` and ``run_time=0`` are refused by Manim; a wait of 0 is dropped,
     an instant animation gets the shortest run time that still shows a frame."""
+    ctx.drop_statements(_is_zero_wait, "removed self.wait(0) (Manim refuses a zero-length wait)")
     for node in ast.walk(ctx.tree):
-        for field_name in ("body", "orelse", "finalbody"):
-            statements = getattr(node, field_name, None)
-            if not isinstance(statements, list):
-                continue
-            kept = [s for s in statements if not _is_zero_wait(s)]
-            if len(kept) != len(statements):
-                ctx.note("removed self.wait(0) (Manim refuses a zero-length wait)")
-                statements[:] = kept or [ast.Pass()]
         if isinstance(node, ast.Call):
             for kw in node.keywords:
                 if kw.arg == "run_time" and _is_zero(kw.value):

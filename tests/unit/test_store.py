@@ -2,17 +2,30 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import random
+import sqlite3
 import stat
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import diskcache
 import pytest
 
-from appliance.errors import InvalidTransition, LimitExceeded, NotFound
+from appliance import store as store_module
+from appliance.errors import InvalidTransition, LimitExceeded, NotFound, StoreError
 from appliance.models import ProcessingJob, ProcessingStatus, UserSession
-from appliance.store import StatusTTLs, Store, chat_index_key, job_key, session_jobs_key, session_key
+from appliance.store import (
+    JobIndex,
+    StatusTTLs,
+    Store,
+    chat_index_key,
+    job_key,
+    session_jobs_key,
+    session_key,
+)
 
 S = ProcessingStatus
 LIFE = [S.AI_GENERATING, S.CODE_VALIDATING, S.RENDERING, S.UPLOADING, S.READY, S.DELIVERED]
@@ -259,17 +272,6 @@ def test_active_limit_is_atomic_across_threads(store):
 
 
 # -- the queue as rows, the per-state indexes ------------------------------------------------
-
-import random  # noqa: E402
-import sqlite3  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-
-import diskcache  # noqa: E402
-
-from appliance import store as store_module  # noqa: E402
-from appliance.errors import StoreError  # noqa: E402
-from appliance.store import JobIndex  # noqa: E402
-
 
 class CountingRows:
     """A store's cache that counts the rows read and written; a scan of every key fails."""
