@@ -248,7 +248,7 @@ class Appliance:
         self.metrics.inc("appliance_jobs_submitted_total", channel=channel.kind)
         self.worker.wake()
         self.events.publish(job)
-        position = self.store.queue_position(job.job_id)
+        position = await asyncio.to_thread(self.store.queue_position, job.job_id)
         response = VideoGenerationResponse.for_job(job)
         message = f"Queued: number {position} in line" if position else response.message
         return VideoGenerationResponse(status=response.status, job_id=job.job_id, message=message,
