@@ -227,8 +227,10 @@ def _engine_get(api: docker.APIClient, path: str, *, versioned: bool, timeout: f
     carry the HttpHeaders of ~/.docker/config.json; the engine does not need them here.)
     """
     prefix = f"{api.base_url}/v{api.api_version}" if versioned else api.base_url
-    return api.get(prefix + quote(path, safe="/:"), timeout=api.timeout if timeout is None else timeout,
-                   stream=stream, params=params, headers=headers)
+    response: requests.Response = api.get(
+        prefix + quote(path, safe="/:"), timeout=api.timeout if timeout is None else timeout, stream=stream,
+        params=params, headers=headers)
+    return response
 
 
 def _raise_for_status(response: requests.Response) -> None:

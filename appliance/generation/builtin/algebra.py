@@ -23,7 +23,7 @@ def _finish(kind: str, request: Request, original: sympy.Expr, result: sympy.Exp
     latex = f"{tex(original)} = {tex(result)}"
     if not steps or steps[-1].plain != text:
         steps.append(Step(say("result", language), latex, text))
-    variables = tuple(sorted(original.free_symbols, key=lambda s: s.name))  # type: ignore[arg-type]
+    variables = tuple(sorted(original.free_symbols, key=lambda s: s.name))
     reference = ReferenceAnswer(kind, text, comparison, variables, expression=result)
     return Worked(kind, say(f"title.{kind}", language), tex(original), tuple(steps), latex, text, reference)
 

@@ -170,7 +170,7 @@ def _same_number(value: sympy.Expr, decimals: int, target: sympy.Expr) -> bool:
         scale = max(1.0, abs(complex(sympy.N(target))))
         return difference <= 1e-9 * scale
     # "0.33" for 1/3: rounding to the digits given (plus a hair for the rounding of the rounding).
-    return difference <= 0.5 * 10 ** (-decimals) + 1e-9
+    return bool(difference <= 0.5 * 10 ** (-decimals) + 1e-9)
 
 
 def _roots_agree(stated: str, reference: ReferenceAnswer) -> bool:

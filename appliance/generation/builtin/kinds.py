@@ -146,7 +146,7 @@ def _single_variable(expr: sympy.Basic, preferred: sympy.Symbol | None = None,
                      several: bool = False) -> sympy.Symbol | None:
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
     if several and len(symbols) > 1:
-        return symbols[0]  # type: ignore[return-value]
+        return symbols[0]
     if preferred is not None:
         if symbols and preferred not in symbols:
             raise UnsupportedProblem(f"The formula does not contain {preferred}.")
@@ -154,7 +154,7 @@ def _single_variable(expr: sympy.Basic, preferred: sympy.Symbol | None = None,
     if not symbols:
         return None
     if len(symbols) == 1:
-        return symbols[0]  # type: ignore[return-value]
+        return symbols[0]
     raise UnsupportedProblem(
         "The formula has several letters ("
         + ", ".join(s.name for s in symbols)

@@ -44,7 +44,7 @@ def numeric(expr: sympy.Expr, variable: sympy.Symbol) -> Callable[[float], float
 
 def numpy_code(expr: sympy.Expr, variable: sympy.Symbol) -> str | None:
     """The expression as numpy code in ``x`` for the scene's ``lambda x:``; None if not plain numpy."""
-    code = NumPyPrinter().doprint(expr.subs(variable, X))
+    code = str(NumPyPrinter().doprint(expr.subs(variable, X)))
     if not _SAFE_NUMPY_CODE.fullmatch(code) or "scipy" in code or "__" in code:
         return None
     names = set(re.findall(r"[A-Za-z_][\w.]*", code))
@@ -55,7 +55,7 @@ def numpy_code(expr: sympy.Expr, variable: sympy.Symbol) -> str | None:
 
 def nice_step(span: float, target_ticks: int = 8) -> float:
     raw = max(span, 1e-9) / target_ticks
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude = 10.0 ** math.floor(math.log10(raw))
     for multiple in (1, 2, 5, 10):
         if raw <= multiple * magnitude:
             return multiple * magnitude

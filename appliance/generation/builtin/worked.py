@@ -107,7 +107,7 @@ class Worked:
 
 
 def tex(expr: sympy.Basic) -> str:
-    return sympy.latex(expr, ln_notation=True)
+    return str(sympy.latex(expr, ln_notation=True))
 
 
 def plain(expr: sympy.Basic) -> str:
