@@ -74,8 +74,9 @@ transaction, an SQLite transaction, so a crash leaves all of it or none of it:
    prepending keeps it sorted.
 4. The idle tree counts exactly the place of the first job of each session line whose
    session has nothing in ``queue:taken``.
-5. Nothing is pickled: values are JSON (``diskcache.JSONDisk``), so a writable cache
-   directory does not mean code execution.
+5. Nothing is pickled: keys and values are JSON (``store_disk.JSONOnlyDisk``, a
+   ``diskcache.JSONDisk`` that refuses to write a pickle and refuses to read one: a
+   pickled row planted in the directory is a ``StoreError``, never unpickled).
 
 Expiry in diskcache is lazy: an expired key is invisible to ``get`` at once, and
 ``expire()`` (called by maintenance) reclaims the space. diskcache's, SQLite's and the
@@ -115,6 +116,7 @@ from appliance.models import (
     check_transition,
     utc_now,
 )
+from appliance.store_disk import JSONOnlyDisk, RefusedRow
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -186,7 +188,7 @@ def code_cache_key(problem_text: str, language: str | None, quality: str) -> str
     return f"codecache:{digest}"
 
 
-# A value as json.loads gives it back (diskcache.JSONDisk): any JSON type.
+# A value as json.loads gives it back (store_disk.JSONOnlyDisk): any JSON type.
 JSONValue = Any
 
 
@@ -219,18 +221,21 @@ def translate_errors(doing: str) -> Iterator[None]:
         raise StoreError(f"cannot {doing}: the state store is busy (timed out waiting for a lock)") from exc
     except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"cannot {doing}: {exc}") from exc
+    except RefusedRow as exc:
+        raise StoreError(f"cannot {doing}: {exc}") from exc
     except (zlib.error, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise StoreError(f"cannot {doing}: the state store holds an unreadable value ({exc})") from exc
 
 
 def open_cache(directory: Path) -> RowCache:
-    """Open (creating 0700) a diskcache that stores JSON, never pickles and never evicts."""
+    """Open (creating 0700) a diskcache that stores JSON, never pickles (nor unpickles: see
+    ``store_disk``) and never evicts."""
     with translate_errors(f"open the state store at {directory}"):
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(directory, 0o700)
         cache: RowCache = diskcache.Cache(
             str(directory),
-            disk=diskcache.JSONDisk,
+            disk=JSONOnlyDisk,
             eviction_policy="none",
             # Videos never go in here; records are small. A generous size limit plus
             # eviction "none" means nothing is ever dropped behind our back.

@@ -615,3 +615,156 @@ def test_a_store_of_the_single_value_layout_is_upgraded_once(tmp_path):
     reopened = Store(directory)  # the second open changes nothing
     assert reopened.queue_length() == 4 and reopened.running_count() == 1
     reopened.close()
+
+
+# -- a planted pickle is refused, never unpickled (issue 14, finding 5) ----------------------
+
+
+class Planted:
+    """Unpickling this touches ``marker``: the visible side effect of running planted code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _stored_key(key: str) -> bytes:
+    """The SQLite key the appliance stores ``key`` under (zlib-compressed JSON, a raw blob)."""
+    return bytes(store_module.JSONOnlyDisk(".").put(key)[0])
+
+
+def _plant(directory: Path, key: object, value: object) -> None:
+    """Write a row as an attacker with write access to the directory would: a plain diskcache
+    (the default, pickling Disk) opened on the same directory."""
+    plain = diskcache.Cache(str(directory))
+    plain.set(key, value)
+    plain.close()
+
+
+def test_a_planted_pickled_value_is_refused_not_unpickled(tmp_path):
+    directory = tmp_path / "store"
+    store = Store(directory)
+    ordinary = _new_job(store, chat_id="1")
+    ready = _new_job(store, chat_id="2")
+    for target in LIFE[:5]:
+        store.transition_job(ready.job_id, target)
+    in_flight = _new_job(store, chat_id="3")
+    store.transition_job(in_flight.job_id, S.AI_GENERATING)
+    store.close()
+    marker = tmp_path / "pwned"
+    planted_id = "00000000-0000-4000-8000-000000000000"
+    _plant(directory, _stored_key(job_key(planted_id)), Planted(marker))  # small: in the row
+    # Large: in a value file (MODE_PICKLE with a filename), over a real job in two indexes.
+    _plant(directory, _stored_key(job_key(ready.job_id)), [Planted(marker), "x" * 100_000])
+    _plant(directory, _stored_key(job_key(in_flight.job_id)), Planted(marker))
+    rows = dict(sqlite3.connect(directory / "cache.db").execute("select key, mode from Cache").fetchall())
+    assert rows[_stored_key(job_key(planted_id))] == diskcache.core.MODE_PICKLE
+
+    store = Store(directory)
+    with pytest.raises(StoreError, match="holds a pickled value, which it refuses to read"):
+        store.get_job(planted_id)
+    with pytest.raises(StoreError, match="pickle"):
+        store.get_job(ready.job_id)
+    with pytest.raises(StoreError, match="pickle"):
+        store.indexed_jobs(JobIndex.READY)  # the access-window expiry's walk
+    with pytest.raises(StoreError, match="pickle"):
+        store.list_jobs(ready.session_id)
+    with pytest.raises(StoreError, match="pickle"):
+        store.recover()  # start-up recovery reads the in-flight index's jobs
+    with pytest.raises(StoreError, match="pickle"):
+        list(store.iter_jobs())
+    with pytest.raises(StoreError, match="pickle"):
+        store.transition_job(ready.job_id, S.DELIVERED)
+    assert store.expire() == 0  # reclaiming space reads no value
+    assert not marker.exists()
+    # Ordinary JSON rows still read and write as before.
+    assert store.get_job(ordinary.job_id).status is S.QUEUED
+    assert store.pop_next() == ordinary.job_id
+    store.transition_job(ordinary.job_id, S.AI_GENERATING)
+    assert [j.job_id for j in store.indexed_jobs(JobIndex.QUEUED)] == []
+    store.close()
+    assert not marker.exists()
+
+    # The planted rows are live: stock JSONDisk would have run them.
+    stock = diskcache.Cache(str(directory), disk=diskcache.JSONDisk)
+    with pytest.raises(TypeError):  # JSONDisk unpickles, then fails to decompress the result
+        stock.get(job_key(planted_id))
+    stock.close()
+    assert marker.exists()
+
+
+def test_a_planted_pickled_key_is_refused_not_unpickled(tmp_path):
+    directory = tmp_path / "store"
+    store = Store(directory)
+    job = _new_job(store)
+    store.close()
+    marker = tmp_path / "pwned"
+    _plant(directory, Planted(marker), "x")  # not a str/bytes/int/float: diskcache pickles the key
+    assert sqlite3.connect(directory / "cache.db").execute("select count(*) from Cache where raw = 0").fetchone() == (
+        1,
+    )
+
+    store = Store(directory)  # opening reads no key (the layout is current)
+    with pytest.raises(StoreError, match="cannot list the jobs: the state store holds a pickled key"):
+        list(store.iter_jobs())
+    assert store.get_job(job.job_id).job_id == job.job_id
+    assert store.expire() == 0
+    store._cache.delete(store_module.LAYOUT_KEY)  # a layout upgrade walks every key
+    store.close()
+    with pytest.raises(StoreError, match=r"upgrade the state store's layout: .* pickled key"):
+        Store(directory)
+    assert not marker.exists()
+
+
+def test_a_key_planted_as_a_plain_string_is_refused(tmp_path):
+    directory = tmp_path / "store"
+    Store(directory).close()
+    _plant(directory, "job:planted", {"job_id": "planted"})  # a str key: stored raw, not as JSON
+    store = Store(directory)
+    with pytest.raises(StoreError, match="a key stored as a plain str"):
+        list(store.iter_jobs())
+    store.close()
+
+
+def test_every_row_the_store_writes_is_json_in_raw_or_file_mode(store, tmp_path):
+    job = _new_job(store)
+    for target in LIFE:
+        store.transition_job(job.job_id, target)
+    big = {"code": os.urandom(40_000).hex()}  # compressed, still past min_file_size: a value file
+    store.put_cached_code("codecache:big", big, ttl=60)
+    rows = sqlite3.connect(tmp_path / "store" / "cache.db").execute("select raw, mode from Cache").fetchall()
+    assert {raw for raw, _ in rows} == {1}
+    assert {mode for _, mode in rows} == {diskcache.core.MODE_RAW, diskcache.core.MODE_BINARY}
+    assert store.get_cached_code("codecache:big") == big
+
+
+def test_the_disk_refuses_to_write_a_pickle(tmp_path, monkeypatch):
+    disk = store_module.JSONOnlyDisk(str(tmp_path))
+    monkeypatch.setattr(diskcache.Disk, "store", lambda self, value, read, key=None: (0, 4, None, b"\x80"))
+    with pytest.raises(store_module.RefusedRow, match="refusing to store a value in pickle mode"):
+        disk.store({"a": 1}, False)
+    monkeypatch.setattr(diskcache.Disk, "put", lambda self, key: (b"\x80", False))
+    with pytest.raises(store_module.RefusedRow, match="refusing to store a key"):
+        disk.put("job:x")
+
+
+def test_values_planted_in_other_modes_are_refused(tmp_path):
+    directory = tmp_path / "store"
+    store = Store(directory)
+    job = _new_job(store)
+    store.close()
+    db = sqlite3.connect(directory / "cache.db")
+    with db:
+        db.execute("update Cache set mode = ?, value = ? where key = ?",
+                   (diskcache.core.MODE_RAW, 7, _stored_key(job_key(job.job_id))))
+        db.execute("update Cache set mode = ?, value = null, filename = ? where key = ?",
+                   (diskcache.core.MODE_BINARY, "/etc/passwd", _stored_key(session_key(job.session_id))))
+    db.close()
+    store = Store(directory)
+    with pytest.raises(StoreError, match="a value stored as a plain int"):
+        store.get_job(job.job_id)
+    with pytest.raises(StoreError, match="outside the store"):
+        store.get_session(job.session_id)
+    store.close()
