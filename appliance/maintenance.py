@@ -21,9 +21,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from appliance.config import Settings
 from appliance.contracts import VideoStorage
 from appliance.errors import ApplianceError, InvalidTransition, NotFound
+from appliance.job_index import JobIndex
 from appliance.metrics import Metrics
 from appliance.models import ProcessingJob, ProcessingStatus
-from appliance.store import JobIndex, Store
+from appliance.store import Store
 
 log = logging.getLogger(__name__)
 S = ProcessingStatus

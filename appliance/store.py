@@ -40,7 +40,7 @@ The queue, one row per waiting job (nothing is rewritten in proportion to its le
 
 Places grow at the back and shrink at the front (a requeue) from the middle of
 ``[0, 2**32)``, and start from the middle again whenever the line is empty. A counting
-tree is three rows deep (``_CountTree``). Rows read and written per operation do not
+tree is three rows deep (``CountTree``). Rows read and written per operation do not
 depend on the queue's length (tests/unit/test_store.py counts them):
 
     push (in create_job, requeue)  about 10 reads and 10 writes (+ 2 and 3 for the queued index)
@@ -60,7 +60,7 @@ Invariants. Each holds after every ``transact()``; everything one change of a jo
 transaction, an SQLite transaction, so a crash leaves all of it or none of it:
 
 1. A job is a member of an index exactly when its stored record says so
-   (``_memberships``). Only a TTL expiring a ``job:`` key leaves a member behind; every
+   (``memberships``). Only a TTL expiring a ``job:`` key leaves a member behind; every
    walk drops such members. An index never misses a live job.
 2. Every job a worker may have lost is found by start-up recovery: a QUEUED job is
    waiting (``queue:job``) or taken (``queue:taken``), an in-flight one is in the
@@ -87,24 +87,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import math
-import os
-import sqlite3
 import time
-import zlib
-from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
-
-import diskcache
 
 from appliance.errors import LimitExceeded, NotFound, StoreError
+from appliance.job_index import IndexRows, JobIndex, memberships
+from appliance.job_queue import JobLine
 from appliance.models import (
     ACTIVE_STATUSES,
     IN_FLIGHT_STATUSES,
@@ -116,15 +107,11 @@ from appliance.models import (
     check_transition,
     utc_now,
 )
-from appliance.store_disk import JSONOnlyDisk, RefusedRow
+from appliance.store_disk import JSONValue, RowCache, open_cache, translate_errors
 
 HOUR = 3600
 DAY = 24 * HOUR
 
-# The counting trees' shape, bottom level first: 2**32 places, half of them for each end of
-# the line, and places start from the middle again whenever the line is empty. Three rows
-# per tree and operation; a bottom node is a 256-bit mask, a node above holds counts.
-TREE_FANOUTS: tuple[int, ...] = (256, 256, 65536)
 
 
 @dataclass(frozen=True)
@@ -188,472 +175,6 @@ def code_cache_key(problem_text: str, language: str | None, quality: str) -> str
     return f"codecache:{digest}"
 
 
-# A value as json.loads gives it back (store_disk.JSONOnlyDisk): any JSON type.
-JSONValue = Any
-
-
-class RowCache(Protocol):
-    """What the store uses of ``diskcache.Cache``, which ships no type hints: JSON values by key."""
-
-    def get(self, key: str, default: None = None, read: bool = False, expire_time: bool = False) -> JSONValue: ...
-
-    def set(self, key: str, value: object, expire: float | None = None) -> bool: ...
-
-    def delete(self, key: str) -> bool: ...
-
-    def transact(self) -> AbstractContextManager[object]: ...
-
-    def iterkeys(self) -> Iterator[object]: ...
-
-    def expire(self) -> int: ...
-
-    def close(self) -> None: ...
-
-
-@contextlib.contextmanager
-def translate_errors(doing: str) -> Iterator[None]:
-    """The one place where diskcache's, SQLite's and the disk's exceptions become
-    ``StoreError("cannot <doing>: ...")``. The project's own exceptions (NotFound,
-    LimitExceeded, InvalidTransition) pass through."""
-    try:
-        yield
-    except diskcache.Timeout as exc:
-        raise StoreError(f"cannot {doing}: the state store is busy (timed out waiting for a lock)") from exc
-    except (sqlite3.Error, OSError) as exc:
-        raise StoreError(f"cannot {doing}: {exc}") from exc
-    except RefusedRow as exc:
-        raise StoreError(f"cannot {doing}: {exc}") from exc
-    except (zlib.error, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise StoreError(f"cannot {doing}: the state store holds an unreadable value ({exc})") from exc
-
-
-def open_cache(directory: Path) -> RowCache:
-    """Open (creating 0700) a diskcache that stores JSON, never pickles (nor unpickles: see
-    ``store_disk``) and never evicts."""
-    with translate_errors(f"open the state store at {directory}"):
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(directory, 0o700)
-        cache: RowCache = diskcache.Cache(
-            str(directory),
-            disk=JSONOnlyDisk,
-            eviction_policy="none",
-            # Videos never go in here; records are small. A generous size limit plus
-            # eviction "none" means nothing is ever dropped behind our back.
-            size_limit=2**40,
-            timeout=60,
-        )
-        return cache
-
-
-# -- the rows behind the queue and the indexes ---------------------------------------------
-# Every helper below takes the cache it works in and runs inside the caller's transaction.
-
-
-class _CountTree:
-    """Which places of ``[0, capacity())`` hold an entry, as a few rows.
-
-    A level 1 node covers ``TREE_FANOUTS[0]`` places and is a bitmask of them (a JSON
-    integer: one bit per place, as each place holds one job). A node above covers
-    ``TREE_FANOUTS[level - 1]`` nodes of the level below and holds the count of entries
-    under each non-empty one, ``{"offset": count}``: only as many entries as there are
-    non-empty nodes below, so the top's wide fanout costs nothing (places in use are close
-    together). A change, a count of the entries before a place, and the first place taken
-    each read (and for a change, write) one node per level: ``len(TREE_FANOUTS)`` rows,
-    whatever the number of entries.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def _key(self, level: int, index: int) -> str:
-        return f"queue:tree:{self.name}:{level}:{index}"
-
-    @staticmethod
-    def capacity() -> int:
-        return math.prod(TREE_FANOUTS)
-
-    def _path(self, seq: int) -> Iterator[tuple[int, int, int]]:
-        """(level, node index, offset of the child on the way to ``seq``), bottom up."""
-        below = 1  # places under one child of a node at this level
-        for level, fanout in enumerate(TREE_FANOUTS, start=1):
-            yield level, seq // (below * fanout), (seq // below) % fanout
-            below *= fanout
-
-    def _out_of_step(self, seq: int) -> StoreError:
-        return StoreError(f"the queue's {self.name} tree is out of step at place {seq}")
-
-    def add(self, cache: RowCache, seq: int, delta: int) -> int:
-        """Mark ``seq`` taken (``delta`` 1) or free (-1); returns the new number of entries."""
-        total = 0
-        for level, index, offset in self._path(seq):
-            key = self._key(level, index)
-            if level == 1:
-                mask: int = cache.get(key) or 0
-                if bool(mask >> offset & 1) == (delta > 0):
-                    raise self._out_of_step(seq)
-                mask ^= 1 << offset
-                total = mask.bit_count()
-                if mask:
-                    cache.set(key, mask)
-                else:
-                    cache.delete(key)
-                continue
-            node: dict[str, int] = cache.get(key) or {}
-            count = node.get(str(offset), 0) + delta
-            if count < 0:
-                raise self._out_of_step(seq)
-            if count:
-                node[str(offset)] = count
-            else:
-                node.pop(str(offset), None)
-            total = sum(node.values())
-            if node:
-                cache.set(key, node)
-            else:
-                cache.delete(key)
-        return total  # the root's
-
-    def count_before(self, cache: RowCache, seq: int) -> int:
-        before = 0
-        for level, index, offset in self._path(seq):
-            if level == 1:
-                mask: int = cache.get(self._key(level, index)) or 0
-                before += (mask & ((1 << offset) - 1)).bit_count()
-            else:
-                node: dict[str, int] = cache.get(self._key(level, index)) or {}
-                before += sum(count for child, count in node.items() if int(child) < offset)
-        return before
-
-    def total(self, cache: RowCache) -> int:
-        top = len(TREE_FANOUTS)
-        root = cache.get(self._key(top, 0))
-        if top == 1:
-            return int(root or 0).bit_count()
-        return sum((root or {}).values())
-
-    def first(self, cache: RowCache) -> int | None:
-        index = 0
-        for level in range(len(TREE_FANOUTS), 0, -1):
-            node = cache.get(self._key(level, index))
-            if not node:
-                return None
-            lowest = (node & -node).bit_length() - 1 if level == 1 else min(int(child) for child in node)
-            index = index * TREE_FANOUTS[level - 1] + lowest
-        return index
-
-    def places(self, cache: RowCache, level: int = 0, index: int = 0) -> Iterator[int]:
-        """Every place with an entry, in order (a walk of the whole tree)."""
-        level = level or len(TREE_FANOUTS)
-        node = cache.get(self._key(level, index))
-        if not node:
-            return
-        if level == 1:
-            yield from (index * TREE_FANOUTS[0] + offset for offset in range(TREE_FANOUTS[0]) if node >> offset & 1)
-            return
-        for child in sorted(int(offset) for offset in node):
-            yield from self.places(cache, level - 1, index * TREE_FANOUTS[level - 1] + child)
-
-
-class _Line:
-    """The job queue: one row per waiting job, per-session lines, the taken set, two trees."""
-
-    ENDS = "queue:ends"
-    TAKEN = "queue:taken"
-
-    def __init__(self) -> None:
-        self.waiting = _CountTree("waiting")
-        self.idle = _CountTree("idle")
-
-    @staticmethod
-    def _row_key(job_id: str) -> str:
-        return f"queue:job:{job_id}"
-
-    @staticmethod
-    def _seq_key(seq: int) -> str:
-        return f"queue:seq:{seq}"
-
-    @staticmethod
-    def _session_key(session_id: str) -> str:
-        return f"queue:session:{session_id}"
-
-    def taken(self, cache: RowCache) -> dict[str, str]:
-        return dict(cache.get(self.TAKEN) or {})
-
-    def row(self, cache: RowCache, job_id: str) -> JSONDict | None:
-        row: JSONDict | None = cache.get(self._row_key(job_id))
-        return row
-
-    def _point(self, cache: RowCache, job_id: str, side: str, target: str | None) -> JSONDict:
-        """Set a waiting job's ``prev`` or ``next`` (its session's line); returns its row."""
-        row = self.row(cache, job_id)
-        if row is None:
-            raise StoreError(f"the queue's row of job {job_id} is out of step")
-        row[side] = target
-        cache.set(self._row_key(job_id), row)
-        return row
-
-    def _head_seq(self, cache: RowCache, session_id: str) -> int | None:
-        line = cache.get(self._session_key(session_id))
-        if not line:
-            return None
-        head = self.row(cache, line["head"])
-        if head is None:
-            raise StoreError(f"the queue's line of session {session_id} is out of step")
-        return int(head["seq"])
-
-    def _next_seq(self, cache: RowCache, front: bool) -> int:
-        middle = _CountTree.capacity() // 2
-        ends = cache.get(self.ENDS) or {"front": middle - 1, "back": middle}
-        seq = int(ends["front"] if front else ends["back"])
-        if not 0 <= seq < _CountTree.capacity():
-            raise StoreError("the queue has run out of places; it starts afresh once it is empty")
-        if front:
-            ends["front"] = seq - 1
-        else:
-            ends["back"] = seq + 1
-        cache.set(self.ENDS, ends)
-        return seq
-
-    def push(self, cache: RowCache, job_id: str, session_id: str, front: bool = False) -> None:
-        if self.row(cache, job_id) is not None:
-            return  # already waiting
-        taken = self.taken(cache)
-        if job_id in taken:
-            self._untake(cache, taken, job_id)
-        idle = session_id not in taken.values()
-        seq = self._next_seq(cache, front)
-        row: JSONDict = {"seq": seq, "session": session_id, "prev": None, "next": None}
-        line = cache.get(self._session_key(session_id)) or {"head": None, "tail": None, "count": 0}
-        if front:
-            if line["head"] is not None:
-                head = self._point(cache, line["head"], "prev", job_id)
-                row["next"] = line["head"]
-                if idle:
-                    self.idle.add(cache, int(head["seq"]), -1)
-            else:
-                line["tail"] = job_id
-            line["head"] = job_id
-            if idle:
-                self.idle.add(cache, seq, 1)
-        else:
-            if line["tail"] is not None:
-                self._point(cache, line["tail"], "next", job_id)
-                row["prev"] = line["tail"]
-            else:
-                line["head"] = job_id
-                if idle:
-                    self.idle.add(cache, seq, 1)
-            line["tail"] = job_id
-        line["count"] += 1
-        cache.set(self._session_key(session_id), line)
-        cache.set(self._row_key(job_id), row)
-        cache.set(self._seq_key(seq), job_id)
-        self.waiting.add(cache, seq, 1)
-
-    def _unlink(self, cache: RowCache, job_id: str, taken: dict[str, str]) -> JSONDict | None:
-        """Take a job out of the waiting rows; returns its row, or None when it was not waiting."""
-        row = self.row(cache, job_id)
-        if row is None:
-            return None
-        session_id = row["session"]
-        line = cache.get(self._session_key(session_id))
-        if line is None:
-            raise StoreError(f"the queue's line of session {session_id} is out of step")
-        idle = session_id not in taken.values()
-        previous, following = row["prev"], row["next"]
-        following_row = None
-        if previous is not None:
-            self._point(cache, previous, "next", following)
-        else:
-            line["head"] = following
-        if following is not None:
-            following_row = self._point(cache, following, "prev", previous)
-        else:
-            line["tail"] = previous
-        if idle and previous is None:  # it was the session's first: the next one is now
-            self.idle.add(cache, int(row["seq"]), -1)
-            if following_row is not None:
-                self.idle.add(cache, int(following_row["seq"]), 1)
-        line["count"] -= 1
-        if line["count"]:
-            cache.set(self._session_key(session_id), line)
-        else:
-            cache.delete(self._session_key(session_id))
-        cache.delete(self._row_key(job_id))
-        cache.delete(self._seq_key(int(row["seq"])))
-        if self.waiting.add(cache, int(row["seq"]), -1) == 0:
-            cache.delete(self.ENDS)  # empty: places start from the middle again
-        return row
-
-    def _write_taken(self, cache: RowCache, taken: dict[str, str]) -> None:
-        if taken:
-            cache.set(self.TAKEN, taken)
-        else:
-            cache.delete(self.TAKEN)
-
-    def take(self, cache: RowCache, job_id: str, session_id: str) -> None:
-        """Mark a job taken by a render slot (it must not be waiting)."""
-        self._take(cache, self.taken(cache), job_id, session_id)
-
-    def _take(self, cache: RowCache, taken: dict[str, str], job_id: str, session_id: str) -> None:
-        if session_id not in taken.values():
-            head_seq = self._head_seq(cache, session_id)
-            if head_seq is not None:
-                self.idle.add(cache, head_seq, -1)
-        taken[job_id] = session_id
-        self._write_taken(cache, taken)
-
-    def _untake(self, cache: RowCache, taken: dict[str, str], job_id: str) -> None:
-        session_id = taken.pop(job_id)
-        self._write_taken(cache, taken)
-        if session_id not in taken.values():
-            head_seq = self._head_seq(cache, session_id)
-            if head_seq is not None:
-                self.idle.add(cache, head_seq, 1)
-
-    def remove(self, cache: RowCache, job_id: str) -> None:
-        """The job leaves the queue: no longer waiting, no longer taken."""
-        taken = self.taken(cache)
-        self._unlink(cache, job_id, taken)
-        if job_id in taken:
-            self._untake(cache, taken, job_id)
-
-    def pop_fair(self, cache: RowCache) -> str | None:
-        taken = self.taken(cache)
-        seq = self.idle.first(cache)
-        if seq is not None:
-            job_id: str | None = cache.get(self._seq_key(seq))
-        else:
-            # Every session with a job waiting has some taken: the few sessions in ``taken``.
-            job_id = None
-            best: tuple[int, int] | None = None
-            for session_id, count in Counter(taken.values()).items():
-                head_seq = self._head_seq(cache, session_id)
-                if head_seq is not None and (best is None or (count, head_seq) < best):
-                    best = (count, head_seq)
-            if best is not None:
-                job_id = cache.get(self._seq_key(best[1]))
-        if job_id is None:
-            if self.waiting.total(cache):
-                raise StoreError("the queue's trees are out of step: jobs wait but none can be taken")
-            return None
-        row = self.row(cache, job_id)
-        if row is None:
-            raise StoreError(f"the queue's place of job {job_id} is out of step")
-        # Taken first: the session's first job then simply leaves the idle tree, and the
-        # unlinking below sees a busy session and leaves the idle tree alone.
-        self._take(cache, taken, job_id, row["session"])
-        self._unlink(cache, job_id, taken)
-        return job_id
-
-    def position(self, cache: RowCache, job_id: str) -> int | None:
-        row = self.row(cache, job_id)
-        if row is None:
-            return None
-        return self.waiting.count_before(cache, int(row["seq"])) + 1
-
-    def length(self, cache: RowCache) -> int:
-        return self.waiting.total(cache)
-
-    def waiting_ids(self, cache: RowCache) -> list[str]:
-        """Every waiting job, front first (a walk of the whole line: for recovery)."""
-        return [job_id for job_id in (cache.get(self._seq_key(seq)) for seq in self.waiting.places(cache))
-                if job_id is not None]
-
-
-class JobIndex(StrEnum):
-    """The per-state indexes maintenance and recovery read instead of scanning every job."""
-
-    QUEUED = "queued"
-    IN_FLIGHT = "in_flight"
-    READY = "ready"
-    KEPT_VIDEOS = "kept_videos"
-
-
-def _memberships(job: ProcessingJob) -> dict[JobIndex, str]:
-    """The indexes ``job`` belongs to, each with the time it is ordered by (invariant 1)."""
-    entries: dict[JobIndex, str] = {}
-    if job.status is ProcessingStatus.QUEUED:
-        entries[JobIndex.QUEUED] = job.updated_at or job.created_at
-    elif job.status in IN_FLIGHT_STATUSES:
-        entries[JobIndex.IN_FLIGHT] = job.started_at or job.updated_at or job.created_at
-    elif job.status is ProcessingStatus.READY:
-        entries[JobIndex.READY] = job.completed_at or job.updated_at or job.created_at
-    if job.video_key and job.status is not ProcessingStatus.READY:
-        entries[JobIndex.KEPT_VIDEOS] = job.delivered_at or job.updated_at or job.created_at
-    return entries
-
-
-class _IndexRows:
-    """One per-state index: a doubly linked list of rows, appended at the tail."""
-
-    def __init__(self, index: JobIndex) -> None:
-        self.index = index
-        self.header_key = f"jobs:index:{index.value}"
-
-    def _member_key(self, job_id: str) -> str:
-        return f"{self.header_key}:{job_id}"
-
-    def add(self, cache: RowCache, job_id: str, at: str) -> None:
-        """Append a job that is not a member (``_write_job`` removes it first when it was)."""
-        header = cache.get(self.header_key) or {"head": None, "tail": None, "count": 0}
-        member = {"prev": header["tail"], "next": None, "at": at}
-        if header["tail"] is not None:
-            self._point(cache, header["tail"], "next", job_id)
-        else:
-            header["head"] = job_id
-        header["tail"] = job_id
-        header["count"] += 1
-        cache.set(self._member_key(job_id), member)
-        cache.set(self.header_key, header)
-
-    def remove(self, cache: RowCache, job_id: str) -> bool:
-        member = cache.get(self._member_key(job_id))
-        if member is None:
-            return False
-        header = cache.get(self.header_key)
-        if header is None:
-            raise StoreError(f"the {self.index.value} index is out of step")
-        previous, following = member["prev"], member["next"]
-        if previous is None:
-            header["head"] = following
-        else:
-            self._point(cache, previous, "next", following)
-        if following is None:
-            header["tail"] = previous
-        else:
-            self._point(cache, following, "prev", previous)
-        header["count"] -= 1
-        if header["count"]:
-            cache.set(self.header_key, header)
-        else:
-            cache.delete(self.header_key)
-        cache.delete(self._member_key(job_id))
-        return True
-
-    def _point(self, cache: RowCache, job_id: str, side: str, target: str | None) -> None:
-        member = cache.get(self._member_key(job_id))
-        if member is None:
-            raise StoreError(f"the {self.index.value} index is out of step")
-        member[side] = target
-        cache.set(self._member_key(job_id), member)
-
-    def walk(self, cache: RowCache) -> Iterator[tuple[str, str]]:
-        """(job id, time) from the oldest entry on."""
-        header = cache.get(self.header_key)
-        job_id = header["head"] if header else None
-        while job_id is not None:
-            member = cache.get(self._member_key(job_id))
-            if member is None:
-                raise StoreError(f"the {self.index.value} index is out of step")
-            yield job_id, member["at"]
-            job_id = member["next"]
-
-    def count(self, cache: RowCache) -> int:
-        header = cache.get(self.header_key)
-        return int(header["count"]) if header else 0
-
-
 class Store:
     """Sessions, jobs, indexes and the persistent queue."""
 
@@ -661,8 +182,8 @@ class Store:
         self.directory = directory
         self.ttls = ttls or StatusTTLs()
         self._cache = open_cache(directory)
-        self._line = _Line()
-        self._indexes = {index: _IndexRows(index) for index in JobIndex}
+        self._line = JobLine()
+        self._indexes = {index: IndexRows(index) for index in JobIndex}
         self._upgrade()
 
     def _upgrade(self) -> None:
@@ -678,7 +199,7 @@ class Store:
                     data = cache.get(key)
                     if data is not None:
                         job = ProcessingJob.from_dict(data)
-                        entries += [(at, index, job.job_id) for index, at in _memberships(job).items()]
+                        entries += [(at, index, job.job_id) for index, at in memberships(job).items()]
             for at, index, job_id in sorted(entries):
                 self._indexes[index].add(cache, job_id, at)
             old_queue = cache.get(LAYOUT_1_QUEUE_KEY)
@@ -831,7 +352,7 @@ class Store:
         with self._transaction() as cache:
             job = self._load_job(cache, job_id)
             before = job.status
-            was = _memberships(job)
+            was = memberships(job)
             change(job)
             if job.status is not before:
                 raise StoreError("update_job cannot change the status; use transition_job")
@@ -854,7 +375,7 @@ class Store:
         with self._transaction() as cache:
             job = self._load_job(cache, job_id)
             check_transition(job.status, target)
-            was = _memberships(job)
+            was = memberships(job)
             now = utc_now()
             job.status = target
             job.updated_at = now
@@ -877,7 +398,7 @@ class Store:
     def _write_job(self, cache: RowCache, job: ProcessingJob, was: dict[JobIndex, str], expire: float | None) -> None:
         """Write the job and move it between indexes: ``was`` are its memberships as stored."""
         cache.set(job_key(job.job_id), job.to_dict(), expire=expire)
-        now = _memberships(job)
+        now = memberships(job)
         for index, at in was.items():
             if now.get(index) != at:
                 self._indexes[index].remove(cache, job.job_id)
@@ -988,7 +509,7 @@ class Store:
         if job.status not in ACTIVE_STATUSES:
             self._line.remove(cache, job_id)
             return False
-        was = _memberships(job)
+        was = memberships(job)
         job.status = ProcessingStatus.QUEUED
         job.status_message = status_message
         job.updated_at = utc_now()

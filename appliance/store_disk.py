@@ -1,4 +1,6 @@
-"""The store's diskcache ``Disk``: JSON only, and a row that is not JSON is refused, never unpickled.
+"""The store's boundary with diskcache: ``open_cache``, ``translate_errors`` (the one place its
+exceptions become ``StoreError``) and its ``Disk``: JSON only, and a row that is not JSON is refused,
+never unpickled.
 
 diskcache decides per row how a key or value was stored, from the row itself: a key with
 ``raw = 0`` and a value with ``mode = MODE_PICKLE`` are unpickled by every ``Disk``,
@@ -19,13 +21,20 @@ ever be a pickle.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sqlite3
-from pathlib import PurePath
-from typing import Any
+import zlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path, PurePath
+from typing import Any, Protocol
 
 import diskcache
 from diskcache.core import MODE_BINARY, MODE_PICKLE, MODE_RAW, UNKNOWN
+
+from appliance.errors import StoreError
 
 _MODE_NAMES = {0: "none", 1: "raw", 2: "binary", 3: "text", 4: "pickle"}
 _PLANTED = (
@@ -82,3 +91,60 @@ class JSONOnlyDisk(diskcache.JSONDisk):  # type: ignore[misc]  # diskcache ships
         if mode == MODE_BINARY and not _is_own_file(filename):
             raise RefusedRow(_NOT_JSON.format(what=f"a value naming a file outside the store ({filename!r})"))
         return super().fetch(mode, filename, value, read)
+
+
+# A value as json.loads gives it back (store_disk.JSONOnlyDisk): any JSON type.
+JSONValue = Any
+
+
+class RowCache(Protocol):
+    """What the store uses of ``diskcache.Cache``, which ships no type hints: JSON values by key."""
+
+    def get(self, key: str, default: None = None, read: bool = False, expire_time: bool = False) -> JSONValue: ...
+
+    def set(self, key: str, value: object, expire: float | None = None) -> bool: ...
+
+    def delete(self, key: str) -> bool: ...
+
+    def transact(self) -> AbstractContextManager[object]: ...
+
+    def iterkeys(self) -> Iterator[object]: ...
+
+    def expire(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def translate_errors(doing: str) -> Iterator[None]:
+    """The one place where diskcache's, SQLite's and the disk's exceptions become
+    ``StoreError("cannot <doing>: ...")``. The project's own exceptions (NotFound,
+    LimitExceeded, InvalidTransition) pass through."""
+    try:
+        yield
+    except diskcache.Timeout as exc:
+        raise StoreError(f"cannot {doing}: the state store is busy (timed out waiting for a lock)") from exc
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"cannot {doing}: {exc}") from exc
+    except RefusedRow as exc:
+        raise StoreError(f"cannot {doing}: {exc}") from exc
+    except (zlib.error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StoreError(f"cannot {doing}: the state store holds an unreadable value ({exc})") from exc
+
+
+def open_cache(directory: Path) -> RowCache:
+    """Open (creating 0700) a diskcache that stores JSON, never pickles (nor unpickles: see
+    ``store_disk``) and never evicts."""
+    with translate_errors(f"open the state store at {directory}"):
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(directory, 0o700)
+        cache: RowCache = diskcache.Cache(
+            str(directory),
+            disk=JSONOnlyDisk,
+            eviction_policy="none",
+            # Videos never go in here; records are small. A generous size limit plus
+            # eviction "none" means nothing is ever dropped behind our back.
+            size_limit=2**40,
+            timeout=60,
+        )
+        return cache

@@ -14,11 +14,12 @@ from pathlib import Path
 import diskcache
 import pytest
 
+from appliance import job_queue, store_disk
 from appliance import store as store_module
 from appliance.errors import InvalidTransition, LimitExceeded, NotFound, StoreError
+from appliance.job_index import JobIndex
 from appliance.models import ProcessingJob, ProcessingStatus, UserSession
 from appliance.store import (
-    JobIndex,
     StatusTTLs,
     Store,
     chat_index_key,
@@ -344,7 +345,7 @@ class ReferenceQueue:
 @pytest.mark.parametrize("fanouts", [(256, 256, 65536), (2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2)])
 def test_fair_pop_and_positions_match_the_reference_rule(store, monkeypatch, fanouts):
     # Tiny fanouts make every operation cross tree nodes; the real shape is the first.
-    monkeypatch.setattr(store_module, "TREE_FANOUTS", fanouts)
+    monkeypatch.setattr(job_queue, "TREE_FANOUTS", fanouts)
     rng = random.Random(12)
     sessions = [store.get_or_create_session_for_chat(str(100 + i)).session_id for i in range(4)]
     reference = ReferenceQueue()
@@ -632,7 +633,7 @@ class Planted:
 
 def _stored_key(key: str) -> bytes:
     """The SQLite key the appliance stores ``key`` under (zlib-compressed JSON, a raw blob)."""
-    return bytes(store_module.JSONOnlyDisk(".").put(key)[0])
+    return bytes(store_disk.JSONOnlyDisk(".").put(key)[0])
 
 
 def _plant(directory: Path, key: object, value: object) -> None:
@@ -741,12 +742,12 @@ def test_every_row_the_store_writes_is_json_in_raw_or_file_mode(store, tmp_path)
 
 
 def test_the_disk_refuses_to_write_a_pickle(tmp_path, monkeypatch):
-    disk = store_module.JSONOnlyDisk(str(tmp_path))
+    disk = store_disk.JSONOnlyDisk(str(tmp_path))
     monkeypatch.setattr(diskcache.Disk, "store", lambda self, value, read, key=None: (0, 4, None, b"\x80"))
-    with pytest.raises(store_module.RefusedRow, match="refusing to store a value in pickle mode"):
+    with pytest.raises(store_disk.RefusedRow, match="refusing to store a value in pickle mode"):
         disk.store({"a": 1}, False)
     monkeypatch.setattr(diskcache.Disk, "put", lambda self, key: (b"\x80", False))
-    with pytest.raises(store_module.RefusedRow, match="refusing to store a key"):
+    with pytest.raises(store_disk.RefusedRow, match="refusing to store a key"):
         disk.put("job:x")
 
 
