@@ -4,7 +4,8 @@ Shipped beside the real parts, as httpx ships ``MockTransport`` beside its trans
 each implements one contract and returns the real result types, so a test that passes
 with a fake exercises the same code paths the real part does.
 
-    ScriptedSource   SceneSource   replays a script of code strings or exceptions
+    ScriptedSource   SceneSource   replays a script of code strings (validated as a real source
+                                   does) or exceptions
     ScriptedRenderer EngineSandbox plays a script of render statuses; writes a small file as the video
     DirectoryStorage VideoStorage  keeps videos in a directory, URLs that point nowhere
 """
@@ -21,13 +22,15 @@ from pathlib import Path
 
 from appliance.contracts import (
     AnswerCheck,
+    GeneratedCodeRejected,
     GeneratedScene,
     RenderResult,
     RenderStatus,
     RepairFeedback,
     StoredVideo,
 )
-from appliance.errors import NotFound
+from appliance.errors import CodeRejected, NotFound
+from appliance.validation import validate_and_repair
 
 FAKE_VIDEO = b"\x00\x00\x00\x18ftypmp42fake-video"
 GOOD_CODE = (
@@ -62,9 +65,16 @@ class ScriptedSource:
         return self.scene(item)
 
     def scene(self, code: str) -> GeneratedScene:
-        return GeneratedScene(code=code, scene_name="SolutionScene", provider=self.provider,
-                              model=f"{self.provider}/fake", answer_text=self.answer_text,
-                              answer_check=self.answer_check)
+        """``code`` checked as a real source checks it (``validate_and_repair``): the scene to
+        render and its class name, or ``GeneratedCodeRejected`` for the repair loop."""
+        model = f"{self.provider}/fake"
+        try:
+            checked = validate_and_repair(code)
+        except CodeRejected as exc:
+            raise GeneratedCodeRejected(exc.reason, code, self.provider, model) from exc
+        return GeneratedScene(code=checked.code, scene_name=checked.scene_name, provider=self.provider,
+                              model=model, answer_text=self.answer_text, answer_check=self.answer_check,
+                              repairs=list(checked.repairs))
 
     def describe(self) -> str:
         return f"LLM chain: {self.provider}/fake (scripted)"

@@ -286,3 +286,22 @@ def test_an_unexpected_fault_fails_the_job_instead_of_the_worker(rig_factory) ->
     job = safe_run(rig.pipeline, rig.queue(), lambda: False)
     assert job is not None and job.status is S.FAILED and job.failure_reason == "internal_error"
     assert job.status_message == "Something went wrong on our side."
+
+
+class SceneNameRecorder(ScriptedRenderer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scene_names: list[str] = []
+
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult:
+        self.scene_names.append(scene_name)
+        return super().render(code, scene_name, quality, prelude)
+
+
+def test_the_scene_class_rendered_is_the_one_the_code_defines(rig_factory) -> None:  # type: ignore[no-untyped-def]
+    # The source's checked scene names its class; the pipeline renders exactly that one.
+    code = "from manim import *\n\nclass Slow(Scene):\n    def construct(self):\n        self.wait(1)\n"
+    renderer = SceneNameRecorder()
+    rig = rig_factory(source=ScriptedSource([code]), renderer=renderer)
+    job = rig.pipeline.run(rig.queue())
+    assert job.status is S.READY and job.scene_name == "Slow" and renderer.scene_names == ["Slow"]
