@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.source_tree import ROOT, module_name, resolve_import_from
+
 PACKAGES = ("appliance", "frontends")
 CORE_FORBIDDEN = ("frontends", "argparse", "fastapi", "gradio", "telegram", "uvicorn", "starlette")
 # The frontends' own packages: each may import the core and itself, never another one.
@@ -40,29 +41,12 @@ class Import:
     lazy: bool  # inside a function body
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
 def project_modules() -> dict[str, Path]:
     modules: dict[str, Path] = {}
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
             modules[module_name(path)] = path
     return modules
-
-
-def _resolve(importer: str, is_package: bool, node: ast.ImportFrom) -> str:
-    if not node.level:
-        return node.module or ""
-    base = importer.split(".")
-    if not is_package:
-        base = base[:-1]
-    base = base[: len(base) - (node.level - 1)]
-    return ".".join([*base, node.module] if node.module else base)
 
 
 def imports_of(name: str, path: Path) -> Iterator[Import]:
@@ -76,7 +60,7 @@ def imports_of(name: str, path: Path) -> Iterator[Import]:
                 for alias in child.names:
                     yield Import(name, alias.name, child.lineno, lazy)
             elif isinstance(child, ast.ImportFrom):
-                base = _resolve(name, is_package, child)
+                base = resolve_import_from(name, is_package, child)
                 yield Import(name, base, child.lineno, lazy)
                 for alias in child.names:
                     # ``from package import module`` imports the module.

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from appliance import errors
+from tests.source_tree import ROOT, module_name, resolve_import_from
 
-ROOT = Path(__file__).resolve().parents[2]
 INTERFACES = ROOT / "docs" / "INTERFACES.md"
 PROJECT_DIRS = ("appliance", "frontends", "tests", "bench", "sandbox_image")
 
@@ -63,13 +63,6 @@ class ModuleInfo:
     words: set[str] = field(default_factory=set)  # identifiers in string literals (generated code), not docstrings
 
 
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
 @cache
 def project_modules() -> dict[str, ModuleInfo]:
     modules: dict[str, ModuleInfo] = {}
@@ -77,7 +70,7 @@ def project_modules() -> dict[str, ModuleInfo]:
         for path in sorted((ROOT / directory).rglob("*.py")):
             if "fixtures" in path.relative_to(ROOT).parts:
                 continue
-            info = _read_module(_module_name(path), path)
+            info = _read_module(module_name(path), path)
             modules[info.name] = info
     return modules
 
@@ -119,7 +112,7 @@ def _read_module(name: str, path: Path) -> ModuleInfo:
                     top = alias.name.split(".")[0]
                     info.imported[top] = (top, None)
         elif isinstance(node, ast.ImportFrom):
-            base = _resolve_relative(name, is_package, node)
+            base = resolve_import_from(name, is_package, node)
             for alias in node.names:
                 info.imported[alias.asname or alias.name] = (base, alias.name)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
@@ -177,16 +170,6 @@ def _read_class(module: str, node: ast.ClassDef) -> ClassInfo:
                             and target.value.id == "self"):
                         info.members.add(target.attr)
     return info
-
-
-def _resolve_relative(importer: str, is_package: bool, node: ast.ImportFrom) -> str:
-    if not node.level:
-        return node.module or ""
-    base = importer.split(".")
-    if not is_package:
-        base = base[:-1]
-    base = base[: len(base) - (node.level - 1)]
-    return ".".join([*base, node.module] if node.module else base)
 
 
 @dataclass(frozen=True)
@@ -380,7 +363,7 @@ def scope_of(item: Item) -> list[str]:
         if target.is_dir():
             names += [name for name, info in modules.items() if target in info.path.parents]
         elif target.suffix == ".py" and target.exists():
-            names.append(_module_name(target))
+            names.append(module_name(target))
     for dotted in item.dotted:
         module = _owning_module(dotted)
         if module:

@@ -584,16 +584,22 @@ def test_diskcache_and_sqlite_errors_become_store_errors(store):
         store.queue_length()
 
 
+def _ready_and_in_flight_jobs(store, ready_chat, in_flight_chat):
+    """One job taken all the way to READY, one just started (AI_GENERATING)."""
+    ready = _new_job(store, chat_id=ready_chat)
+    for target in LIFE[:5]:
+        store.transition_job(ready.job_id, target)
+    in_flight = _new_job(store, chat_id=in_flight_chat)
+    store.transition_job(in_flight.job_id, S.AI_GENERATING)
+    return ready, in_flight
+
+
 def test_a_store_of_the_single_value_layout_is_upgraded_once(tmp_path):
     directory = tmp_path / "old"
     store = Store(directory)
     waiting = [_new_job(store, chat_id=str(i), text=f"Solve x + {i} = 40") for i in range(3)]
     taken = _new_job(store, chat_id="8")
-    ready = _new_job(store, chat_id="9")
-    for target in LIFE[:5]:
-        store.transition_job(ready.job_id, target)
-    in_flight = _new_job(store, chat_id="10")
-    store.transition_job(in_flight.job_id, S.AI_GENERATING)
+    ready, in_flight = _ready_and_in_flight_jobs(store, "9", "10")
     # Lay it out as layout 1 did: one queue value, no indexes, no layout mark.
     cache = store._cache
     for key in list(cache.iterkeys()):
@@ -648,11 +654,7 @@ def test_a_planted_pickled_value_is_refused_not_unpickled(tmp_path):
     directory = tmp_path / "store"
     store = Store(directory)
     ordinary = _new_job(store, chat_id="1")
-    ready = _new_job(store, chat_id="2")
-    for target in LIFE[:5]:
-        store.transition_job(ready.job_id, target)
-    in_flight = _new_job(store, chat_id="3")
-    store.transition_job(in_flight.job_id, S.AI_GENERATING)
+    ready, in_flight = _ready_and_in_flight_jobs(store, "2", "3")
     store.close()
     marker = tmp_path / "pwned"
     planted_id = "00000000-0000-4000-8000-000000000000"
