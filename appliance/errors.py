@@ -7,7 +7,7 @@ filesystem) are translated into these at the boundary that meets them, with
     ApplianceError                      base of everything the appliance raises on purpose
     ├── ConfigError                     a setting is missing or invalid (names the variable)
     ├── ValidationError                 input breaks a data-model rule (has .field and .rule)
-    │   └── ProblemRejected             the problem text is refused (length, emptiness)
+    │   └── ProblemRejected             the problem text is refused (length, emptiness, invalid text)
     ├── InvalidTransition               a job status change not in the transition table
     ├── NotFound                        a session, job or video does not exist (or expired)
     ├── LimitExceeded                   a per-session limit refuses a submission (has .reason)
@@ -53,7 +53,7 @@ class ValidationError(ApplianceError, ValueError):
 
 
 class ProblemRejected(ValidationError):
-    """The problem text itself is refused (too short, too long, empty)."""
+    """The problem text itself is refused (too short, too long, empty, not valid text)."""
 
 
 class InvalidTransition(ApplianceError):

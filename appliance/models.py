@@ -114,11 +114,55 @@ def check_chat_id(value: object, field_name: str = "telegram_chat_id") -> str:
     return value
 
 
+# Characters a problem may not contain: lone UTF-16 surrogates (U+D800 to U+DFFF: not text,
+# and no JSON or UTF-8 writer accepts them), and control characters (C0, DEL, C1) other than
+# tab and line feed. Carriage returns are not refused: they become line feeds first.
+_INVALID_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE_ENDS = re.compile("\r\n?")
+
+
+def invalid_character(text: str) -> tuple[int, str] | None:
+    """The first character of ``text`` a problem may not contain, as (1-based position, the
+    character), or None. Carriage returns pass (``normalize_problem_text`` turns them into
+    line feeds)."""
+    match = _INVALID_TEXT.search(text)
+    return (match.start() + 1, match.group()) if match else None
+
+
+def describe_invalid_character(position: int, char: str) -> str:
+    """The sentence that refuses a text for ``char`` at ``position`` (1-based)."""
+    code = f"U+{ord(char):04X}"
+    if "\ud800" <= char <= "\udfff":
+        return f"The problem contains a character that is not valid text ({code}) at position {position}."
+    return (f"The problem contains a control character ({code}) at position {position}; "
+            "only tabs and line breaks are allowed.")
+
+
+def readable_text(text: str) -> str:
+    """``text`` with each character a problem may not contain replaced by U+FFFD: for text that is
+    kept but not refused (a record written before the door refused such text, a model's answer),
+    so it stays readable and JSON-writable."""
+    return _INVALID_TEXT.sub("\ufffd", text)
+
+
+def stored_problem_text(text: object) -> str:
+    """A stored job's problem, checked like a new one except that characters refused today are
+    replaced (``readable_text``), not refused: one such old record must not make the jobs
+    around it unreadable."""
+    return normalize_problem_text(readable_text(text) if isinstance(text, str) else text)
+
+
 def normalize_problem_text(text: object) -> str:
-    """Trim and check a problem: 10 to 5000 characters after trimming."""
+    """Check and tidy a problem: valid text (no lone surrogates, no control characters but tab
+    and newline; line endings become newlines), then 10 to 5000 characters after trimming.
+
+    The position in an ``invalid_text`` refusal counts characters of the text as it was sent."""
     if not isinstance(text, str):
         raise ProblemRejected("problem_text", "required", "problem_text: a text is required")
-    trimmed = text.strip()
+    invalid = invalid_character(text)
+    if invalid is not None:
+        raise ProblemRejected("problem_text", "invalid_text", describe_invalid_character(*invalid))
+    trimmed = _LINE_ENDS.sub("\n", text).strip()
     if len(trimmed) < PROBLEM_MIN_CHARS:
         raise ProblemRejected(
             "problem_text",
@@ -187,6 +231,8 @@ class VideoMetadata(JSONRecord):
         parse_timestamp(self.created_at, "created_at")
         if self.delivered_at is not None:
             parse_timestamp(self.delivered_at, "delivered_at")
+        if isinstance(self.problem_preview, str):
+            self.problem_preview = readable_text(self.problem_preview)
         if len(self.problem_preview) > PROBLEM_PREVIEW_CHARS:
             raise ValidationError("problem_preview", f"at most {PROBLEM_PREVIEW_CHARS} characters")
         _check_optional_number(self.render_duration_seconds, "render_duration_seconds")
@@ -305,7 +351,7 @@ class ProcessingJob(JSONRecord):
     def __post_init__(self) -> None:
         check_uuid4(self.job_id, "job_id")
         check_uuid4(self.session_id, "session_id")
-        self.problem_text = normalize_problem_text(self.problem_text)
+        self.problem_text = stored_problem_text(self.problem_text)
         self.status = _coerce_status(self.status)
         parse_timestamp(self.created_at, "created_at")
         for name in ("started_at", "completed_at", "video_expires_at", "updated_at", "delivered_at"):

@@ -46,7 +46,7 @@ from appliance.errors import (
     UnsupportedProblem,
 )
 from appliance.metrics import Metrics
-from appliance.models import ProcessingJob, ProcessingStatus
+from appliance.models import ProcessingJob, ProcessingStatus, readable_text
 from appliance.store import Store, code_cache_key
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,9 @@ def _record_scene(scene: GeneratedScene | CachedScene, job: ProcessingJob) -> No
     job.manim_code = scene.code
     job.scene_name = scene.scene_name
     job.ai_provider_used = scene.provider
-    job.answer_text = scene.answer_text
+    # The model's words, stored and shown everywhere: a lone surrogate in them would make the
+    # job unreadable (no JSON or UTF-8 writer accepts one), so such characters become U+FFFD.
+    job.answer_text = readable_text(scene.answer_text) if scene.answer_text is not None else None
     job.answer_check = scene.answer_check
     if isinstance(scene, CachedScene):
         job.code_cache_hit = True

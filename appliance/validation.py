@@ -53,7 +53,14 @@ class ValidatedScene:
 def validate_and_repair(code_or_reply: str, max_bytes: int = DEFAULT_MAX_BYTES) -> ValidatedScene:
     """Extract, repair and check scene code; ``CodeRejected`` says why it cannot render."""
     code = extract_code(code_or_reply)
-    size = len(code.encode("utf-8"))
+    try:
+        size = len(code.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        # A lone surrogate: not text any file, JSON row or interpreter accepts.
+        bad = ord(exc.object[exc.start])
+        raise CodeRejected(
+            f"the scene code contains a character that is not valid text (U+{bad:04X}); write it again without it"
+        ) from exc
     if size > max_bytes:
         raise CodeRejected(
             f"the scene code is {size} bytes, over the limit of {max_bytes}: write a shorter scene"

@@ -115,7 +115,8 @@ def _never() -> bool:
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable error code: " + ", ".join(ERROR_CODES))
     message: str = Field(description="What went wrong, for a person.")
-    rule: str | None = Field(None, description="For invalid_problem: required, min_length or max_length.")
+    rule: str | None = Field(None, description="For invalid_problem: required, min_length, max_length or "
+                             "invalid_text (a lone surrogate or a control character other than tab and newline).")
     field: str | None = Field(None, description="For invalid_problem/invalid_request: the offending field.")
 
 
@@ -128,7 +129,8 @@ class JobRequest(BaseModel):
 
     problem_text: str = Field(
         description=f"The math problem, {PROBLEM_MIN_CHARS} to {PROBLEM_MAX_CHARS} characters after trimming, "
-        "in any language.",
+        "in any language. Valid text only: no lone surrogates (\\ud800 to \\udfff) and no control characters "
+        "but tab and newline (a carriage return counts as a newline).",
     )
     quality: Literal["low", "medium", "high"] | None = Field(
         None, description="Video quality; the appliance's default when absent."

@@ -23,7 +23,13 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 
 from appliance.config import Settings
 from appliance.errors import InvalidTransition, LimitExceeded, NotFound, ProblemRejected, ValidationError
-from appliance.models import PROBLEM_MAX_CHARS, PROBLEM_MIN_CHARS, ProcessingJob, ProcessingStatus
+from appliance.models import (
+    PROBLEM_MAX_CHARS,
+    PROBLEM_MIN_CHARS,
+    ProcessingJob,
+    ProcessingStatus,
+    invalid_character,
+)
 from appliance.service import Appliance, Channel
 from frontends.telegram.errors import TelegramError
 from frontends.telegram.keyboards import (
@@ -188,7 +194,11 @@ class Handlers:
         try:
             response = await self.appliance.submit(text, Channel.telegram(chat_id, language=lang))
         except ProblemRejected as exc:
-            if exc.rule == "max_length":
+            invalid = invalid_character(text) if exc.rule == "invalid_text" else None
+            if invalid is not None:
+                at, char = invalid
+                answer = t(lang, "invalid_text", code=f"U+{ord(char):04X}", position=at)
+            elif exc.rule == "max_length":
                 answer = t(lang, "too_long", max=PROBLEM_MAX_CHARS, length=len(text.strip()))
             else:
                 answer = t(lang, "too_short", min=PROBLEM_MIN_CHARS, example=EXAMPLES[0])

@@ -282,6 +282,16 @@ TEXTS: dict[str, dict[str, str]] = {
                        "Bitte schick eine kürzere Aufgabe.",
                  "fr": "C'est trop long : {max} caractères au plus (le vôtre en a {length}). "
                        "Envoyez un problème plus court."},
+    "invalid_text": {"en": "Your message contains a character that is not valid text ({code}) at position "
+                           "{position}. Please remove it and send the problem again.",
+                     "es": "Tu mensaje contiene un carácter que no es texto válido ({code}) en la posición "
+                           "{position}. Quítalo y vuelve a enviar el problema.",
+                     "ru": "В вашем сообщении есть символ, который не является допустимым текстом ({code}), "
+                           "на позиции {position}. Удалите его и пришлите задачу ещё раз.",
+                     "de": "Deine Nachricht enthält ein Zeichen, das kein gültiger Text ist ({code}), an "
+                           "Position {position}. Bitte entferne es und schick die Aufgabe noch einmal.",
+                     "fr": "Votre message contient un caractère qui n'est pas du texte valide ({code}) à la "
+                           "position {position}. Retirez-le et renvoyez le problème."},
     "active_limit": {"en": "You already have {limit} videos in progress, the most at once. "
                            "Please wait for one to finish (/status shows them).",
                      "es": "Ya tienes {limit} vídeos en curso, el máximo a la vez. "

@@ -502,4 +502,6 @@ def _rejection_message(exc: ProblemRejected) -> str:
         return "That is too short: please describe the problem in a full sentence (at least 10 characters)."
     if exc.rule == "max_length":
         return f"That is too long: please keep the problem under {PROBLEM_MAX_CHARS} characters."
+    if exc.rule == "invalid_text":  # the core's sentence names the character and where it is
+        return f"{exc} Please remove it and try again."
     return "Please type a math problem first."

@@ -234,6 +234,72 @@ def test_each_error_has_its_stable_code(live_server):
     assert server.appliance.store.queue_length() == 0  # nothing refused was queued
 
 
+SURROGATE_SENTENCE = "The problem contains a character that is not valid text (U+D800) at position 7."
+
+
+def test_invalid_text_is_refused_at_the_door_and_other_jobs_stay_readable(live_server):
+    server = live_server(fake_appliance(run_workers=False))
+    client = httpx.Client(base_url=server.base_url, timeout=10)
+    json_headers = {"Content-Type": "application/json"}
+
+    # A lone surrogate can only arrive as a JSON escape (a Python str holding one cannot be encoded).
+    refused = client.post("/api/jobs", content=b'{"problem_text": "Solve \\ud800 2x + 3 = 11"}', headers=json_headers)
+    assert refused.status_code == 422, refused.text
+    error = error_of(refused)
+    assert (error["code"], error["rule"], error["field"]) == ("invalid_problem", "invalid_text", "problem_text")
+    assert error["message"] == SURROGATE_SENTENCE
+    for text, code, position in (("Solve 2x + 3 = 11\x00", "U+0000", 18), ("\x1b[31mSolve 2x + 3 = 11", "U+001B", 1),
+                                 ("Solve 2x + 3 = 11\x07", "U+0007", 18)):
+        control = client.post("/api/jobs", json={"problem_text": text})
+        assert control.status_code == 422 and error_of(control)["rule"] == "invalid_text", text
+        assert f"({code}) at position {position}" in error_of(control)["message"]
+    assert server.appliance.store.queue_length() == 0  # nothing refused was queued
+    assert 'appliance_jobs_refused_total{reason="invalid_problem"} 4' in client.get("/metrics").text
+
+    # Jobs around the refusals are unaffected; a carriage return is a newline, and a session id
+    # that is not text is simply not a known session.
+    accepted = client.post("/api/jobs", json={"problem_text": "Solve 2x + 3 = 11\r\nfor x\r\n"})
+    assert accepted.status_code == 202, accepted.text
+    other = client.post("/api/jobs", content=b'{"problem_text": "Solve 5x = 20 please", "session_id": "\\udfff"}',
+                        headers=json_headers)
+    assert other.status_code == 202 and other.json()["session_id"] != "\udfff"
+    for response in (accepted, other):
+        job = client.get(f"/api/jobs/{response.json()['job_id']}")
+        assert job.status_code == 200 and job.json()["job_status"] == "queued"
+    assert client.get(f"/api/jobs/{accepted.json()['job_id']}").json()["problem_text"] == "Solve 2x + 3 = 11\nfor x"
+    assert server.appliance.store.queue_length() == 2
+
+
+def test_a_model_answer_that_is_not_valid_text_does_not_make_the_job_unreadable(live_server):
+    # The model's reply is untrusted text too: JSON can carry a lone surrogate as an escape.
+    source = FakeGenerator(answer_text="x = \ud800 4\x1b[0m")
+    server = live_server(lambda settings: build_appliance(settings, source=source, renderer=FakeSandbox(),
+                                                          run_maintenance=False))
+    client = httpx.Client(base_url=server.base_url, timeout=10)
+    job_id = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()["job_id"]
+    assert list(events(client, job_id))[-1]["job_status"] == "ready"
+    job = client.get(f"/api/jobs/{job_id}")
+    assert job.status_code == 200 and job.json()["answer_text"] == "x = \ufffd 4\ufffd[0m"
+
+
+async def test_the_web_page_refuses_invalid_text_with_the_sentence(tmp_path):
+    from frontends.web.app import build_ui
+
+    settings = server_fixtures.make_settings(tmp_path / "data", 7860)
+    appliance = fake_appliance(run_workers=False)(settings)
+    try:
+        blocks = build_ui(appliance, settings)
+        (generate,) = [block_fn.fn for block_fn in blocks.fns.values() if block_fn.name == "generate"][:1]
+        updates = generate("Solve \ud800 2x + 3 = 11", None, None)
+        first = await anext(updates)  # a refusal is the one and only update
+        await updates.aclose()
+        shown = " ".join(str(value) for value in first.values())
+        assert SURROGATE_SENTENCE in shown and 'data-status="refused"' in shown, shown
+        assert appliance.store.queue_length() == 0
+    finally:
+        await appliance.stop()
+
+
 def test_an_oversized_body_is_refused_before_it_is_read(live_server):
     server = live_server(fake_appliance(run_workers=False), max_request_bytes=1024)
     host, port = server.base_url.removeprefix("http://").split(":")

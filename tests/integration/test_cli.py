@@ -45,6 +45,19 @@ def test_render_refuses_bad_input_with_a_usage_exit_code(tmp_path):
     assert "at least 10 characters" in result.stderr
 
 
+@pytest.mark.parametrize("problem,code", [
+    (b"Solve \xff 2x + 3 = 11", "U+DCFF"),  # not UTF-8: Python's argv holds it as a lone surrogate
+    (b"Solve \x1b[31m2x + 3 = 11", "U+001B"),
+], ids=["not-utf8", "escape-sequence"])
+def test_render_refuses_invalid_text_with_a_usage_exit_code(tmp_path, problem, code):
+    # Bytes, as a shell passes them: argv can carry what no Python str literal could be encoded from.
+    result = subprocess.run([sys.executable.encode(), b"-m", b"frontends.cli", b"render", problem],
+                            env=_env(tmp_path), capture_output=True, timeout=600)
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 2, stderr[-3000:]
+    assert f"({code}) at position 7" in stderr and "Traceback" not in stderr, stderr[-3000:]
+
+
 def test_doctor_reports_every_component(tmp_path):
     result = _appliance("doctor", "--json", env=_env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr

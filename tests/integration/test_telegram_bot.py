@@ -158,6 +158,18 @@ async def test_problems_too_short_or_too_long_are_explained(tmp_path, stub):
         assert await bot.jobs_of_chat(31) == [] and await bot.jobs_of_chat(32) == []
 
 
+async def test_text_that_is_not_valid_text_is_refused_in_the_chat_s_language(tmp_path, stub):
+    async with running_bot(tmp_path, stub) as bot:
+        stub.send_text(35, "Solve 2x + 3 = 11\x00")
+        stub.send_text(36, "Löse \x1b[31m2x + 3 = 11", language_code="de")
+        await stub.wait_for(lambda: stub.bot_texts(35) and stub.bot_texts(36))
+        assert stub.bot_texts(35) == [t("en", "invalid_text", code="U+0000", position=18)]
+        assert stub.bot_texts(36) == [t("de", "invalid_text", code="U+001B", position=6)]
+        assert "U+001B" in stub.bot_texts(36)[0] and "Position 6" in stub.bot_texts(36)[0]
+        assert await bot.jobs_of_chat(35) == [] and await bot.jobs_of_chat(36) == []
+        assert bot.appliance.store.queue_length() == 0
+
+
 async def test_groups_answer_only_mentions_replies_and_commands(tmp_path, stub, video):
     group = -1001
     async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video)) as bot:

@@ -99,6 +99,53 @@ def test_problem_text_rule_names_limit():
         normalize_problem_text("a" * 6000)
 
 
+@pytest.mark.parametrize("text,code,position", [
+    ("\ud800", "U+D800", 1),
+    ("\x00", "U+0000", 1),
+    ("\x07", "U+0007", 1),
+    ("\x1b[31m", "U+001B", 1),
+    ("Solve \ud800 2x + 3 = 11", "U+D800", 7),
+    ("Solve 2x + 3 = 11\x00", "U+0000", 18),
+    ("  Solve\r\n 2x\x7f + 3 = 11", "U+007F", 13),  # counted in the text as sent, before trimming
+    ("Solve 2x + 3 = 11 \x85", "U+0085", 19),  # C1 controls too; str.strip() would drop this one
+    ("Solve 2x \udcff+ 3 = 11", "U+DCFF", 10),  # what argv makes of an invalid UTF-8 byte
+], ids=["surrogate-alone", "nul-alone", "bel-alone", "escape-sequence", "surrogate-inside", "nul-at-end",
+        "del-after-crlf", "c1-nel-at-end", "argv-surrogate-escape"])
+def test_invalid_text_is_refused_naming_the_code_point_and_position(text, code, position):
+    with pytest.raises(ProblemRejected) as info:
+        normalize_problem_text(text)
+    assert info.value.field == "problem_text" and info.value.rule == "invalid_text"
+    message = str(info.value)
+    assert f"({code}) at position {position}" in message, message
+    assert message.startswith("The problem contains ") and message.endswith(".")
+    message.encode("utf-8")  # the sentence itself is valid text, whatever it refuses
+
+
+def test_the_surrogate_sentence_is_the_documented_one():
+    with pytest.raises(ProblemRejected) as info:
+        normalize_problem_text("Solve \ud800 2x + 3 = 11")
+    assert str(info.value) == "The problem contains a character that is not valid text (U+D800) at position 7."
+
+
+def test_tabs_and_newlines_are_kept_and_carriage_returns_become_newlines():
+    assert normalize_problem_text("Solve\t2x + 3 = 11\nfor x") == "Solve\t2x + 3 = 11\nfor x"
+    assert normalize_problem_text("Solve 2x + 3 = 11\r\nfor x\r\n") == "Solve 2x + 3 = 11\nfor x"
+    assert normalize_problem_text("Solve 2x + 3 = 11\rfor x\r\rthen y") == "Solve 2x + 3 = 11\nfor x\n\nthen y"
+    head = "Löse 2x + 3 = 11 ∫ x² dx, π ≈ 3.14, 解方程 😀 "
+    text = head + "y" * (5000 - len(head))
+    assert len(text.strip()) == 5000 and normalize_problem_text(text) == text.strip()
+
+
+def test_a_stored_job_with_text_refused_today_stays_readable():
+    # Written before the door refused such text: loading it must not fail (nor the jobs around it).
+    data = _job().to_dict() | {"problem_text": "Solve \ud800 2x + 3 = 11\x1b[0m"}
+    job = ProcessingJob.from_dict(data)
+    assert job.problem_text == "Solve \ufffd 2x + 3 = 11\ufffd[0m"
+    json.dumps(job.to_dict(), ensure_ascii=False).encode("utf-8")
+    meta = VideoMetadata.from_dict(VideoMetadata.for_job(_job()).to_dict() | {"problem_preview": "a\ud800b"})
+    assert meta.problem_preview == "a\ufffdb"
+
+
 def test_status_must_be_enum_value():
     with pytest.raises(ValidationError) as info:
         _job(status="cooking")

@@ -103,6 +103,11 @@ def test_size_cap_counts_bytes_and_says_the_limit() -> None:
     assert validate_and_repair(code, max_bytes=2000).scene_name == "SolutionScene"
 
 
+def test_code_with_a_lone_surrogate_is_refused_for_repair_not_a_crash() -> None:
+    reason = rejection(scene_body('self.add(Text("\ud800"))'))
+    assert reason.startswith("the scene code contains a character that is not valid text (U+D800)")
+
+
 def test_a_reply_without_code_is_refused() -> None:
     reason = rejection("I cannot draw that, sorry.")
     assert reason == "the reply contains no Python code: answer with one ```python block"
