@@ -214,9 +214,10 @@ class Generator:
         except UnsupportedProblem as exc:
             unsupported = f"the built-in solver does not handle this kind of problem yet: {exc}"
             if not configured:
-                message = f"No language model is configured, and {unsupported}"
-            else:
-                message = f"Every language model failed ({'; '.join(failures)}), and {unsupported}"
+                # Nothing here can ever draw it: asking again later would not help (a person is
+                # told to rephrase, not to retry).
+                raise UnsupportedProblem(f"No language model is configured, and {unsupported}") from exc
+            message = f"Every language model failed ({'; '.join(failures)}), and {unsupported}"
             raise AllProvidersFailed(message) from exc
 
     def _builtin_scene(
