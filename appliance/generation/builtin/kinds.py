@@ -90,6 +90,9 @@ def recognise(text: str, language: str) -> Request:
     def asks(key: str) -> bool:
         return lang.has_stem(folded, lang.REQUEST_STEMS, key)
 
+    if asks("proof"):
+        raise UnsupportedProblem("The built-in solver computes answers; it does not write proofs, explain why "
+                                 "something holds, or give definitions.")
     if asks("area") and not asks("perimeter"):
         return _area(normalised, folded, language)
     if asks("perimeter"):

@@ -38,6 +38,14 @@ REQUEST_STEMS: dict[str, tuple[str, ...]] = {
                        "прямоугольн треугольник", "прямоугольного треугольника", "прямоугольный треугольник",
                        "rechtwinklig", "triangle rectangle"),
     "second": ("second", "segunda", "втор", "zweite", "seconde"),
+    # Proofs, "explain why" and definitions: not a computation, so never reduced to one.
+    # (Not "defin" alone: "definite integral", "integral definida" are computations.)
+    "proof": ("prove", "proof", "show that", "show, that", "explain why", "why ", "define ", "definition",
+              "demuestr", "demostr", "prueba que", "muestra que", "explica por que", "por que ", "defina ",
+              "definicion", "докаж", "доказат", "покажи, что", "покажите, что", "объясни почему",
+              "объясните почему", "почему", "дай определение", "определение", "beweis", "zeige, dass",
+              "zeige dass", "zeigen sie, dass", "erklare warum", "warum", "definiere", "demontr", "prouve",
+              "prouver", "montre que", "montrez que", "explique pourquoi", "pourquoi", "definis "),
 }
 
 SHAPE_STEMS: dict[str, tuple[str, ...]] = {
