@@ -20,6 +20,10 @@ from typing import Protocol
 import gradio as gr
 import uvicorn
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from appliance.assemble import build_appliance
 from appliance.config import Settings
@@ -108,9 +112,10 @@ def create_app(
         version="1",
         description=API_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below, from the appliance's own copy of Swagger UI
         redoc_url=None,
     )
+    install_offline_docs(app)
     app.state.appliance = appliance
     app.state.draining = draining
     app.state.telegram = telegram
@@ -126,6 +131,23 @@ def create_app(
         gr.mount_gradio_app(app, blocks, path="/", server_name=settings.host, server_port=settings.port,
                             **mount_options(settings))
     return app
+
+
+DOCS_ASSETS = "/docs-assets"
+
+
+def install_offline_docs(app: FastAPI) -> None:
+    """``/docs`` with Swagger UI's files served from here (the swagger-ui-bundle package), not
+    from a CDN: an appliance without internet access still shows its API documentation."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title}: API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
 
 
 class _Server(uvicorn.Server):

@@ -7,6 +7,7 @@ The same life against the real Docker sandbox and the built-in solver is test_ap
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -388,6 +389,20 @@ def test_the_api_is_documented(live_server):
     assert set(paths["/api/jobs/{job_id}"]) == {"get", "delete"}
     docs = httpx.get(server.url("/docs"), timeout=10)
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_the_api_documentation_needs_no_internet(live_server):
+    # Every script, style sheet and icon of /docs comes from the appliance itself.
+    server = live_server(fake_appliance(run_workers=False))
+    page = httpx.get(server.url("/docs"), timeout=10).text
+    assets = re.findall(r"""(?:src|href)\s*=\s*['"]([^'"]+)['"]""", page)
+    assert assets and all(asset.startswith("/") for asset in assets), assets
+    assert not re.search(r"https?://", page.replace("http://www.w3.org", "")), page
+    for asset in assets:
+        response = httpx.get(server.url(asset), timeout=10)
+        assert response.status_code == 200 and len(response.content) > 100, asset
+    bundle = httpx.get(server.url("/docs-assets/swagger-ui-bundle.js"), timeout=10)
+    assert "SwaggerUIBundle" in bundle.text
 
 
 @pytest.mark.parametrize("path", ["/", "/healthz"])
