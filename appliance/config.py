@@ -291,6 +291,10 @@ class Settings:
     max_attempts: int = field(metadata=_row(
         "Generation", "APPLIANCE_MAX_ATTEMPTS", "3", _positive_int,
         "Generation attempts per job (each failed validation or render feeds the error back)."))
+    max_interruptions: int = field(metadata=_row(
+        "Generation", "APPLIANCE_MAX_INTERRUPTIONS", "5", _positive_int,
+        "Restarts or crashes a job may live through: an interrupted attempt is not counted against the "
+        "job, but a job interrupted more often than this fails, saying so."))
     code_cache: bool = field(metadata=_row(
         "Generation", "APPLIANCE_CODE_CACHE", "true", _parse_bool,
         "Reuse validated scene code for the same problem asked again within a day."))

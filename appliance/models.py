@@ -337,6 +337,7 @@ class ProcessingJob(JSONRecord):
     updated_at: str | None = None
     delivered_at: str | None = None
     attempts: int = 0
+    interruptions: int = 0  # attempts cut short by a shutdown or a crash (given back, counted here)
     last_error: str | None = None
     failure_reason: str | None = None
     scene_name: str | None = None
@@ -359,6 +360,7 @@ class ProcessingJob(JSONRecord):
             if value is not None:
                 parse_timestamp(value, name)
         _check_non_negative(self.attempts, "attempts")
+        _check_non_negative(self.interruptions, "interruptions")
         _check_optional_number(self.render_duration_seconds, "render_duration_seconds")
         if self.video_size_bytes is not None:
             _check_non_negative(self.video_size_bytes, "video_size_bytes")

@@ -236,6 +236,12 @@ class Pipeline:
             return job
         if job.cancel_requested:
             return self.fail(job_id, Failure("cancelled", "Cancelled", ""))
+        if job.interruptions > self.settings.max_interruptions:
+            times = job.interruptions
+            return self.fail(job_id, Failure(
+                "interrupted", f"The appliance restarted {times} times while this video was being made, so it "
+                "was stopped; please send the problem again.",
+                f"interrupted {times} times (APPLIANCE_MAX_INTERRUPTIONS={self.settings.max_interruptions})"))
 
         cache_key = code_cache_key(job.problem_text, job.problem_language, job.quality)
         cached = CachedScene.from_row(self.store.get_cached_code(cache_key)) if self.settings.code_cache else None
@@ -243,7 +249,9 @@ class Pipeline:
             self.metrics.inc("appliance_code_cache_hits_total" if cached else "appliance_code_cache_misses_total")
 
         feedback: RepairFeedback | None = None
-        last = Failure("generation_failed", "The video could not be made.", "")
+        # Only seen when no attempt is left at the start (a failed job always says why).
+        last = Failure("attempts_exhausted", "The video could not be made.",
+                       f"all {self.settings.max_attempts} attempts were used before this run")
         while job.attempts < self.settings.max_attempts:
             outcome = self.attempt(job, feedback, cached, interrupted)
             if isinstance(outcome, Finished):

@@ -53,7 +53,8 @@ depend on the queue's length (tests/unit/test_store.py counts them):
 
 Fairness (``pop_next``): the job taken next belongs to the session with the fewest jobs
 taken now (by render slots), and is, among those sessions' jobs, the one furthest forward
-in line. A requeued job goes to the very front of the line, its attempts kept.
+in line. A requeued job goes to the very front of the line; an attempt it was in the middle of
+is given back (and counted in ``interruptions``).
 
 Invariants. Each holds after every ``transact()``; everything one change of a job needs
 (its record, its indexes, its queue rows, its session's history) is written in the same
@@ -491,7 +492,8 @@ class Store:
             self._line.remove(cache, job_id)
 
     def requeue(self, job_id: str, status_message: str = "Waiting in line again after a restart") -> bool:
-        """Put an interrupted job back at the front of the queue as QUEUED, attempts kept.
+        """Put an interrupted job back at the front of the queue as QUEUED; an attempt it was in
+        the middle of is given back and counted in ``interruptions``.
 
         This is the one status move outside the transition table: it is crash recovery
         and graceful shutdown, not a step of a job's normal life. Returns False when the
@@ -510,6 +512,11 @@ class Store:
             self._line.remove(cache, job_id)
             return False
         was = memberships(job)
+        if job.status in IN_FLIGHT_STATUSES:
+            # A shutdown or a crash is not the job's fault: the attempt it cut short is given
+            # back (the pipeline stops a job interrupted too often, saying so).
+            job.attempts = max(0, job.attempts - 1)
+            job.interruptions += 1
         job.status = ProcessingStatus.QUEUED
         job.status_message = status_message
         job.updated_at = utc_now()

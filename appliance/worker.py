@@ -6,7 +6,7 @@ the queue (or going to other engines) instead of failing them. Each slot takes t
 next job (the store's fair pop), runs its lane's pipeline, releases it.
 Shutdown is graceful: no new jobs are taken, running jobs get ``shutdown_grace_s``
 to finish, and whatever is still running then goes back to the queue (QUEUED, at the
-front, attempts kept) for the next start. A slot never dies of a job's fault.
+front, an interrupted attempt given back) for the next start. A slot never dies of a job's fault.
 """
 
 from __future__ import annotations

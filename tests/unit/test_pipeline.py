@@ -305,3 +305,39 @@ def test_the_scene_class_rendered_is_the_one_the_code_defines(rig_factory) -> No
     rig = rig_factory(source=ScriptedSource([code]), renderer=renderer)
     job = rig.pipeline.run(rig.queue())
     assert job.status is S.READY and job.scene_name == "Slow" and renderer.scene_names == ["Slow"]
+
+
+def test_restarts_do_not_use_up_a_jobs_attempts(rig_factory) -> None:  # type: ignore[no-untyped-def]
+    # Interrupted in the middle of its first attempt three times (max_attempts is 3): the job
+    # still gets all its attempts and ends READY after the next, uninterrupted run.
+    rig = rig_factory(renderer=ScriptedRenderer(["scene_error"]))
+    job_id = rig.queue()
+    for _ in range(3):
+        assert rig.store.pop_next() == job_id
+        with pytest.raises(Interrupted):
+            rig.pipeline.run(job_id, interrupted=lambda: bool(rig.source.calls))
+        rig.source.calls.clear()
+        assert rig.store.requeue(job_id, "Waiting in line again: the appliance restarted")
+    assert rig.store.pop_next() == job_id
+    job = rig.pipeline.run(job_id)
+    assert job.status is S.READY and job.interruptions == 3 and job.attempts == 2
+
+
+def test_a_job_interrupted_too_often_fails_saying_so(rig_factory) -> None:  # type: ignore[no-untyped-def]
+    rig = rig_factory(max_interruptions=2)
+    job_id = rig.queue()
+    rig.store.update_job(job_id, lambda j: setattr(j, "interruptions", 3))
+    job = rig.pipeline.run(job_id)
+    assert job.status is S.FAILED and job.failure_reason == "interrupted"
+    assert job.status_message is not None and "restarted 3 times" in job.status_message
+    assert job.last_error and "APPLIANCE_MAX_INTERRUPTIONS=2" in job.last_error
+    assert rig.source.calls == []
+
+
+def test_a_job_with_no_attempt_left_records_why(rig_factory) -> None:  # type: ignore[no-untyped-def]
+    rig = rig_factory()
+    job_id = rig.queue()
+    rig.store.update_job(job_id, lambda j: setattr(j, "attempts", 3))
+    job = rig.pipeline.run(job_id)
+    assert job.status is S.FAILED and job.failure_reason == "attempts_exhausted"
+    assert job.last_error == "all 3 attempts were used before this run"

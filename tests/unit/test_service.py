@@ -236,6 +236,7 @@ async def test_graceful_shutdown_requeues_unfinished_job(tmp_path):
 
     store = Store(store_dir)
     job = store.get_job(submitted.job_id)
-    assert job.status is S.QUEUED and job.attempts == 1 and "restart" in job.status_message
+    assert job.status is S.QUEUED and job.attempts == 0 and job.interruptions == 1
+    assert "restart" in job.status_message
     assert store.queue_position(submitted.job_id) == 1
     store.close()

@@ -399,7 +399,7 @@ def test_fairness_across_sessions_with_rows(store):
     assert store.pop_next() is None and store.running_count() == 4
 
 
-def test_requeue_puts_the_job_at_the_front_with_attempts_kept(store):
+def test_requeue_puts_the_job_at_the_front_and_gives_the_interrupted_attempt_back(store):
     first = _new_job(store, chat_id="1", text="Solve x + 1 = 10")
     others = [_new_job(store, chat_id=str(2 + i), text=f"Solve x + {i} = 20") for i in range(3)]
     assert store.pop_next() == first.job_id
@@ -407,7 +407,9 @@ def test_requeue_puts_the_job_at_the_front_with_attempts_kept(store):
     store.update_job(first.job_id, lambda j: setattr(j, "attempts", 2))
     assert store.requeue(first.job_id, "Waiting in line again: the appliance restarted")
     job = store.get_job(first.job_id)
-    assert job.status is S.QUEUED and job.attempts == 2 and "restarted" in job.status_message
+    # The restart was not the job's fault (issue 13, item 15): attempt 2 is given back, and counted.
+    assert job.status is S.QUEUED and job.attempts == 1 and job.interruptions == 1
+    assert "restarted" in job.status_message
     assert store.queue_position(first.job_id) == 1
     assert [store.queue_position(j.job_id) for j in others] == [2, 3, 4]
     assert store.running_count() == 0
