@@ -4,9 +4,10 @@ Text is a problem: it is submitted through ``Appliance.submit`` and answered at 
 with a status message that ``JobTracker`` then keeps current. Commands, inline buttons,
 and everything a person might send that is not a text problem (photos, stickers,
 voice, files, edits) each get a short answer; in groups the bot only listens when it
-is addressed (a mention, a reply to it, or a command). Refusals of the same kind are
-not repeated to a chat within ``REFUSAL_QUIET_S``, so a flood (or a photo album) is
-answered once.
+is addressed (a mention, a reply to it, or a command). A photo or file whose caption
+is a problem is taken as that problem. Refusals of the same kind (per kind of message:
+photo, voice, sticker, ...) are not repeated to a chat within ``REFUSAL_QUIET_S``, so a
+flood (or a photo album) is answered once, and another kind is still answered.
 """
 
 from __future__ import annotations
@@ -236,11 +237,22 @@ class Handlers:
         message, chat = update.message, update.effective_chat
         if message is None or chat is None or not self._from_person(message):
             return
-        if not self._is_private(update) and self.addressed_text(message, context.bot) is None:
-            return
-        lang = await self._lang_of(update)
-        await self._refuse(context.bot, chat.id, "not_text", t(lang, "not_text", example=EXAMPLES[0]),
-                           message.message_id)
+        caption = message.caption or ""
+        if not self._is_private(update):
+            addressed = self.addressed_text(message, context.bot)
+            if addressed is None:
+                return
+            caption = addressed
+        async with self.people_first.answering():
+            lang = await self._lang_of(update)
+            if caption.strip():
+                # A photo or a file with the problem written in its caption: the caption is the problem.
+                await self.submit(context.bot, chat.id, caption, lang, reply_to=message.message_id)
+                return
+            # One answer per kind of message within the quiet period: an album of photos is answered
+            # once, but a voice message after a sticker is answered too.
+            await self._refuse(context.bot, chat.id, f"not_text:{attachment_kind(message)}",
+                               t(lang, "not_text", example=EXAMPLES[0]), message.message_id)
 
     async def on_edited(self, update: Update, context: Context) -> None:
         message, chat = update.edited_message, update.effective_chat
@@ -414,3 +426,13 @@ class Handlers:
         except Exception:
             lang = DEFAULT_LANGUAGE
         await self._reply(context.bot, chat.id, t(lang, "internal_error"))
+
+
+# What a message may carry instead of text, in the Bot API's own field names.
+ATTACHMENT_KINDS = ("photo", "sticker", "voice", "audio", "video", "video_note", "animation", "document",
+                    "location", "venue", "contact", "poll", "dice", "game", "story")
+
+
+def attachment_kind(message: Message) -> str:
+    """The kind of a message that is not text (``photo``, ``voice``, ...), or ``other``."""
+    return next((kind for kind in ATTACHMENT_KINDS if getattr(message, kind, None)), "other")

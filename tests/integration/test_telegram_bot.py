@@ -139,6 +139,30 @@ async def test_photos_stickers_voice_and_documents_get_a_short_text_only_answer(
         assert bot.appliance.store.queue_length() == 0
 
 
+async def test_a_different_kind_of_message_is_answered_even_within_the_quiet_period(tmp_path, stub):
+    # A sticker, then a voice message and a photo seconds later: each kind gets its answer
+    # (the flood guard shortens repeats of one kind, it never swallows another kind).
+    async with running_bot(tmp_path, stub):
+        stub.send_sticker(41)
+        await stub.wait_for(lambda: len(stub.bot_texts(41)) == 1)
+        stub.send_voice(41)
+        await stub.wait_for(lambda: len(stub.bot_texts(41)) == 2)
+        stub.send_photo(41)
+        await stub.wait_for(lambda: len(stub.bot_texts(41)) == 3)
+        assert set(stub.bot_texts(41)) == {t("en", "not_text", example="Solve 2x + 3 = 11")}
+
+
+async def test_a_photo_whose_caption_is_a_problem_is_taken_as_the_problem(tmp_path, stub):
+    async with running_bot(tmp_path, stub) as bot:
+        stub.send_photo(42, caption="Solve 2x + 3 = 11")
+        session = await bot.appliance.session_for_chat(42)
+        await stub.wait_for(lambda: bot.appliance.store.list_jobs(session.session_id))
+        jobs = bot.appliance.store.list_jobs(session.session_id)
+        assert [job.problem_text for job in jobs] == ["Solve 2x + 3 = 11"]
+        await stub.wait_for(lambda: stub.bot_texts(42))
+        assert t("en", "not_text", example="Solve 2x + 3 = 11") not in stub.bot_texts(42)
+
+
 async def test_edited_messages_are_not_run_again_but_noted(tmp_path, stub):
     async with running_bot(tmp_path, stub) as bot:
         stub.edit_text(21, "Solve 5x = 20 please, edited")
