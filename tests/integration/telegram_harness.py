@@ -94,6 +94,14 @@ class Harness:
         session = await self.appliance.session_for_chat(chat_id)
         return sorted(await self.appliance.jobs_of(session.session_id), key=lambda job: job.created_at)
 
+    def idle(self) -> bool:
+        """Every update sent so far was fetched and its handling has finished: nothing more can
+        come of it. (With concurrent updates each one is handled in a task the application
+        tracks; the fetcher creates that task as soon as it takes the update off the queue.)"""
+        application = self.frontend.application
+        handling = [task for task in application._Application__create_task_tasks if not task.done()]  # type: ignore[attr-defined]
+        return not self.stub._pending and application.update_queue.empty() and not handling
+
 
 @contextlib.asynccontextmanager
 async def running_bot(

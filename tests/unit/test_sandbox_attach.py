@@ -63,13 +63,40 @@ def test_eof_without_a_wanted_message_returns_none(pair: tuple[socket.socket, so
     assert stream.eof and "Traceback" in stream.stderr.text()
 
 
+class WatchedSocket:
+    """The real socket, with the timeouts the stream gives it recorded."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.timeouts: list[float | None] = []
+
+    def settimeout(self, value: float | None) -> None:
+        self.timeouts.append(value)
+        self._sock.settimeout(value)
+
+    def recv(self, size: int) -> bytes:
+        return self._sock.recv(size)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
 def test_the_deadline_raises_timeout(pair: tuple[socket.socket, socket.socket]) -> None:
     ours, _theirs = pair
-    stream = AttachedStream(ours, tail_bytes=1024)
-    started = time.monotonic()
+    ours.settimeout(30)  # a stream that never set its own timeout would fail here, not hang
+    watched = WatchedSocket(ours)
+    stream = AttachedStream(watched, tail_bytes=1024)  # type: ignore[arg-type]
     with pytest.raises(TimeoutError):
-        stream.read_until(started + 0.3, ("done",))
-    assert 0.25 < time.monotonic() - started < 5  # at the deadline, not at the 10 s socket default
+        stream.read_until(time.monotonic() + 0.3, ("done",))
+    # Every wait was bounded by what was left of the deadline, not the 10 s socket default:
+    # the TimeoutError is the socket's own, raised at that bound.
+    assert watched.timeouts and all(t is not None and 0 < t <= 0.3 for t in watched.timeouts), watched.timeouts
+    assert not stream.eof and stream.messages == []
+    # A deadline already past raises before waiting at all.
+    watched.timeouts.clear()
+    with pytest.raises(TimeoutError):
+        stream.read_until(time.monotonic() - 1, ("done",))
+    assert watched.timeouts == []
 
 
 def test_output_is_kept_as_a_bounded_tail(pair: tuple[socket.socket, socket.socket]) -> None:
