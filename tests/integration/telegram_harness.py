@@ -99,6 +99,8 @@ class Harness:
         come of it. (With concurrent updates each one is handled in a task the application
         tracks; the fetcher creates that task as soon as it takes the update off the queue.)"""
         application = self.frontend.application
+        # python-telegram-bot (22.x) has no public way to ask whether update handlers are still
+        # running; its own bookkeeping set is read here, in the test harness only.
         handling = [task for task in application._Application__create_task_tasks if not task.done()]  # type: ignore[attr-defined]
         return not self.stub._pending and application.update_queue.empty() and not handling
 
