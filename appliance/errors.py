@@ -53,7 +53,16 @@ class ValidationError(ApplianceError, ValueError):
 
 
 class ProblemRejected(ValidationError):
-    """The problem text itself is refused (too short, too long, empty, not valid text)."""
+    """The problem text itself is refused (too short, too long, empty, not valid text).
+
+    For ``rule == "invalid_text"``, ``position`` (1-based) and ``character`` say which
+    character was refused, so a frontend can phrase it in its own language."""
+
+    def __init__(self, field: str, rule: str, message: str | None = None, *, position: int | None = None,
+                 character: str | None = None) -> None:
+        super().__init__(field, rule, message)
+        self.position = position
+        self.character = character
 
 
 class InvalidTransition(ApplianceError):

@@ -161,7 +161,9 @@ def normalize_problem_text(text: object) -> str:
         raise ProblemRejected("problem_text", "required", "problem_text: a text is required")
     invalid = invalid_character(text)
     if invalid is not None:
-        raise ProblemRejected("problem_text", "invalid_text", describe_invalid_character(*invalid))
+        position, character = invalid
+        raise ProblemRejected("problem_text", "invalid_text", describe_invalid_character(position, character),
+                              position=position, character=character)
     trimmed = _LINE_ENDS.sub("\n", text).strip()
     if len(trimmed) < PROBLEM_MIN_CHARS:
         raise ProblemRejected(

@@ -29,7 +29,6 @@ from appliance.models import (
     PROBLEM_MIN_CHARS,
     ProcessingJob,
     ProcessingStatus,
-    invalid_character,
 )
 from appliance.service import Appliance, Channel
 from frontends.telegram.errors import TelegramError
@@ -195,10 +194,8 @@ class Handlers:
         try:
             response = await self.appliance.submit(text, Channel.telegram(chat_id, language=lang))
         except ProblemRejected as exc:
-            invalid = invalid_character(text) if exc.rule == "invalid_text" else None
-            if invalid is not None:
-                at, char = invalid
-                answer = t(lang, "invalid_text", code=f"U+{ord(char):04X}", position=at)
+            if exc.rule == "invalid_text" and exc.character is not None:
+                answer = t(lang, "invalid_text", code=f"U+{ord(exc.character):04X}", position=exc.position)
             elif exc.rule == "max_length":
                 answer = t(lang, "too_long", max=PROBLEM_MAX_CHARS, length=len(text.strip()))
             else:
