@@ -1,7 +1,7 @@
 """The seams between the core's parts, typed: one leaf module every part agrees on.
 
     SceneSource.generate(problem, language, feedback) -> GeneratedScene     (generation/)
-    Renderer.render(code, scene_name, quality, prelude) -> RenderResult     (sandbox/)
+    Renderer.render(code, scene_name, quality, prelude, voice) -> RenderResult  (sandbox/)
     VideoStorage.put(job_id, video_path) -> StoredVideo                     (storage/)
 
 ``RepairFeedback`` is the one description of "what went wrong last time" that the
@@ -51,7 +51,9 @@ class GeneratedScene:
 
     ``answer_check``: ``verified`` (the stated answer agrees with SymPy, or is SymPy's
     own), ``corrected`` (the first answer was wrong; the scene now states SymPy's),
-    ``unverifiable`` (SymPy has no reference answer for this problem).
+    ``unverifiable`` (SymPy has no reference answer for this problem). ``notice``: a sentence
+    for the person about how the scene was made, shown with the job's status (e.g. the hourly
+    budget of model calls was spent, so the built-in solver wrote it).
     """
 
     code: str
@@ -63,6 +65,7 @@ class GeneratedScene:
     repairs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    notice: str | None = None
 
 
 class GeneratedCodeRejected(CodeRejected):
@@ -74,6 +77,14 @@ class GeneratedCodeRejected(CodeRejected):
         self.provider = provider
         self.model = model
         self.errors = list(errors)
+
+
+class CallBudget(Protocol):
+    """A budget of model calls shared by every job (``appliance.admission.ModelBudget``)."""
+
+    def try_spend(self) -> bool:
+        """Take one call from the budget; False when it is spent (then make no call)."""
+        ...
 
 
 class SceneSource(Protocol):
@@ -98,6 +109,34 @@ class SceneSource(Protocol):
 
 
 # -- rendering ----------------------------------------------------------------------------------
+
+VOICE_LANGUAGES: tuple[str, ...] = ("en", "es", "ru", "de", "fr")
+VOICE_ENGINES: tuple[str, ...] = ("espeak-ng", "clips", "none")
+
+
+@dataclass(frozen=True)
+class VoiceRequest:
+    """How a render narrates: the voice on or off, and its language. With the voice off a
+    narrated scene keeps its pacing and subtitles and has no sound."""
+
+    enabled: bool = True
+    language: str = "en"
+
+    def for_sandbox(self) -> dict[str, bool | str]:
+        language = self.language if self.language in VOICE_LANGUAGES else "en"
+        return {"enabled": self.enabled, "language": language}
+
+
+@dataclass(frozen=True)
+class SubtitleCue:
+    """One subtitle, read back from the video's own subtitle track by the bounded checker."""
+
+    start_s: float
+    end_s: float
+    text: str
+
+    def to_dict(self) -> dict[str, float | str]:
+        return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3), "text": self.text}
 
 
 class RenderStatus(StrEnum):
@@ -143,6 +182,13 @@ class RenderResult:
     video_duration_s: float | None = None
     detail: str = ""  # why, in a few words, for logs (e.g. "output is a symbolic link")
     container_id: str | None = None  # the (already removed) container, for logs and tests
+    video_width: int | None = None  # as the bounded checker read them from the file
+    video_height: int | None = None
+    has_audio: bool = False  # the checked file has an audio track
+    subtitles: tuple[SubtitleCue, ...] = ()  # from the checked file's subtitle track
+    # What the runner says spoke ("espeak-ng", "clips", "none"): a claim from inside the
+    # sandbox, checked against VOICE_ENGINES and only recorded.
+    voice_engine: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -169,6 +215,9 @@ class RenderResult:
             "video_size_bytes": self.video_size_bytes,
             "video_duration_s": None if self.video_duration_s is None else round(self.video_duration_s, 3),
             "container_id": self.container_id,
+            "has_audio": self.has_audio,
+            "subtitles": len(self.subtitles),
+            "voice_engine": self.voice_engine,
         }
 
 
@@ -176,7 +225,8 @@ class Renderer(Protocol):
     """Scene code -> MP4. Thread-safe and blocking; never raises for a failed render
     (an unreachable engine is ``RenderStatus.UNAVAILABLE``)."""
 
-    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult: ...
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
+               voice: VoiceRequest | None = None) -> RenderResult: ...
 
 
 class EngineSandbox(Renderer, Protocol):

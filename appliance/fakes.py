@@ -28,6 +28,7 @@ from appliance.contracts import (
     RenderStatus,
     RepairFeedback,
     StoredVideo,
+    VoiceRequest,
 )
 from appliance.errors import CodeRejected, NotFound
 from appliance.validation import validate_and_repair
@@ -94,7 +95,8 @@ class ScriptedRenderer:
         self.hold = hold
         self.started = threading.Event()
 
-    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult:
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
+               voice: VoiceRequest | None = None) -> RenderResult:
         self.rendered.append(code)
         self.started.set()
         if self.hold is not None:

@@ -3,11 +3,16 @@
 Protocol (the host side is appliance/sandbox/docker.py):
 
 1. The runner imports Manim first, so a warm-pool container is ready before its job exists.
-2. It reads ONE line of JSON on stdin: {"code", "scene", "quality", "prelude", "encoder_preset"}.
+2. It reads ONE line of JSON on stdin: {"code", "scene", "quality", "prelude", "encoder_preset",
+   "voice"}; "voice" ({"enabled", "language", "clips"}) configures the narration
+   (voice/appliance_voice.py: espeak-ng offline, or clips the host synthesized).
 3. The scene's own output (print, Manim's console, C libraries) goes to stderr: the
    runner moves fd 1 to a private descriptor first, so stdout carries only the runner's
    messages, each one line: ``@@manim-appliance:<kind>@@ <json>``.
-4. On success the video is moved to /work/output/video.mp4 and the runner prints
+4. A scene's subcaptions (what narrated scenes say; any ``add_subcaption``) become a soft
+   subtitle track (mov_text) in the MP4, so the video carries them and the host's checker
+   reads them back from the file like everything else it accepts.
+5. On success the video is moved to /work/output/video.mp4 and the runner prints
    ``done``; it then waits (stdin open) so the host can fetch the file with the Docker
    archive API: /work is a tmpfs volume that disappears when the container stops.
    On failure it prints ``error`` with a classification and exits non-zero.
@@ -37,6 +42,12 @@ WORK_DIR = Path("/work")
 OUTPUT_PATH = WORK_DIR / "output" / "video.mp4"
 SCENE_FILE = WORK_DIR / "scene.py"
 CONFIG_FILE = Path(__file__).with_name("manim.cfg")
+# manim_voiceover (the appliance's offline stand-in) and appliance_voice live here; python -I
+# keeps the script's directory off sys.path, so it is added by name.
+VOICE_DIR = Path(__file__).with_name("voice")
+SUBTITLE_TEMPLATE = VOICE_DIR / "subtitle-track.mp4"
+MAX_SUBTITLE_CUES = 400
+MAX_CUE_CHARS = 300
 MARKER = "@@manim-appliance:{kind}@@ "
 MAX_REQUEST_BYTES = 1_000_000
 # After "done" the host fetches the video and kills the container; if it never does
@@ -242,9 +253,59 @@ def find_scene_class(namespace: dict[str, Any], scene_name: str) -> type:
     return scenes[-1]
 
 
+def add_subtitle_track(movie: Path, cues: list[tuple[float, float, str]]) -> Path:
+    """A copy of ``movie`` with ``cues`` as a mov_text track (the only subtitle codec MP4 has).
+
+    FFmpeg's mov_text encoder needs an ASS header PyAV cannot set, so the track's codec
+    parameters come from a one-cue template file and the cues are written as raw samples:
+    a 16-bit big-endian length, then the UTF-8 text."""
+    import struct
+    from fractions import Fraction
+
+    import av
+
+    if not cues:
+        return movie
+    combined = movie.with_name(movie.stem + ".subtitled.mp4")
+    millisecond = Fraction(1, 1000)
+    with av.open(str(movie)) as source, av.open(str(SUBTITLE_TEMPLATE)) as template, \
+            av.open(str(combined), "w", format="mp4") as output:
+        streams = {stream.index: output.add_stream(template=stream)
+                   for stream in source.streams if stream.type in ("video", "audio")}
+        subtitle_stream = output.add_stream(template=template.streams.subtitles[0])
+        for packet in source.demux():
+            if packet.dts is None or packet.stream.index not in streams:
+                continue
+            packet.stream = streams[packet.stream.index]
+            output.mux(packet)
+        for start, end, text in cues:
+            data = text.encode("utf-8")[:MAX_CUE_CHARS * 4]
+            sample = av.Packet(struct.pack(">H", len(data)) + data)
+            sample.stream = subtitle_stream
+            sample.time_base = millisecond
+            sample.pts = sample.dts = int(round(start * 1000))
+            sample.duration = max(1, int(round((end - start) * 1000)))
+            output.mux(sample)
+    return combined
+
+
+def subtitle_cues(scene: Any) -> list[tuple[float, float, str]]:
+    """(start s, end s, text) of every subcaption the scene added, in time order."""
+    cues = []
+    for cue in list(getattr(scene.renderer.file_writer, "subcaptions", []))[:MAX_SUBTITLE_CUES]:
+        text = " ".join(str(cue.content).split())[:MAX_CUE_CHARS]
+        start, end = cue.start.total_seconds(), cue.end.total_seconds()
+        if text and end > start >= 0:
+            cues.append((start, end, text))
+    return sorted(cues)
+
+
 def render(request: dict[str, Any]) -> Path | None:
     """Run the scene; the path of the finished movie, or None if nothing was played."""
     code: str = request["code"]
+    import appliance_voice
+
+    appliance_voice.configure(request.get("voice"))
     configure_manim(str(request.get("quality") or "medium"))
     use_encoder_preset(str(request.get("encoder_preset") or ""))
     SCENE_FILE.write_text(code, encoding="utf-8")  # tracebacks then show the scene's lines
@@ -260,12 +321,24 @@ def render(request: dict[str, Any]) -> Path | None:
     scene.render()
     if not getattr(scene.renderer, "num_plays", 0):
         return None
-    return Path(scene.renderer.file_writer.movie_file_path)
+    return add_subtitle_track(Path(scene.renderer.file_writer.movie_file_path), subtitle_cues(scene))
+
+
+def voice_report() -> dict[str, Any]:
+    """What spoke (a claim from inside the sandbox: the host only records it)."""
+    try:
+        import appliance_voice
+    except ImportError:
+        return {}
+    engines = sorted({clip.engine for clip in appliance_voice.SPOKEN})
+    return {"voice_engines": engines, "voice_language": appliance_voice.SETTINGS.language,
+            "narrations": len(appliance_voice.SPOKEN)}
 
 
 def main() -> None:
     started = time.monotonic()
     os.chdir(WORK_DIR)
+    sys.path.insert(0, str(VOICE_DIR))
     # pydub (imported by Manim for sounds) warns that there is no ffmpeg CLI: true and
     # irrelevant, since video goes through PyAV; keep it out of every stderr tail.
     warnings.filterwarnings("ignore", message="Couldn't find ffmpeg or avconv", category=RuntimeWarning)
@@ -308,7 +381,8 @@ def main() -> None:
     except OSError as exc:
         send("error", kind="no_video", exception=type(exc).__name__, message=str(exc)[:500], latex=[])
         leave(EXIT_NO_VIDEO)
-    send("done", import_s=round(import_s, 3), render_s=round(time.monotonic() - render_started, 3))
+    send("done", import_s=round(import_s, 3), render_s=round(time.monotonic() - render_started, 3),
+         **voice_report())
     # The tmpfs holding the video lives as long as this container: wait for the host to
     # fetch it and kill us (or close stdin), and never wait forever.
     try:

@@ -25,12 +25,13 @@ ALLOWED_IMPORT_ROOTS: frozenset[str] = frozenset({
 # Manim plugins the sandbox image installs (sandbox_image/Dockerfile): importing them is
 # allowed. manim-physics 0.4.0 (rigid bodies through pymunk, electromagnetism, waves,
 # pendulums) renders with Manim 0.19; models reach for it in physics problems.
-RENDERER_PLUGINS: frozenset[str] = frozenset({"manim_physics"})
+# manim_voiceover is the appliance's own stand-in (sandbox_image/voice): upstream's API, spoken
+# offline by espeak-ng whatever speech service the scene names.
+RENDERER_PLUGINS: frozenset[str] = frozenset({"manim_physics", "manim_voiceover"})
 
 # Manim plugins a model sometimes reaches for; the renderer has none of them, so the
 # refusal says what to use instead rather than failing later with ModuleNotFoundError.
 MISSING_PLUGINS: dict[str, str] = {
-    "manim_voiceover": "put the narration on screen with Text; the video has no sound",
     "manim_slides": "use a plain Scene",
     "manim_chemistry": "draw molecules with Circle, Line and Text",
     "manim_ml": "draw the network with Circle, Line and VGroup",

@@ -38,7 +38,9 @@ from docker.models.containers import Container
 from docker.types import DriverConfig, LogConfig, Mount, Ulimit
 
 from appliance.config import MANIM_VERSION, SANDBOX_IMAGE_VERSION, Settings
+from appliance.contracts import VOICE_ENGINES, VoiceRequest
 from appliance.errors import EngineLost, EngineRefused, SandboxError, SandboxImageMissing, SandboxUnavailable
+from appliance.models import JSONDict
 from appliance.sandbox.attach import AttachedStream
 from appliance.sandbox.classify import ContainerFacts, classify_failure
 from appliance.sandbox.connection import (
@@ -203,7 +205,8 @@ class DockerSandbox:
 
     # -- one render --------------------------------------------------------------------------
 
-    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult:
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
+               voice: VoiceRequest | None = None) -> RenderResult:
         started_at = time.monotonic()
         deadline = started_at + self.settings.render_timeout_s
         started: StartedContainer | None = None
@@ -218,7 +221,7 @@ class DockerSandbox:
                 self._give_full_weight(started)
             if started is None:
                 started = self.start_container(0.0)
-            result = self._drive(started, code, scene_name, quality, prelude, deadline)
+            result = self._drive(started, code, scene_name, quality, prelude, deadline, voice or VoiceRequest())
         except (SandboxImageMissing, SandboxUnavailable) as exc:
             result = RenderResult(RenderStatus.UNAVAILABLE, detail=str(exc))
         finally:
@@ -321,10 +324,12 @@ class DockerSandbox:
         return {"OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
 
     def _drive(
-        self, started: StartedContainer, code: str, scene_name: str, quality: str, prelude: str, deadline: float
+        self, started: StartedContainer, code: str, scene_name: str, quality: str, prelude: str, deadline: float,
+        voice: VoiceRequest,
     ) -> RenderResult:
         request = json.dumps({"code": code, "scene": scene_name, "quality": quality, "prelude": prelude,
-                              "encoder_preset": self.settings.render_encoder_preset})
+                              "encoder_preset": self.settings.render_encoder_preset,
+                              "voice": voice.for_sandbox()})
         stream = started.stream
         try:
             # A cold runner reads only after importing Manim: allow for that, within the deadline.
@@ -338,7 +343,7 @@ class DockerSandbox:
         except TimeoutError:
             timed_out = True
         if message is not None and message.kind == "done":
-            return self._collect_video(started)
+            return self._collect_video(started, quality, claimed_voice_engine(message.fields))
         pids_at_timeout = self._pids(started) if timed_out else None
         if not timed_out:
             stream.drain(min(deadline, time.monotonic() + EXIT_GRACE_S))
@@ -361,7 +366,7 @@ class DockerSandbox:
         tail = summarize_stderr(stderr) if status is RenderStatus.SCENE_ERROR else summarize_stderr(stderr, 600)
         return RenderResult(status, exit_code=exit_code, stderr_tail=tail, detail=detail)
 
-    def _collect_video(self, started: StartedContainer) -> RenderResult:
+    def _collect_video(self, started: StartedContainer, quality: str, voice_engine: str | None) -> RenderResult:
         """The OK result once the runner said "done"."""
         self.videos_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         destination = self.videos_dir / f"{started.name}.mp4"
@@ -385,13 +390,16 @@ class DockerSandbox:
         if refusal is not None:
             destination.unlink(missing_ok=True)
             return RenderResult(refusal.status, exit_code=None, stderr_tail=stderr_tail, detail=refusal.detail)
-        probed = probe_mp4(destination)
+        probed = probe_mp4(destination, quality)
         if isinstance(probed, str):
             destination.unlink(missing_ok=True)
             return RenderResult(RenderStatus.NO_VIDEO, stderr_tail=stderr_tail, detail=probed)
         return RenderResult(
             RenderStatus.OK, exit_code=0, stderr_tail=stderr_tail, video_path=destination,
-            video_size_bytes=destination.stat().st_size, video_duration_s=probed, detail="",
+            video_size_bytes=destination.stat().st_size, video_duration_s=probed.duration_s, detail="",
+            video_width=probed.width, video_height=probed.height,
+            has_audio=probed.has_audio, subtitles=probed.subtitles,
+            voice_engine=voice_engine if probed.has_audio or voice_engine == "none" else None,
         )
 
     # -- container plumbing ------------------------------------------------------------------
@@ -536,3 +544,14 @@ class DockerSandbox:
                 with contextlib.suppress(EngineRefused), translate_docker_errors("cannot remove a sandbox volume"):
                     volume.remove(force=True)
         return removed
+
+
+def claimed_voice_engine(done: JSONDict) -> str | None:
+    """The one voice engine the runner's "done" line names, if it is one we know (the claim
+    comes from inside the sandbox: anything else, or a mix, is recorded as unknown)."""
+    engines = done.get("voice_engines")
+    if isinstance(engines, list) and engines:
+        spoken = [engine for engine in engines if engine != "none"] or ["none"]
+        if len(spoken) == 1 and spoken[0] in VOICE_ENGINES:
+            return str(spoken[0])
+    return None

@@ -22,7 +22,7 @@ import threading
 import time
 
 from appliance.config import Settings
-from appliance.contracts import EngineSandbox, RenderResult, RenderStatus
+from appliance.contracts import EngineSandbox, RenderResult, RenderStatus, VoiceRequest
 from appliance.errors import SandboxError, SandboxImageMissing
 from appliance.sandbox.connection import EngineSpec, engine_facts, open_client
 from appliance.sandbox.docker import DockerSandbox
@@ -145,7 +145,7 @@ class RenderEngine:
     # -- work --------------------------------------------------------------------------------
 
     def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
-               wait_s: float | None = None) -> RenderResult:
+               wait_s: float | None = None, voice: VoiceRequest | None = None) -> RenderResult:
         """Render here, within this engine's capacity (waiting at most ``wait_s`` for it)."""
         if not self._capacity.acquire(timeout=wait_s):
             return RenderResult(RenderStatus.UNAVAILABLE, detail=f"the render engine {self.name} stayed busy")
@@ -154,7 +154,7 @@ class RenderEngine:
                 sandbox = self.connect()
             except SandboxError as exc:
                 return RenderResult(RenderStatus.UNAVAILABLE, detail=str(exc))
-            result = sandbox.render(code, scene_name, quality, prelude=prelude)
+            result = sandbox.render(code, scene_name, quality, prelude=prelude, voice=voice)
         finally:
             self._capacity.release()
         self.renders += 1
@@ -226,8 +226,9 @@ class LaneRenderer:
         self.engines = engines
         self.failover_wait_s = failover_wait_s
 
-    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult:
-        result = self.home.render(code, scene_name, quality, prelude)
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
+               voice: VoiceRequest | None = None) -> RenderResult:
+        result = self.home.render(code, scene_name, quality, prelude, voice=voice)
         if result.status is not RenderStatus.UNAVAILABLE:
             return result
         for other in self.engines:
@@ -235,7 +236,7 @@ class LaneRenderer:
                 continue
             log.warning("render engine %s lost mid-render; rendering the scene again on %s",
                         self.home.name, other.name)
-            retried = other.render(code, scene_name, quality, prelude, wait_s=self.failover_wait_s)
+            retried = other.render(code, scene_name, quality, prelude, wait_s=self.failover_wait_s, voice=voice)
             if retried.status is not RenderStatus.UNAVAILABLE:
                 return retried
         return result

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from appliance.contracts import SubtitleCue
 from appliance.sandbox.result import RenderStatus
 
 # Go's os.FileMode type bits, as the engine encodes them in X-Docker-Container-Path-Stat.
@@ -149,23 +150,60 @@ PROBE_MEMORY_BYTES = 1024**3
 PROBE_CPU_S = 20
 # What the checker process gets of the appliance's environment: no API keys, no tokens.
 _PROBE_ENVIRONMENT = ("PATH", "LANG", "LC_ALL")
+MAX_VIDEO_DURATION_S = 900.0  # far beyond any render time limit: a longer stream is a lie
+MAX_SUBTITLE_CUES = 400
+MAX_CUE_CHARS = 300
+# The largest frame each quality renders (Manim's own sizes); anything bigger was not made by
+# the quality asked for.
+QUALITY_FRAME_LIMITS = {"low": (854, 480), "medium": (1280, 720), "high": (1920, 1080)}
 
 
-def probe_mp4(path: Path) -> float | str:
-    """The video's duration in seconds if ``path`` is a real MP4 with a decodable video
-    frame; otherwise a short reason it is not.
+@dataclass(frozen=True)
+class VideoFacts:
+    """What the bounded checker found in an accepted video."""
+
+    duration_s: float
+    width: int
+    height: int
+    has_audio: bool
+    subtitles: tuple[SubtitleCue, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"duration": self.duration_s, "width": self.width, "height": self.height,
+                "has_audio": self.has_audio, "subtitles": [cue.to_dict() for cue in self.subtitles]}
+
+    @classmethod
+    def from_json(cls, answer: dict[str, Any]) -> VideoFacts:
+        """The checker's answer, validated again on this side: types, counts, lengths."""
+        cues: list[SubtitleCue] = []
+        raw_cues = answer.get("subtitles") or []
+        if not isinstance(raw_cues, list) or len(raw_cues) > MAX_SUBTITLE_CUES:
+            raise ValueError("bad subtitles")
+        for raw in raw_cues:
+            start, end, text = float(raw["start_s"]), float(raw["end_s"]), str(raw["text"])
+            if not (0 <= start <= end <= MAX_VIDEO_DURATION_S) or len(text) > MAX_CUE_CHARS:
+                raise ValueError("bad subtitle cue")
+            cues.append(SubtitleCue(start, end, text))
+        return cls(float(answer["duration"]), int(answer["width"]), int(answer["height"]),
+                   bool(answer["has_audio"]), tuple(cues))
+
+
+def probe_mp4(path: Path, quality: str = "high") -> VideoFacts | str:
+    """What an accepted video is (``VideoFacts``), or a short reason it is refused.
 
     The file was made by untrusted code, and FFmpeg parses it: that happens in a child
     process with no secrets in its environment, capped memory and CPU time, and a
     deadline, so a file built to crash, hang or exhaust the demuxer costs one refused
-    render, not the appliance.
+    render, not the appliance. Only H.264 video in MP4 is accepted, one video stream, no
+    larger than ``quality`` renders, with at most one AAC audio and one mov_text subtitle
+    stream; the subtitles are read back from the file itself.
     """
     environment = {key: os.environ[key] for key in _PROBE_ENVIRONMENT if key in os.environ}
     source_root = str(Path(__file__).resolve().parents[2])  # so a source checkout works uninstalled
     environment["PYTHONPATH"] = source_root
     try:
         done = subprocess.run(
-            [sys.executable, "-s", "-m", "appliance.sandbox.video", str(path.resolve())],
+            [sys.executable, "-s", "-m", "appliance.sandbox.video", str(path.resolve()), quality],
             env=environment, cwd="/", stdin=subprocess.DEVNULL, capture_output=True, text=True,
             timeout=PROBE_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
@@ -176,36 +214,91 @@ def probe_mp4(path: Path) -> float | str:
     if done.returncode != 0 or not lines:
         return f"refused: the file broke the video checker (exit status {done.returncode})"
     try:
-        answer = json.loads(lines[-1])
-        return float(answer["duration"]) if "duration" in answer else str(answer["refused"])
+        answer = json.loads(lines[-1][:1_000_000])
+        if "refused" in answer:
+            return str(answer["refused"])[:300]
+        return VideoFacts.from_json(answer)
     except (ValueError, KeyError, TypeError):
         return "refused: the video checker gave no answer"
 
 
-def _probe_here(path: Path) -> float | str:
-    """The video's duration in seconds if ``path`` is a real MP4 with a decodable video
-    frame; otherwise a short reason it is not."""
+def _stream_problem(container: Any, quality: str) -> str | None:
+    """Why the file's streams are not what a render makes, or None."""
+    videos = container.streams.video
+    audios = container.streams.audio
+    subtitles = container.streams.subtitles
+    if len(videos) != 1:
+        return f"refused: the file has {len(videos)} video streams, not one"
+    if len(audios) > 1 or len(subtitles) > 1:
+        return "refused: the file has more than one audio or subtitle stream"
+    if len(container.streams) != len(videos) + len(audios) + len(subtitles):
+        return "refused: the file has streams that are not video, audio or subtitles"
+    video = videos[0]
+    if video.codec_context.name != "h264":
+        return f"refused: the video is {video.codec_context.name}, not H.264"
+    if audios and audios[0].codec_context.name != "aac":
+        return f"refused: the audio is {audios[0].codec_context.name}, not AAC"
+    if subtitles and subtitles[0].codec_context.name != "mov_text":
+        return f"refused: the subtitles are {subtitles[0].codec_context.name}, not mov_text"
+    max_width, max_height = QUALITY_FRAME_LIMITS.get(quality, QUALITY_FRAME_LIMITS["high"])
+    width, height = video.codec_context.width, video.codec_context.height
+    if not (0 < width <= max_width and 0 < height <= max_height):
+        return f"refused: the frame is {width}x{height}, larger than {quality} quality's {max_width}x{max_height}"
+    return None
+
+
+def _subtitle_cues(path: Path) -> tuple[SubtitleCue, ...]:
+    """The mov_text samples (a 16-bit length, then UTF-8 text) with their times."""
+    import av
+
+    cues: list[SubtitleCue] = []
+    with av.open(str(path), mode="r") as container:
+        if not container.streams.subtitles:
+            return ()
+        stream = container.streams.subtitles[0]
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.time_base is None or packet.size < 2:
+                continue
+            data = bytes(packet)
+            length = int.from_bytes(data[:2], "big")
+            text = " ".join(data[2:2 + length].decode("utf-8", errors="replace").split())[:MAX_CUE_CHARS]
+            start = float(packet.pts * packet.time_base)
+            end = start + float((packet.duration or 0) * packet.time_base)
+            if text and 0 <= start <= end:
+                cues.append(SubtitleCue(start, end, text))
+            if len(cues) >= MAX_SUBTITLE_CUES:
+                break
+    return tuple(sorted(cues, key=lambda cue: cue.start_s))
+
+
+def _probe_here(path: Path, quality: str) -> VideoFacts | str:
+    """See ``probe_mp4``; this runs in the checker process."""
     import av
 
     try:
         with av.open(str(path), mode="r") as container:
             if "mp4" not in container.format.name.split(","):
                 return f"refused: the file is {container.format.name}, not MP4"
-            if not container.streams.video:
-                return "refused: the file has no video stream"
+            problem = _stream_problem(container, quality)
+            if problem:
+                return problem
             stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            has_audio = bool(container.streams.audio)
             for _frame in container.decode(stream):
                 break
             else:
                 return "refused: the video stream has no frames"
+            duration = 0.0
             if container.duration is not None:
-                return float(container.duration) / 1_000_000  # av.time_base
-            if stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base)
-            return 0.0
+                duration = float(container.duration) / 1_000_000  # av.time_base
+            elif stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            if duration > MAX_VIDEO_DURATION_S:
+                return f"refused: the video says it lasts {duration:.0f} s, over {MAX_VIDEO_DURATION_S:.0f} s"
+        return VideoFacts(duration, width, height, has_audio, _subtitle_cues(path))
     except (av.error.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
         return f"refused: not a valid MP4 ({type(exc).__name__})"
-    return "refused: the file could not be read as a video"  # not reached; for the type checker
 
 
 def _probe_main(argv: list[str]) -> int:
@@ -218,8 +311,8 @@ def _probe_main(argv: list[str]) -> int:
         resource.setrlimit(resource.RLIMIT_CPU, (PROBE_CPU_S, PROBE_CPU_S))
     except (ImportError, ValueError, OSError):
         pass  # best effort: the parent's deadline still holds
-    result = _probe_here(Path(argv[1]))
-    answer = {"duration": result} if isinstance(result, float) else {"refused": result}
+    result = _probe_here(Path(argv[1]), argv[2] if len(argv) > 2 else "high")
+    answer = result.to_json() if isinstance(result, VideoFacts) else {"refused": result}
     sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
     return 0

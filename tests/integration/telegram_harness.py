@@ -64,7 +64,8 @@ class Mp4Sandbox(FakeSandbox):
         self.video = video
         self.delay_s = delay_s
 
-    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> FakeResult:
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
+               voice: object = None) -> FakeResult:
         result = super().render(code, scene_name, quality, prelude)
         if self.delay_s:
             time.sleep(self.delay_s)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from appliance.config import Settings
-from appliance.contracts import GeneratedCodeRejected, RenderResult, StoredVideo
+from appliance.contracts import GeneratedCodeRejected, RenderResult, StoredVideo, VoiceRequest
 from appliance.errors import AllProvidersFailed, GenerationError, StorageError, UnsupportedProblem
 from appliance.fakes import FAKE_VIDEO, GOOD_CODE, DirectoryStorage, ScriptedRenderer, ScriptedSource
 from appliance.metrics import Metrics
@@ -78,7 +78,8 @@ class RecordingRenderer(ScriptedRenderer):
         super().__init__(outcomes)
         self.results: list[RenderResult] = []
 
-    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult:
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
+               voice: VoiceRequest | None = None) -> RenderResult:
         result = super().render(code, scene_name, quality, prelude)
         if result.video_path is None:
             result.video_path = self.video_result().video_path  # a failed render that left a file
@@ -293,7 +294,8 @@ class SceneNameRecorder(ScriptedRenderer):
         super().__init__()
         self.scene_names: list[str] = []
 
-    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "") -> RenderResult:
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
+               voice: VoiceRequest | None = None) -> RenderResult:
         self.scene_names.append(scene_name)
         return super().render(code, scene_name, quality, prelude)
 

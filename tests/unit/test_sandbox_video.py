@@ -14,19 +14,25 @@ import pytest
 
 from appliance.sandbox import video
 from appliance.sandbox.result import RenderStatus
-from appliance.sandbox.video import _ChunkReader, _copy_single_member, file_kind_problem, probe_mp4
+from appliance.sandbox.video import VideoFacts, _ChunkReader, _copy_single_member, file_kind_problem, probe_mp4
 
 
-def write_video(path: Path, container_format: str, frames: int = 10) -> None:
+def write_video(path: Path, container_format: str, frames: int = 10, codec: str = "libx264",
+                size: tuple[int, int] = (64, 48), video_streams: int = 1) -> None:
     with av.open(str(path), mode="w", format=container_format) as container:
-        stream = container.add_stream("mpeg4", rate=Fraction(10, 1))
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        streams = []
+        for _ in range(video_streams):
+            stream = container.add_stream(codec, rate=Fraction(10, 1))
+            stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+            streams.append(stream)
         for index in range(frames):
-            image = np.full((48, 64, 3), index * 20, dtype=np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            image = np.full((size[1], size[0], 3), (index * 20) % 256, dtype=np.uint8)
+            for stream in streams:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                    container.mux(packet)
+        for stream in streams:
+            for packet in stream.encode():
                 container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
 
 
 def tar_stream(member: tarfile.TarInfo, content: bytes = b"") -> Iterator[bytes]:
@@ -103,8 +109,47 @@ def test_the_host_never_writes_through_an_existing_path(tmp_path: Path) -> None:
 def test_a_real_mp4_is_accepted_with_its_duration(tmp_path: Path) -> None:
     path = tmp_path / "real.mp4"
     write_video(path, "mp4", frames=10)
-    duration = probe_mp4(path)
-    assert isinstance(duration, float) and duration == pytest.approx(1.0, abs=0.15)
+    facts = probe_mp4(path, "low")
+    assert isinstance(facts, VideoFacts), facts
+    assert facts.duration_s == pytest.approx(1.0, abs=0.15)
+    assert (facts.width, facts.height, facts.has_audio, facts.subtitles) == (64, 48, False, ())
+
+
+@pytest.mark.parametrize(
+    ("options", "quality", "reason"),
+    [
+        ({"codec": "mpeg4"}, "high", "not H.264"),
+        ({"size": (1280, 720)}, "low", "larger than low quality's 854x480"),
+        ({"video_streams": 2}, "high", "2 video streams, not one"),
+    ],
+)
+def test_anything_but_one_h264_stream_of_the_quality_asked_for_is_refused(
+        tmp_path: Path, options: dict[str, object], quality: str, reason: str) -> None:
+    path = tmp_path / "video.mp4"
+    write_video(path, "mp4", frames=3, **options)  # type: ignore[arg-type]
+    result = probe_mp4(path, quality)
+    assert isinstance(result, str) and reason in result, result
+
+
+def test_subtitles_are_read_back_from_the_file(tmp_path: Path) -> None:
+    """The mov_text track a narrated render carries comes back as cues with their times."""
+    import shutil
+    import subprocess
+
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "ffmpeg (a CI system package) makes the subtitled file"
+    video_path = tmp_path / "plain.mp4"
+    write_video(video_path, "mp4", frames=30)
+    srt = tmp_path / "cues.srt"
+    srt.write_text("1\n00:00:00,200 --> 00:00:01,000\nSolve the equation\n\n"
+                   "2\n00:00:01,500 --> 00:00:02,500\nSubtract 3 from both sides.\n\n", encoding="utf-8")
+    subtitled = tmp_path / "subtitled.mp4"
+    subprocess.run([ffmpeg, "-loglevel", "error", "-i", str(video_path), "-i", str(srt), "-c:v", "copy",
+                    "-c:s", "mov_text", str(subtitled)], check=True)
+    facts = probe_mp4(subtitled, "low")
+    assert isinstance(facts, VideoFacts), facts
+    assert [(round(c.start_s, 1), round(c.end_s, 1), c.text) for c in facts.subtitles] == [
+        (0.2, 1.0, "Solve the equation"), (1.5, 2.5, "Subtract 3 from both sides.")]
 
 
 @pytest.mark.parametrize(
@@ -141,8 +186,10 @@ def test_the_checker_process_gets_no_secrets(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("GROQ_API_KEY", "gsk_secret")
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:secret")
     seen = tmp_path / "environment"
-    _fake_checker(tmp_path, monkeypatch, f"env > {seen}\necho '{{\"duration\": 2.5}}'")
-    assert probe_mp4(tmp_path / "any.mp4") == 2.5
+    answer = '{"duration": 2.5, "width": 854, "height": 480, "has_audio": true, "subtitles": []}'
+    _fake_checker(tmp_path, monkeypatch, f"env > {seen}\necho '{answer}'")
+    facts = probe_mp4(tmp_path / "any.mp4")
+    assert isinstance(facts, VideoFacts) and facts.duration_s == 2.5 and facts.has_audio
     environment = seen.read_text()
     assert "secret" not in environment and "PYTHONPATH=" in environment
 

@@ -151,9 +151,9 @@ def test_allows_the_usual_scientific_imports() -> None:
 
 
 def test_refuses_a_missing_plugin_with_what_to_do_instead() -> None:
-    reason = rejection(scene_body("self.wait()", header="from manim import *\nfrom manim_voiceover import V\n"))
-    assert "plugin manim_voiceover is not installed" in reason
-    assert "Text" in reason
+    reason = rejection(scene_body("self.wait()", header="from manim import *\nfrom manim_slides import V\n"))
+    assert "plugin manim_slides is not installed" in reason
+    assert "use a plain Scene" in reason
 
 
 @pytest.mark.parametrize(

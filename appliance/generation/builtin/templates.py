@@ -15,6 +15,8 @@ not written here is a numpy expression printed by SymPy from a parsed formula
 
 from __future__ import annotations
 
+import re
+
 from appliance.generation.builtin.language import say
 from appliance.generation.builtin.worked import (
     Figure,
@@ -26,20 +28,22 @@ from appliance.generation.builtin.worked import (
 )
 
 SCENE_NAME = "SolutionScene"
-STEPS_PER_PAGE = 4
 MAX_STEPS = 8
 _COLOURS = {"BLUE", "GREEN", "ORANGE", "YELLOW", "RED", "WHITE", "TEAL", "PURPLE"}
 
 _HEADER = '''\
 from manim import *
+from manim_voiceover import VoiceoverScene
 import numpy
 
 # Written by the Manim Appliance built-in solver (kind: {kind}).
+# Narrated: every caption is also said (the sandbox's offline voice) and becomes a subtitle.
 
 TITLE = {title!r}
 PROBLEM = {problem!r}
 STEPS = {steps!r}
 ANSWER_WORD = {answer_word!r}
+ANSWER_SAID = {answer_said!r}
 ANSWER_LATEX = {answer_latex!r}
 ANSWER_TEXT = {answer_text!r}
 CAPTION = {caption!r}
@@ -48,7 +52,7 @@ CAPTION = {caption!r}
 _HELPERS = '''
 
 def fit(mobject, max_width, max_height):
-    """Scale a mobject down (never up) to fit a box."""
+    \"\"\"Scale a mobject down (never up) to fit a box.\"\"\"
     if mobject.width > max_width:
         mobject.scale_to_fit_width(max_width)
     if mobject.height > max_height:
@@ -56,53 +60,76 @@ def fit(mobject, max_width, max_height):
     return mobject
 
 
-class SolutionScene(Scene):
+def working_line(parts, width, height):
+    \"\"\"One line of working, split into parts so that a transform can match them.\"\"\"
+    return fit(MathTex(*parts, font_size=60), width, height)
+
+
+class SolutionScene(VoiceoverScene):
     def construct(self):
         self.caption = None
         title = fit(Text(TITLE, font_size=40, color=YELLOW), 12.5, 0.8).to_edge(UP, buff=0.35)
-        self.play(Write(title), run_time=1)
-        problem = fit(MathTex(PROBLEM, font_size=46), 12.5, 1.4).next_to(title, DOWN, buff=0.3)
-        self.play(FadeIn(problem, shift=DOWN * 0.2), run_time=1)
-        self.wait(0.5)
+        problem = fit(MathTex(PROBLEM, font_size=50), 12.5, 1.4).next_to(title, DOWN, buff=0.3)
+        with self.voiceover(text=TITLE):
+            self.play(Write(title), run_time=1)
+            self.play(FadeIn(problem, shift=DOWN * 0.2), run_time=1)
         top = problem.get_bottom()[1] - 0.3
 {body}
 
-    def narrate(self, words):
-        """Replace the caption at the bottom of the frame."""
-        new = fit(Text(words, font_size=28), 13.0, 0.55).to_edge(DOWN, buff=0.35)
-        if self.caption is None:
-            self.play(FadeIn(new), run_time=0.4)
-        else:
-            self.play(FadeOut(self.caption), FadeIn(new), run_time=0.4)
+    def narrate(self, words, *animations):
+        \"\"\"Say ``words`` (voice, subtitle and the caption at the bottom) while ``animations``
+        play; the next step starts only when the voice has finished.\"\"\"
+        new = fit(Text(words, font_size=30), 13.0, 0.6).to_edge(DOWN, buff=0.3)
+        with self.voiceover(text=words) as tracker:
+            if self.caption is None:
+                self.play(FadeIn(new), run_time=0.4)
+            else:
+                self.play(FadeOut(self.caption), FadeIn(new), run_time=0.4)
+            if animations:
+                self.play(*animations, run_time=max(0.8, min(2.0, tracker.get_remaining_duration() * 0.8)))
         self.caption = new
 
-    def show_steps(self, top, left, right, bottom=-2.9):
-        """The steps, a page of lines at a time, each with its caption."""
+    def show_steps(self, top, left, right, bottom=-2.6):
+        \"\"\"The working: one line at a time, large, each transformed into the next (the parts
+        that stay move into place, the parts that change are written in yellow); the line
+        before stays above, smaller, so the step from one to the next can be followed.\"\"\"
         width = right - left
-        for start in range(0, len(STEPS), {per_page}):
-            page = STEPS[start:start + {per_page}]
-            rows = [fit(MathTex(latex, font_size=44), width, 1.3) if latex else None for _, latex in page]
-            shown = VGroup(*[row for row in rows if row is not None])
-            if len(shown) > 0:
-                shown.arrange(DOWN, buff=0.35)
-                fit(shown, width, top - bottom)
-                shown.move_to([(left + right) / 2, (top + bottom) / 2, 0])
-            for (words, _), row in zip(page, rows):
+        centre = numpy.array([(left + right) / 2, bottom + (top - bottom) * 0.38, 0])
+        current = None
+        earlier = None
+        for words, parts in STEPS:
+            if not parts:
                 self.narrate(words)
-                if row is not None:
-                    self.play(Write(row), run_time=1.2)
-                self.wait(0.8)
-            if len(shown) > 0:
-                self.play(FadeOut(shown), run_time=0.5)
+                continue
+            line = working_line(parts, width, 1.7).move_to(centre)
+            if current is None:
+                self.narrate(words, Write(line))
+            else:
+                kept = set(part.get_tex_string() for part in current.submobjects)
+                for part in line.submobjects:
+                    if part.get_tex_string() not in kept:
+                        part.set_color(YELLOW)
+                moving = [TransformMatchingTex(current.copy(), line)]
+                above = current.copy().set_color(GREY_B).scale(0.6)
+                above.move_to([centre[0], (top + line.get_top()[1]) / 2, 0])
+                fit(above, width, max(0.3, top - line.get_top()[1] - 0.2))
+                moving.append(FadeOut(current))
+                moving.append(FadeIn(above) if earlier is None else ReplacementTransform(earlier, above))
+                self.narrate(words, *moving)
+                earlier = above
+            current = line
+        leaving = [mobject for mobject in (current, earlier) if mobject is not None]
+        if leaving:
+            self.play(*[FadeOut(mobject) for mobject in leaving], run_time=0.5)
 
     def show_answer(self, keep, centre, width):
-        """Clear everything but ``keep`` and box the answer at ``centre``."""
-        label = Text(ANSWER_WORD, font_size=34, color=YELLOW)
+        \"\"\"Clear everything but ``keep`` and box the answer at ``centre``.\"\"\"
+        label = Text(ANSWER_WORD, font_size=36, color=YELLOW)
         if ANSWER_LATEX:
-            body = MathTex(ANSWER_LATEX, font_size=48)
+            body = MathTex(ANSWER_LATEX, font_size=60)
         else:
-            body = Text(ANSWER_TEXT.replace("; ", "\\n"), font_size=34, line_spacing=1.2)
-        fit(body, width - 0.6, 2.6)
+            body = Text(ANSWER_TEXT.replace("; ", "\\n"), font_size=36, line_spacing=1.2)
+        fit(body, width - 0.6, 2.8)
         answer = VGroup(label, body).arrange(DOWN, buff=0.4).move_to(centre)
         box = SurroundingRectangle(body, color=YELLOW, buff=0.25)
         # Parts of a kept group were added one by one, so compare whole families.
@@ -111,9 +138,10 @@ class SolutionScene(Scene):
         if leaving:
             self.play(*[FadeOut(mobject) for mobject in leaving], run_time=0.6)
         self.caption = None
-        self.play(FadeIn(label), Write(body), run_time=1.2)
-        self.play(Create(box), run_time=0.6)
-        self.wait(2.5)
+        with self.voiceover(text=ANSWER_SAID):
+            self.play(FadeIn(label), Write(body), run_time=1.2)
+            self.play(Create(box), run_time=0.6)
+        self.wait(1.5)
 '''
 
 _BODY_STEPS_THEN_FIGURE = '''\
@@ -157,8 +185,7 @@ _GRAPH_METHOD = '''
                            "decimal_number_config": {"num_decimal_places": NUMBER_DECIMALS[1]}},
         ).move_to(LEFT * 1.9 + DOWN * 0.45)
         axis_labels = axes.get_axis_labels(x_label=MathTex("x"), y_label=MathTex("y"))
-        self.narrate(CAPTION)
-        self.play(Create(axes), FadeIn(axis_labels), run_time=1.5)
+        self.narrate(CAPTION, Create(axes), FadeIn(axis_labels))
         legend_rows = []
         for function, segments, colour, label in CURVES:
             pieces = VGroup(*[
@@ -214,8 +241,7 @@ _NUMBER_LINE_METHOD = '''
         line = NumberLine(x_range=LINE_RANGE, length=11, include_numbers=True, font_size=28,
                           decimal_number_config={"num_decimal_places": LINE_DECIMALS}).move_to(DOWN * 0.6)
         variable = MathTex("x", font_size=36).next_to(line, RIGHT, buff=0.25)
-        self.narrate(CAPTION)
-        self.play(Create(line), FadeIn(variable), run_time=1.5)
+        self.narrate(CAPTION, Create(line), FadeIn(variable))
         if ANSWER_LATEX:
             statement = fit(MathTex(ANSWER_LATEX, font_size=44, color=YELLOW), 12, 1.2).next_to(line, UP, buff=1.2)
             self.play(Write(statement), run_time=1)
@@ -375,13 +401,86 @@ def _figure_code(figure: Figure | None) -> tuple[str, str]:
     return "", ""
 
 
+# LaTeX that must stay in one piece: an environment, \\left...\\right pairs, alignment.
+_UNSPLITTABLE = re.compile(r"\\(left|right|begin|end)\b|&|\\\\")
+_TOP_LEVEL_BREAK = re.compile(r"\s*(=|<|>|\\leq?|\\geq?|\\neq|\\approx|\\Rightarrow|\\quad|\+|-|\\pm)\s*")
+
+
+def working_parts(latex: str) -> list[str]:
+    """``latex`` split before each top-level relation and + or - sign ("2x", "+ 3", "- 3",
+    "=", "11", "- 3"), so that Manim's TransformMatchingTex can move the parts one step keeps
+    into the next and the parts that change stand out. Manim typesets every part on its own,
+    so each part is a balanced piece of LaTeX; anything that cannot be cut safely is one part.
+    """
+    latex = latex.strip()
+    if not latex or _UNSPLITTABLE.search(latex):
+        return [latex] if latex else []
+    parts: list[str] = []
+    depth = 0
+    piece_start = 0
+    index = 0
+    while index < len(latex):
+        char = latex[index]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return [latex]
+        elif depth == 0:
+            match = _TOP_LEVEL_BREAK.match(latex, index)
+            if match and match.group(0).strip() and latex[piece_start:index].strip():
+                parts.append(latex[piece_start:index].strip())
+                relation = match.group(1)
+                if relation in ("+", "-", "\\pm"):
+                    piece_start = index  # a sign starts the next term: "+ 3"
+                    index = match.end()
+                    continue
+                parts.append(relation)
+                piece_start = index = match.end()
+                continue
+        index += 1
+    if depth != 0:
+        return [latex]
+    tail = latex[piece_start:].strip()
+    if tail:
+        parts.append(tail)
+    return [" ".join(part.split()) for part in parts if part]
+
+
+# Said aloud as it is written only when a speech synthesizer reads it right in every
+# language: letters, digits, = and a few separators. Anything else is said as the word only.
+_SPEAKABLE_ANSWER = re.compile(r"^[\w\s=.,;:+()/-]{1,80}$")
+
+
+def spoken_answer(worked: Worked, language: str) -> str:
+    word = say("answer", language)
+    text = worked.answer_text.strip()
+    if text and _SPEAKABLE_ANSWER.match(text) and not re.search(r"[a-z]{2,}\(", text):
+        return f"{word}: {text.replace(';', ',')}."
+    return f"{word}."
+
+
+def narration_texts(worked: Worked, language: str) -> list[str]:
+    """What the scene says, in order: the title, each step, the figure, the answer (the
+    subtitles carry the same texts; tests compare them)."""
+    said = [worked.title] + [step.say for step in worked.steps[:MAX_STEPS]]
+    if worked.figure is not None:
+        said.append(_caption(worked, language))
+    return said + [spoken_answer(worked, language)]
+
+
+def _caption(worked: Worked, language: str) -> str:
+    return getattr(worked.figure, "caption", "") or say("graph", language)
+
+
 def scene_code(worked: Worked, language: str) -> str:
     """The complete scene source for a worked solution."""
-    steps = [(step.say, step.latex) for step in worked.steps][:MAX_STEPS]
-    caption = getattr(worked.figure, "caption", "") or say("graph", language)
+    steps = [(step.say, working_parts(step.latex)) for step in worked.steps][:MAX_STEPS]
     header = _HEADER.format(kind=worked.kind, title=worked.title, problem=worked.problem_latex, steps=steps,
-                            answer_word=say("answer", language), answer_latex=worked.answer_latex,
-                            answer_text=worked.answer_text, caption=caption)
+                            answer_word=say("answer", language), answer_said=spoken_answer(worked, language),
+                            answer_latex=worked.answer_latex, answer_text=worked.answer_text,
+                            caption=_caption(worked, language))
     figure_data, figure_method = _figure_code(worked.figure)
     if not figure_method:
         body = _BODY_STEPS_ONLY
@@ -389,5 +488,5 @@ def scene_code(worked: Worked, language: str) -> str:
         body = _BODY_FIGURE_FIRST
     else:
         body = _BODY_STEPS_THEN_FIGURE
-    helpers = _HELPERS.replace("{body}", body.rstrip("\n")).replace("{per_page}", str(STEPS_PER_PAGE))
+    helpers = _HELPERS.replace("{body}", body.rstrip("\n"))
     return header + figure_data + helpers + figure_method

@@ -1,0 +1,124 @@
+"""The appliance's voice inside the sandbox: speech for narrated scenes, offline.
+
+The runner calls ``configure`` with the render request's ``voice`` part before the scene
+runs. ``speak(text)`` then returns a clip: a WAV file and its duration.
+
+- engine "espeak-ng": the Debian espeak-ng synthesizer in this image, in the problem's
+  language (en, es, ru, de, fr); no network, no model files.
+- engine "clips": the appliance synthesized the narration itself (a better voice through
+  an OpenAI-compatible speech endpoint; keys never enter the sandbox) and put one WAV per
+  text under /work/voice-clips, named in ``clips``; a text without a clip falls back to
+  espeak-ng.
+- voice off: no sound at all, but the same pacing, estimated from the text's length, so a
+  silent video still leaves time to read each caption (and subtitles are still made).
+
+Runs under the image's Python only: standard library.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+VOICE_DIR = Path("/work/voice")
+CLIPS_DIR = Path("/work/voice-clips")
+LANGUAGES = {"en": "en-us", "es": "es", "ru": "ru", "de": "de", "fr": "fr"}
+WORDS_PER_MINUTE = 155
+SILENT_CHARS_PER_SECOND = 14.0  # a reading pace for a caption with no voice
+MAX_TEXT_CHARS = 600
+ESPEAK_TIMEOUT_S = 30
+
+_BOOKMARK = re.compile(r"<bookmark\s+mark\s*=\s*['\"]([^'\"]*)['\"]\s*/>")
+
+
+@dataclass
+class VoiceSettings:
+    enabled: bool = True
+    language: str = "en"
+    engine: str = "espeak-ng"
+    clips: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Clip:
+    text: str
+    path: Path | None  # None: voice off (pacing only)
+    duration: float
+    engine: str
+
+
+SETTINGS = VoiceSettings()
+SPOKEN: list[Clip] = []  # every clip handed out, in order (the runner reports the engines used)
+
+
+def configure(request_voice: object) -> None:
+    """Take the request's ``voice`` object (anything else: the defaults, voice on)."""
+    global SETTINGS
+    settings = VoiceSettings()
+    if isinstance(request_voice, dict):
+        settings.enabled = bool(request_voice.get("enabled", True))
+        language = str(request_voice.get("language") or "en")
+        settings.language = language if language in LANGUAGES else "en"
+        clips = request_voice.get("clips")
+        if isinstance(clips, dict):
+            settings.clips = {str(text): str(name) for text, name in clips.items()}
+            settings.engine = "clips"
+    SETTINGS = settings
+
+
+def plain_text(text: str) -> str:
+    """What is said: the text without bookmarks and without runs of spaces."""
+    return " ".join(_BOOKMARK.sub(" ", text).split())
+
+
+def bookmark_offsets(text: str) -> dict[str, int]:
+    """Each bookmark's position in the plain text (characters before it)."""
+    offsets: dict[str, int] = {}
+    said = ""
+    position = 0
+    for match in _BOOKMARK.finditer(text):
+        said += text[position:match.start()]
+        offsets[match.group(1)] = len(" ".join(said.split()))
+        position = match.end()
+    return offsets
+
+
+def wav_duration(path: Path) -> float:
+    with wave.open(str(path), "rb") as audio:
+        return audio.getnframes() / float(audio.getframerate())
+
+
+def _espeak(text: str, destination: Path) -> None:
+    voice = LANGUAGES.get(SETTINGS.language, "en-us")
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(WORDS_PER_MINUTE), "-w", str(destination), "--", text],
+        check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        timeout=ESPEAK_TIMEOUT_S)
+
+
+def speak(text: str) -> Clip:
+    """A clip saying ``text`` (bookmarks removed)."""
+    said = plain_text(text)[:MAX_TEXT_CHARS]
+    if not SETTINGS.enabled or not said:
+        clip = Clip(said, None, max(1.0, len(said) / SILENT_CHARS_PER_SECOND), "none")
+        SPOKEN.append(clip)
+        return clip
+    VOICE_DIR.mkdir(parents=True, exist_ok=True)
+    if SETTINGS.clips and said in SETTINGS.clips:
+        name = os.path.basename(SETTINGS.clips[said])
+        supplied = CLIPS_DIR / name
+        try:
+            clip = Clip(said, supplied, wav_duration(supplied), "clips")
+            SPOKEN.append(clip)
+            return clip
+        except (OSError, EOFError, wave.Error):
+            pass  # a missing or broken clip: the offline voice says it instead
+    destination = VOICE_DIR / f"{len(SPOKEN):03d}.wav"
+    _espeak(said, destination)
+    clip = Clip(said, destination, wav_duration(destination), "espeak-ng")
+    SPOKEN.append(clip)
+    return clip

@@ -1,0 +1,1 @@
+"""Speech services by upstream's names; every one speaks with the appliance's voice."""
