@@ -16,6 +16,7 @@ contracts with the real result types live beside them in ``appliance.fakes``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -115,16 +116,41 @@ VOICE_ENGINES: tuple[str, ...] = ("espeak-ng", "clips", "none")
 
 
 @dataclass(frozen=True)
+class SpeechClip:
+    """One narration spoken by the operator's speech endpoint: checked WAV bytes (PCM)."""
+
+    text: str
+    wav: bytes
+    duration_s: float
+
+    @property
+    def file_name(self) -> str:
+        return f"{hashlib.sha256(self.text.encode('utf-8')).hexdigest()[:16]}.wav"
+
+
+class SpeechSynthesizer(Protocol):
+    """A better voice than the sandbox's own (an OpenAI-compatible speech endpoint through
+    litellm). Never raises: an empty tuple means "let the sandbox's espeak-ng speak"."""
+
+    def synthesize(self, texts: Sequence[str], language: str) -> tuple[SpeechClip, ...]: ...
+
+
+@dataclass(frozen=True)
 class VoiceRequest:
-    """How a render narrates: the voice on or off, and its language. With the voice off a
-    narrated scene keeps its pacing and subtitles and has no sound."""
+    """How a render narrates: the voice on or off, its language, and clips the appliance
+    synthesized itself (the sandbox speaks any text without a clip with espeak-ng). With the
+    voice off a narrated scene keeps its pacing and subtitles and has no sound."""
 
     enabled: bool = True
     language: str = "en"
+    clips: tuple[SpeechClip, ...] = ()
 
-    def for_sandbox(self) -> dict[str, bool | str]:
+    def for_sandbox(self) -> dict[str, object]:
         language = self.language if self.language in VOICE_LANGUAGES else "en"
-        return {"enabled": self.enabled, "language": language}
+        request: dict[str, object] = {"enabled": self.enabled, "language": language}
+        if self.enabled and self.clips:
+            request["clips"] = {clip.text: clip.file_name for clip in self.clips}
+        return request
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,14 @@ from appliance.contracts import (
     RenderStatus,
     RepairFeedback,
     StoredVideo,
+    SubtitleCue,
     VoiceRequest,
 )
 from appliance.errors import CodeRejected, NotFound
 from appliance.validation import validate_and_repair
 
 FAKE_VIDEO = b"\x00\x00\x00\x18ftypmp42fake-video"
+FAKE_STEPS = ["Subtract 3 from both sides: 2x = 8", "Divide both sides by 2: x = 4"]
 GOOD_CODE = (
     "from manim import *\n\nclass SolutionScene(Scene):\n    def construct(self):\n"
     "        self.play(Create(Circle()))\n"
@@ -46,8 +48,9 @@ class ScriptedSource:
 
     def __init__(self, script: list[str | Exception] | None = None, provider: str = "openai",
                  delay_s: float = 0.0, answer_text: str | None = "x = 4",
-                 answer_check: AnswerCheck = "verified") -> None:
+                 answer_check: AnswerCheck = "verified", steps: list[str] | None = None) -> None:
         self.script = list(script or [])
+        self.steps = list(steps if steps is not None else FAKE_STEPS)
         self.calls: list[tuple[str, RepairFeedback | None]] = []
         self.provider = provider
         self.delay_s = delay_s  # a real model takes a moment; 0 answers at once
@@ -75,7 +78,7 @@ class ScriptedSource:
             raise GeneratedCodeRejected(exc.reason, code, self.provider, model) from exc
         return GeneratedScene(code=checked.code, scene_name=checked.scene_name, provider=self.provider,
                               model=model, answer_text=self.answer_text, answer_check=self.answer_check,
-                              repairs=list(checked.repairs))
+                              repairs=list(checked.repairs), steps=list(self.steps))
 
     def describe(self) -> str:
         return f"LLM chain: {self.provider}/fake (scripted)"
@@ -86,33 +89,39 @@ class ScriptedSource:
 
 class ScriptedRenderer:
     """An ``EngineSandbox`` that plays a script of statuses (``ok`` when it runs out). An
-    ``ok`` render writes ``FAKE_VIDEO`` to a temporary file the caller owns. ``hold``
-    keeps every render waiting (up to 30 s) until it is set."""
+    ``ok`` render writes ``FAKE_VIDEO`` to a temporary file the caller owns, "narrated" as
+    the real sandbox would report it (a voice when asked for, one subtitle either way).
+    ``hold`` keeps every render waiting (up to 30 s) until it is set."""
 
     def __init__(self, outcomes: list[str] | None = None, hold: threading.Event | None = None) -> None:
         self.outcomes = list(outcomes or [])
         self.rendered: list[str] = []
+        self.voices: list[VoiceRequest | None] = []
         self.hold = hold
         self.started = threading.Event()
 
     def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
                voice: VoiceRequest | None = None) -> RenderResult:
         self.rendered.append(code)
+        self.voices.append(voice)
         self.started.set()
         if self.hold is not None:
             self.hold.wait(30)
         status = RenderStatus(self.outcomes.pop(0) if self.outcomes else "ok")
         if status is not RenderStatus.OK:
             return RenderResult(status, exit_code=1, stderr_tail=f"NameError: boom ({status})", duration_s=0.01)
-        return self.video_result()
+        return self.video_result(voice=voice)
 
     @staticmethod
-    def video_result(content: bytes = FAKE_VIDEO) -> RenderResult:
+    def video_result(content: bytes = FAKE_VIDEO, voice: VoiceRequest | None = None) -> RenderResult:
         handle, name = tempfile.mkstemp(suffix=".mp4")
         with open(handle, "wb") as out:
             out.write(content)
+        spoken = voice is not None and voice.enabled
         return RenderResult(RenderStatus.OK, exit_code=0, duration_s=0.01, video_path=Path(name),
-                            video_size_bytes=len(content))
+                            video_size_bytes=len(content), video_duration_s=2.0, video_width=854, video_height=480,
+                            has_audio=spoken, voice_engine="espeak-ng" if spoken else "none",
+                            subtitles=(SubtitleCue(0.0, 1.5, "Subtract 3 from both sides"),))
 
     def ping(self, timeout_s: float | None = None) -> None:
         return None

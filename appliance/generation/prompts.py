@@ -10,7 +10,7 @@ format is fixed so it can be parsed without a second model call::
     ANSWER: x = 4
     ```python
     from manim import *
-    class SolutionScene(Scene): ...
+    class SolutionScene(VoiceoverScene): ...
     ```
 
 Code extraction from the reply belongs to ``appliance.validation``; this module
@@ -72,7 +72,7 @@ ANSWER: <the final answer only, e.g. x = 4  or  x = -2, x = 3>
 Rules for the code (Manim Community v{MANIM_VERSION}):
 - Begin with `from manim import *`. You may also `import numpy as np` and `import math`. \
 No other imports, no files, no network, no input(), no os/sys/subprocess.
-- Define exactly one scene: `class {SCENE_CLASS_NAME}(Scene):` with `def construct(self):`.
+- Define exactly one scene: `class {SCENE_CLASS_NAME}(VoiceoverScene):` with `def construct(self):`, after `from manim_voiceover import VoiceoverScene`. Narrate every step: wrap its animations in `with self.voiceover(text="<one or two spoken sentences: what is done and why>") as tracker:` and give the main animation `run_time=tracker.duration` (the voice and the subtitles come from that text; do not call set_speech_service, the renderer supplies the voice). Write the spoken text for the ear: words, not LaTeX or symbols ("x squared", not "x^2"), in the problem's language.
 - Use the current names: Create (not ShowCreation), Write, FadeIn, FadeOut, Transform, \
 ReplacementTransform, TransformMatchingTex, Indicate, Circumscribe; Text (not TextMobject); \
 MathTex and Tex (not TexMobject); Axes (not GraphScene); SurroundingRectangle; VGroup.
@@ -91,13 +91,17 @@ at the top with .to_edge(UP); stack lines with VGroup(...).arrange(DOWN, buff=0.
 line with .scale_to_fit_width(12) when it is wider than that. Text must never overlap other text: \
 FadeOut what is no longer needed before writing in the same place, or move it aside with \
 .animate.to_edge(...). Keep at most about five lines of text on screen at once.
-- Timing: the whole video lasts roughly 20 to 60 seconds. Give each step a self.play(...) with \
-run_time between 1 and 2 and a self.wait(1); finish by highlighting the final answer (for example \
-with SurroundingRectangle) and self.wait(2).
-- No images, SVG files, sounds, updaters that never stop, or loops over more than a few dozen items.
+- Timing: the whole video lasts roughly 30 to 90 seconds; each voiceover block lasts as long as \
+its sentence, so no self.wait is needed inside it. Finish by highlighting the final answer (for \
+example with SurroundingRectangle) inside a last voiceover that says the answer, then self.wait(2).
+- No images, SVG files, sound files, updaters that never stop, or loops over more than a few dozen items.
 
 Content:
-- Show the problem, then each step of STEPS on screen, then the final answer.
+- Show the problem, then each step of STEPS on screen as worked lines: the operation applied to \
+what is on screen (e.g. subtract 3 from both sides: 2x + 3 - 3 = 11 - 3), then its result, \
+transforming one line into the next with TransformMatchingTex; name a rule and substitute its parts \
+(product rule: u, v, u', v'); then the final answer, and a check where it makes sense (substitute \
+the answer back and show both sides agree).
 - The answer on screen must be exactly the ANSWER line. Check your arithmetic before answering.
 """
 

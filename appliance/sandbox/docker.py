@@ -20,12 +20,14 @@ here (``docker.DockerClient``, ``Container``) are ``Any`` to mypy.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import math
 import os
 import re
 import socket
+import tarfile
 import threading
 import time
 import uuid
@@ -67,6 +69,7 @@ LABEL_MANIM_VERSION = "manim-appliance.manim-version"
 RENDER_UID = 10001  # the image's `render` user (sandbox_image/Dockerfile)
 RUNNER = ["/opt/manim/bin/python", "-I", "/opt/manim-appliance/runner.py"]
 WORK_DIR = "/work"
+CLIPS_DIR = "voice-clips"  # under WORK_DIR: where the runner's appliance_voice looks for clips
 OUTPUT_PATH = "/work/output/video.mp4"
 BUILD_COMMAND = "appliance sandbox build"
 
@@ -327,6 +330,8 @@ class DockerSandbox:
         self, started: StartedContainer, code: str, scene_name: str, quality: str, prelude: str, deadline: float,
         voice: VoiceRequest,
     ) -> RenderResult:
+        if voice.enabled and voice.clips and not self._hand_clips(started, voice):
+            voice = VoiceRequest(voice.enabled, voice.language)  # espeak-ng says everything instead
         request = json.dumps({"code": code, "scene": scene_name, "quality": quality, "prelude": prelude,
                               "encoder_preset": self.settings.render_encoder_preset,
                               "voice": voice.for_sandbox()})
@@ -365,6 +370,26 @@ class DockerSandbox:
         ))
         tail = summarize_stderr(stderr) if status is RenderStatus.SCENE_ERROR else summarize_stderr(stderr, 600)
         return RenderResult(status, exit_code=exit_code, stderr_tail=tail, detail=detail)
+
+    def _hand_clips(self, started: StartedContainer, voice: VoiceRequest) -> bool:
+        """Put the appliance's speech clips into the container's /work before its request:
+        audio only (no key or URL goes in), owned by the render user. False if the engine
+        refused, and the render goes on with the sandbox's own voice."""
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            folder = tarfile.TarInfo(CLIPS_DIR)
+            folder.type, folder.mode, folder.uid, folder.gid = tarfile.DIRTYPE, 0o700, RENDER_UID, RENDER_UID
+            tar.addfile(folder)
+            for clip in voice.clips:
+                member = tarfile.TarInfo(f"{CLIPS_DIR}/{clip.file_name}")
+                member.size, member.mode, member.uid, member.gid = len(clip.wav), 0o600, RENDER_UID, RENDER_UID
+                tar.addfile(member, io.BytesIO(clip.wav))
+        try:
+            with translate_docker_errors("cannot hand the narration to the sandbox"):
+                return bool(self._client.api.put_archive(started.id, WORK_DIR, archive.getvalue()))
+        except SandboxError as exc:
+            log.warning("%s; the sandbox's own voice speaks instead", exc)
+            return False
 
     def _collect_video(self, started: StartedContainer, quality: str, voice_engine: str | None) -> RenderResult:
         """The OK result once the runner said "done"."""

@@ -14,7 +14,7 @@ import pytest
 from appliance.config import Settings
 from appliance.contracts import GeneratedCodeRejected, RenderResult, StoredVideo, VoiceRequest
 from appliance.errors import AllProvidersFailed, GenerationError, StorageError, UnsupportedProblem
-from appliance.fakes import FAKE_VIDEO, GOOD_CODE, DirectoryStorage, ScriptedRenderer, ScriptedSource
+from appliance.fakes import FAKE_STEPS, FAKE_VIDEO, GOOD_CODE, DirectoryStorage, ScriptedRenderer, ScriptedSource
 from appliance.metrics import Metrics
 from appliance.models import ProcessingJob, ProcessingStatus, UserSession
 from appliance.pipeline import Interrupted, Pipeline, safe_run
@@ -41,9 +41,9 @@ class Rig:
                                  self.metrics, self.published.append, prelude="# prelude")
         self.session = self.store.create_session(UserSession.new(channel="api"))
 
-    def queue(self, problem: str = "Solve 2x + 3 = 11") -> str:
-        job = self.store.create_job(ProcessingJob.new(self.session.session_id, problem, quality="low"),
-                                    max_active=10)
+    def queue(self, problem: str = "Solve 2x + 3 = 11", voice: bool = True, language: str | None = None) -> str:
+        job = self.store.create_job(ProcessingJob.new(self.session.session_id, problem, quality="low", voice=voice,
+                                                      language=language), max_active=10)
         return job.job_id
 
     def statuses(self, job_id: str) -> list[ProcessingStatus]:
@@ -343,3 +343,43 @@ def test_a_job_with_no_attempt_left_records_why(rig_factory) -> None:  # type: i
     job = rig.pipeline.run(job_id)
     assert job.status is S.FAILED and job.failure_reason == "attempts_exhausted"
     assert job.last_error == "all 3 attempts were used before this run"
+
+
+def test_the_steps_are_on_the_job_before_the_render_starts(rig_factory) -> None:  # type: ignore[no-untyped-def]
+    """The person can read the solution while the video renders."""
+    hold = threading.Event()
+    renderer = ScriptedRenderer(hold=hold)
+    rig = rig_factory(renderer=renderer, source=ScriptedSource(steps=["Subtract 3: 2x = 8", "Divide by 2: x = 4"]))
+    job_id = rig.queue()
+    worker = threading.Thread(target=rig.pipeline.run, args=(job_id,))
+    worker.start()
+    try:
+        assert renderer.started.wait(10)
+        rendering = rig.store.get_job(job_id)
+        assert rendering.status is S.RENDERING
+        assert rendering.steps == ["Subtract 3: 2x = 8", "Divide by 2: x = 4"]
+        assert any(job.steps for job in rig.published if job.status is S.CODE_VALIDATING)
+    finally:
+        hold.set()
+        worker.join(10)
+    assert rig.store.get_job(job_id).status is S.READY
+
+
+@pytest.mark.parametrize("voice", [True, False])
+def test_the_render_is_asked_for_the_jobs_voice_and_what_spoke_is_recorded(rig_factory, voice: bool) -> None:  # type: ignore[no-untyped-def]
+    renderer = ScriptedRenderer()
+    rig = rig_factory(renderer=renderer)
+    job = rig.pipeline.run(rig.queue("Реши уравнение 2x + 3 = 11", voice=voice, language="ru"))
+    assert renderer.voices == [VoiceRequest(enabled=voice, language="ru")]
+    assert job.status is S.READY and job.voice is voice
+    assert job.voice_engine == ("espeak-ng" if voice else "none")
+    assert job.voice_language == ("ru" if voice else None)
+    assert job.subtitles == [{"start_s": 0.0, "end_s": 1.5, "text": "Subtract 3 from both sides"}]
+    assert (job.video_duration_seconds, job.video_width, job.video_height) == (2.0, 854, 480)
+
+
+def test_a_cached_scene_brings_its_steps(rig_factory) -> None:  # type: ignore[no-untyped-def]
+    rig = rig_factory(code_cache=True)
+    rig.pipeline.run(rig.queue())
+    again = rig.pipeline.run(rig.queue())
+    assert again.code_cache_hit and again.steps == FAKE_STEPS

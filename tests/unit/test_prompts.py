@@ -24,12 +24,21 @@ def test_the_system_prompt_is_written_for_the_installed_manim() -> None:
     for current in ("Create (not ShowCreation)", "Text (not TextMobject)", "MathTex", "axes.plot(", ".animate"):
         assert current in SYSTEM_PROMPT
     assert "np.array([x, y, 0])" in SYSTEM_PROMPT
-    assert "class SolutionScene(Scene):" in SYSTEM_PROMPT
+    assert "class SolutionScene(VoiceoverScene):" in SYSTEM_PROMPT
     assert "from manim import *" in SYSTEM_PROMPT
 
 
+def test_the_system_prompt_asks_for_narrated_worked_steps() -> None:
+    """Scenes narrate the way manim-voiceover documents it; the sandbox supplies the voice."""
+    for narrated in ("from manim_voiceover import VoiceoverScene", "with self.voiceover(text=",
+                     "run_time=tracker.duration", "do not call set_speech_service"):
+        assert narrated in SYSTEM_PROMPT
+    for worked in ("2x + 3 - 3 = 11 - 3", "TransformMatchingTex", "u, v, u', v'", "substitute"):
+        assert worked in SYSTEM_PROMPT
+
+
 def test_the_system_prompt_sets_a_time_budget_and_a_layout_that_avoids_overlap() -> None:
-    assert "20 to 60 seconds" in SYSTEM_PROMPT
+    assert "30 to 90 seconds" in SYSTEM_PROMPT
     for layout in ("to_edge(UP)", "arrange(DOWN", "scale_to_fit_width", "FadeOut", "never overlap"):
         assert layout in SYSTEM_PROMPT
 

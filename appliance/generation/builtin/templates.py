@@ -41,6 +41,7 @@ import numpy
 
 TITLE = {title!r}
 PROBLEM = {problem!r}
+PROBLEM_PARTS = {problem_parts!r}
 STEPS = {steps!r}
 ANSWER_WORD = {answer_word!r}
 ANSWER_SAID = {answer_said!r}
@@ -62,14 +63,15 @@ def fit(mobject, max_width, max_height):
 
 def working_line(parts, width, height):
     \"\"\"One line of working, split into parts so that a transform can match them.\"\"\"
-    return fit(MathTex(*parts, font_size=60), width, height)
+    return fit(MathTex(*parts, font_size=72), width, height)
 
 
 class SolutionScene(VoiceoverScene):
     def construct(self):
         self.caption = None
         title = fit(Text(TITLE, font_size=40, color=YELLOW), 12.5, 0.8).to_edge(UP, buff=0.35)
-        problem = fit(MathTex(PROBLEM, font_size=50), 12.5, 1.4).next_to(title, DOWN, buff=0.3)
+        problem = fit(MathTex(*PROBLEM_PARTS, font_size=50), 12.5, 1.4).next_to(title, DOWN, buff=0.3)
+        self.problem = problem
         with self.voiceover(text=TITLE):
             self.play(Write(title), run_time=1)
             self.play(FadeIn(problem, shift=DOWN * 0.2), run_time=1)
@@ -101,22 +103,22 @@ class SolutionScene(VoiceoverScene):
             if not parts:
                 self.narrate(words)
                 continue
-            line = working_line(parts, width, 1.7).move_to(centre)
-            if current is None:
-                self.narrate(words, Write(line))
-            else:
-                kept = set(part.get_tex_string() for part in current.submobjects)
-                for part in line.submobjects:
-                    if part.get_tex_string() not in kept:
-                        part.set_color(YELLOW)
-                moving = [TransformMatchingTex(current.copy(), line)]
+            line = working_line(parts, width, 1.8).move_to(centre)
+            # The first line grows out of the problem above; each later one out of the line before.
+            source = current if current is not None else self.problem
+            kept = set(part.get_tex_string() for part in source.submobjects)
+            for part in line.submobjects:
+                if part.get_tex_string() not in kept:
+                    part.set_color(YELLOW)
+            moving = [TransformMatchingTex(source.copy(), line)]
+            if current is not None:
                 above = current.copy().set_color(GREY_B).scale(0.6)
                 above.move_to([centre[0], (top + line.get_top()[1]) / 2, 0])
                 fit(above, width, max(0.3, top - line.get_top()[1] - 0.2))
                 moving.append(FadeOut(current))
                 moving.append(FadeIn(above) if earlier is None else ReplacementTransform(earlier, above))
-                self.narrate(words, *moving)
                 earlier = above
+            self.narrate(words, *moving)
             current = line
         leaving = [mobject for mobject in (current, earlier) if mobject is not None]
         if leaving:
@@ -477,7 +479,8 @@ def _caption(worked: Worked, language: str) -> str:
 def scene_code(worked: Worked, language: str) -> str:
     """The complete scene source for a worked solution."""
     steps = [(step.say, working_parts(step.latex)) for step in worked.steps][:MAX_STEPS]
-    header = _HEADER.format(kind=worked.kind, title=worked.title, problem=worked.problem_latex, steps=steps,
+    header = _HEADER.format(kind=worked.kind, title=worked.title, problem=worked.problem_latex,
+                            problem_parts=working_parts(worked.problem_latex) or [" "], steps=steps,
                             answer_word=say("answer", language), answer_said=spoken_answer(worked, language),
                             answer_latex=worked.answer_latex, answer_text=worked.answer_text,
                             caption=_caption(worked, language))
