@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from appliance.errors import ConfigError
 
-SANDBOX_IMAGE_VERSION = "2"
+SANDBOX_IMAGE_VERSION = "3"
 """Bumped whenever sandbox_image/ changes; the image is tagged and labelled with it."""
 
 MANIM_VERSION = "0.19.0"
@@ -104,6 +104,20 @@ def _string_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+TrustedNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _network_list(raw: str) -> tuple[TrustedNetwork, ...]:
+    """``ADDRESS[/PREFIX], ...`` -> networks (an address alone is a network of one)."""
+    networks: list[TrustedNetwork] = []
+    for entry in _string_list(raw):
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.2 or 172.16.0.0/12)") from None
+    return tuple(networks)
+
+
 def _model_list(raw: str) -> tuple[str, ...]:
     models = _string_list(raw)
     for model in models:
@@ -113,6 +127,17 @@ def _model_list(raw: str) -> tuple[str, ...]:
                 f"unknown provider {provider!r} in {model!r}; known: {', '.join(KNOWN_PROVIDERS)}"
             )
     return models
+
+
+def _speech_model(raw: str) -> str | None:
+    model = raw.strip()
+    if not model:
+        return None
+    provider, _, name = model.partition("/")
+    if provider != "openai" or not name:
+        raise ValueError("expected an OpenAI-compatible speech model, openai/NAME (e.g. openai/tts-1, or "
+                         "openai/kokoro with APPLIANCE_SPEECH_API_BASE)")
+    return model
 
 
 ENGINE_SCHEMES = ("tcp", "unix")
@@ -253,6 +278,11 @@ class Settings:
     render_quality: str = field(metadata=_row(
         "Sandbox", "APPLIANCE_RENDER_QUALITY", "medium", _choice(*QUALITIES),
         "Default video quality: low (480p15), medium (720p30) or high (1080p60)."))
+    voice_default: bool = field(metadata=_row(
+        "Sandbox", "APPLIANCE_VOICE_DEFAULT", "true", _parse_bool,
+        "Narrate videos with a voice unless a request says otherwise (web toggle, Telegram /voice, the API's "
+        "`voice` field, `appliance render --no-voice`). The voice is espeak-ng inside the sandbox, offline, in the "
+        "problem's language (en, es, ru, de, fr); subtitles are made either way."))
     render_encoder_preset: str = field(metadata=_row(
         "Sandbox", "APPLIANCE_RENDER_ENCODER_PRESET", "ultrafast",
         _choice("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"),
@@ -285,6 +315,10 @@ class Settings:
     llm_retries: int = field(metadata=_row(
         "Generation", "APPLIANCE_LLM_RETRIES", "1", _non_negative_int,
         "Retries of one provider (rate limits, timeouts) before moving to the next."))
+    model_calls_per_hour: int = field(metadata=_row(
+        "Generation", "APPLIANCE_MODEL_CALLS_PER_HOUR", "300", _positive_int,
+        "Model calls (each request to a provider, retries included) the appliance makes in any hour, across "
+        "every job, so a flood cannot drain a paid key. Once spent, jobs use the built-in solver and say so."))
     llm_temperature: float = field(metadata=_row(
         "Generation", "APPLIANCE_LLM_TEMPERATURE", "0.2", float,
         "Sampling temperature for scene generation."))
@@ -292,9 +326,11 @@ class Settings:
         "Generation", "APPLIANCE_MAX_ATTEMPTS", "3", _positive_int,
         "Generation attempts per job (each failed validation or render feeds the error back)."))
     max_interruptions: int = field(metadata=_row(
-        "Generation", "APPLIANCE_MAX_INTERRUPTIONS", "5", _positive_int,
-        "Restarts or crashes a job may live through: an interrupted attempt is not counted against the "
-        "job, but a job interrupted more often than this fails, saying so."))
+        "Generation", "APPLIANCE_MAX_INTERRUPTIONS", "20", _positive_int,
+        "Restarts or crashes a job may live through while it is being worked on (a waiting job is not "
+        "interrupted): an interrupted attempt is not counted against the job, but a job interrupted more "
+        "often than this fails, saying so. It stops a job that itself brings the appliance down from doing "
+        "so forever; an appliance killed ten times during one job still finishes it."))
     code_cache: bool = field(metadata=_row(
         "Generation", "APPLIANCE_CODE_CACHE", "true", _parse_bool,
         "Reuse validated scene code for the same problem asked again within a day."))
@@ -304,6 +340,30 @@ class Settings:
     max_code_bytes: int = field(metadata=_row(
         "Generation", "APPLIANCE_MAX_CODE_BYTES", "60000", _positive_int,
         "Largest scene code accepted from a model."))
+    speech_model: str | None = field(metadata=_row(
+        "Generation", "APPLIANCE_SPEECH_MODEL", "", _speech_model,
+        "A better narration voice: an OpenAI-compatible speech model through litellm, e.g. openai/tts-1 "
+        "(OpenAI), or openai/kokoro with APPLIANCE_SPEECH_API_BASE for a local Kokoro or Piper server speaking "
+        "that API. The appliance asks it for every narration of a scene before the render (the key never enters "
+        "the sandbox); if any of them fails (no answer, an HTTP error, a timeout, audio that is not a short "
+        "16-bit PCM WAV) the sandbox's offline espeak-ng says the whole video instead, so one video never has two "
+        "voices. Empty: espeak-ng only."))
+    speech_voice: str = field(metadata=_row(
+        "Generation", "APPLIANCE_SPEECH_VOICE", "alloy", _string,
+        "Voice of APPLIANCE_SPEECH_MODEL (OpenAI: alloy, echo, fable, onyx, nova, shimmer; a Kokoro server: "
+        "e.g. af_heart)."))
+    speech_api_base: str | None = field(metadata=_row(
+        "Generation", "APPLIANCE_SPEECH_API_BASE", "", _optional_string,
+        "Base URL of the speech server, e.g. http://127.0.0.1:8880/v1 for a local Kokoro server. Empty: "
+        "OPENAI_API_BASE when it is set, else OpenAI's own API."))
+    speech_api_key: str | None = field(metadata=_row(
+        "Generation", "APPLIANCE_SPEECH_API_KEY", "", _optional_string,
+        "Key of the speech server, sent as a bearer token. Empty: OPENAI_API_KEY when the speech goes to "
+        "OPENAI_API_BASE or OpenAI's own API; no key for a server named by APPLIANCE_SPEECH_API_BASE.",
+        secret=True))
+    speech_timeout_s: float = field(metadata=_row(
+        "Generation", "APPLIANCE_SPEECH_TIMEOUT_S", "20", _positive_float,
+        "Timeout of one speech request (one narration); when it is reached espeak-ng speaks the video."))
     # -- provider keys (conventional variables) ----------------------------------------------
     groq_api_key: str | None = field(metadata=_row(
         "Providers", "GROQ_API_KEY", "", _optional_string,
@@ -334,6 +394,18 @@ class Settings:
     max_submissions_per_hour: int = field(metadata=_row(
         "Jobs", "APPLIANCE_MAX_SUBMISSIONS_PER_HOUR", "20", _positive_int,
         "Submissions one session may make per hour."))
+    max_active_jobs_per_client: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_MAX_ACTIVE_JOBS_PER_CLIENT", "4", _positive_int,
+        "Jobs one client address may have queued or running at once through the API and the web page, "
+        "whatever sessions it names (a new session does not reset it). IPv6 addresses count by /64."))
+    max_submissions_per_client_per_hour: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_MAX_SUBMISSIONS_PER_CLIENT_PER_HOUR", "30", _positive_int,
+        "Submissions one client address may make per hour through the API and the web page (HTTP 429 "
+        "with Retry-After beyond it)."))
+    max_queued_jobs: int = field(metadata=_row(
+        "Jobs", "APPLIANCE_MAX_QUEUED_JOBS", "50", _positive_int,
+        "Jobs waiting in the queue across everyone; while it is full, every submission is refused (HTTP 503 "
+        "with Retry-After, and the same sentence on the web page, in Telegram and from the CLI)."))
     queued_timeout_s: int = field(metadata=_row(
         "Jobs", "APPLIANCE_QUEUED_TIMEOUT_S", "3600", _positive_int,
         "A job still QUEUED after this long fails (the seed's 1 h processing timeout)."))
@@ -390,6 +462,11 @@ class Settings:
     max_request_bytes: int = field(metadata=_row(
         "Web", "APPLIANCE_MAX_REQUEST_BYTES", "65536", _positive_int,
         "Largest HTTP request body accepted by the API."))
+    trusted_proxies: tuple[TrustedNetwork, ...] = field(metadata=_row(
+        "Web", "APPLIANCE_TRUSTED_PROXIES", "127.0.0.1,::1", _network_list,
+        "Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed, to find "
+        "the client address the per-client limits count; from anyone else the header is ignored and the "
+        "connection's own address counts. Empty: trust no proxy."))
     web_ui: bool = field(metadata=_row(
         "Web", "APPLIANCE_WEB_UI", "true", _parse_bool,
         "Serve the Gradio web UI at /."))
@@ -450,6 +527,12 @@ class Settings:
             m.startswith("cloudflare/") for m in self.llm_models
         ):
             raise ConfigError("Cloudflare Workers AI needs both CLOUDFLARE_API_KEY and CLOUDFLARE_ACCOUNT_ID")
+        if self.speech_model and not (
+            self.speech_api_key or self.speech_api_base or self.openai_api_key or self.openai_api_base
+        ):
+            raise ConfigError(
+                "APPLIANCE_SPEECH_MODEL needs a key (APPLIANCE_SPEECH_API_KEY or OPENAI_API_KEY) or the URL of "
+                "a local speech server (APPLIANCE_SPEECH_API_BASE)")
         if self.render_tmpfs_mb < 64:
             raise ConfigError("APPLIANCE_RENDER_TMPFS_MB must be at least 64")
         if self.render_memory_mb < 256:
@@ -490,6 +573,14 @@ class Settings:
     def secret_values(self) -> list[str]:
         """Every secret setting's value: none of these may enter a sandbox."""
         return [str(getattr(self, s.name)) for s in SETTINGS if s.secret and getattr(self, s.name)]
+
+    def __repr__(self) -> str:
+        # The dataclass's own repr would print every key; a secret that is set shows as ***.
+        shown = (
+            f"{s.name}={'***' if s.secret and getattr(self, s.name) else repr(getattr(self, s.name))}"
+            for s in SETTINGS
+        )
+        return f"Settings({', '.join(shown)})"
 
 
 SETTINGS: tuple[Setting, ...] = tuple(

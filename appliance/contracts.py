@@ -66,6 +66,8 @@ class GeneratedScene:
     repairs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    # What the scene says aloud, when it is known before the render (for a speech endpoint).
+    narration: list[str] = field(default_factory=list)
     notice: str | None = None
 
 

@@ -10,7 +10,8 @@ filesystem) are translated into these at the boundary that meets them, with
     │   └── ProblemRejected             the problem text is refused (length, emptiness, invalid text)
     ├── InvalidTransition               a job status change not in the transition table
     ├── NotFound                        a session, job or video does not exist (or expired)
-    ├── LimitExceeded                   a per-session limit refuses a submission (has .reason)
+    ├── LimitExceeded                   a limit refuses a submission (has .reason, .retry_after_s)
+    │   └── QueueFull                   the queue holds as many waiting jobs as it may (HTTP 503)
     ├── StoreError                      the diskcache store cannot be read or written
     ├── SandboxError                    infrastructure faults of the renderer (not render failures)
     │   ├── SandboxUnavailable          the Docker engine cannot be reached
@@ -19,6 +20,7 @@ filesystem) are translated into these at the boundary that meets them, with
     │   └── SandboxImageMissing         the sandbox image is absent or the wrong version
     ├── GenerationError                 no scene code could be produced
     │   ├── AllProvidersFailed          every provider in the chain failed
+    │   │   └── ModelBudgetExhausted    the hourly budget of model calls is spent (has .failures)
     │   ├── UnsupportedProblem          the built-in solver does not understand the problem
     │   └── CodeRejected                scene code fails validation (has .reason)
     └── StorageError                    the video store (local disk or S3/R2) failed
@@ -79,11 +81,21 @@ class NotFound(ApplianceError, LookupError):
 
 
 class LimitExceeded(ApplianceError):
-    """A per-session limit refuses a submission; ``reason`` is a stable code."""
+    """A limit refuses a submission; ``reason`` is a stable code, ``retry_after_s`` (when known)
+    how long until it would be taken."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, retry_after_s: int | None = None) -> None:
         self.reason = reason
+        self.retry_after_s = retry_after_s
         super().__init__(message)
+
+
+class QueueFull(LimitExceeded):
+    """The queue holds as many waiting jobs as the appliance allows: nobody's submission is
+    taken until it shrinks (HTTP 503 with Retry-After)."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__("queue_full", message, retry_after_s)
 
 
 class StoreError(ApplianceError):
@@ -120,6 +132,15 @@ class GenerationError(ApplianceError):
 
 class AllProvidersFailed(GenerationError):
     """Every provider of the chain failed."""
+
+
+class ModelBudgetExhausted(AllProvidersFailed):
+    """The hourly budget of model calls is spent: no model is asked until it refills.
+    ``failures`` are the providers' failures before it ran out."""
+
+    def __init__(self, message: str, failures: list[str] | None = None) -> None:
+        self.failures = list(failures or [])
+        super().__init__(message)
 
 
 class UnsupportedProblem(GenerationError):

@@ -97,4 +97,5 @@ _DEFINITIONS = (
     ("appliance_engine_up", "gauge", "1 while a render engine is connected and has the sandbox image, by engine."),
     ("appliance_engine_renders_total", "counter", "Sandbox renders, by render engine."),
     ("appliance_up", "gauge", "1 while the appliance is serving."),
+    ("appliance_model_calls_left", "gauge", "Model calls left in the hourly budget (APPLIANCE_MODEL_CALLS_PER_HOUR)."),
 )

@@ -276,6 +276,7 @@ class UserSession(JSONRecord):
     # "telegram" or "web": a web session has no chat, and keeps the seed's required
     # numeric telegram_chat_id as "0".
     channel: str = "telegram"
+    voice_preference: bool | None = None  # /voice in Telegram; None: the appliance's default
 
     def __post_init__(self) -> None:
         check_uuid4(self.session_id, "session_id")
@@ -349,13 +350,27 @@ class ProcessingJob(JSONRecord):
     repairs: list[str] = field(default_factory=list)
     code_cache_hit: bool = False
     cancel_requested: bool = False
+    # FAILED: the status the job was in when it failed (the step it reached), set by the store.
+    failed_step: ProcessingStatus | None = None
     telegram_chat_id: str | None = None
+    # Narration (issue 15): the solution as text, known before the render; the voice asked
+    # for and what spoke; the subtitles read back from the checked video.
+    steps: list[str] = field(default_factory=list)
+    voice: bool = True
+    voice_engine: str | None = None  # espeak-ng | clips | none (no sound)
+    voice_language: str | None = None
+    subtitles: list[dict[str, float | str]] = field(default_factory=list)
+    video_duration_seconds: float | None = None
+    video_width: int | None = None
+    video_height: int | None = None
 
     def __post_init__(self) -> None:
         check_uuid4(self.job_id, "job_id")
         check_uuid4(self.session_id, "session_id")
         self.problem_text = stored_problem_text(self.problem_text)
         self.status = _coerce_status(self.status)
+        if self.failed_step is not None:
+            self.failed_step = _coerce_status(self.failed_step)
         parse_timestamp(self.created_at, "created_at")
         for name in ("started_at", "completed_at", "video_expires_at", "updated_at", "delivered_at"):
             value = getattr(self, name)
@@ -364,6 +379,7 @@ class ProcessingJob(JSONRecord):
         _check_non_negative(self.attempts, "attempts")
         _check_non_negative(self.interruptions, "interruptions")
         _check_optional_number(self.render_duration_seconds, "render_duration_seconds")
+        _check_optional_number(self.video_duration_seconds, "video_duration_seconds")
         if self.video_size_bytes is not None:
             _check_non_negative(self.video_size_bytes, "video_size_bytes")
         if self.telegram_chat_id is not None:
@@ -377,6 +393,7 @@ class ProcessingJob(JSONRecord):
         quality: str = "medium",
         language: str | None = None,
         telegram_chat_id: str | None = None,
+        voice: bool = True,
     ) -> ProcessingJob:
         now = utc_now()
         return cls(
@@ -390,6 +407,7 @@ class ProcessingJob(JSONRecord):
             status_message="Waiting in line",
             quality=quality,
             telegram_chat_id=telegram_chat_id,
+            voice=voice,
         )
 
 

@@ -34,17 +34,22 @@ from appliance.contracts import (
     RenderStatus,
     RepairFeedback,
     SceneSource,
+    SpeechClip,
+    SpeechSynthesizer,
     VideoStorage,
+    VoiceRequest,
 )
 from appliance.errors import (
     AllProvidersFailed,
     CodeRejected,
     GenerationError,
+    ModelBudgetExhausted,
     NotFound,
     SandboxError,
     StorageError,
     UnsupportedProblem,
 )
+from appliance.generation.builtin.language import detect_language, normalise_language
 from appliance.metrics import Metrics
 from appliance.models import ProcessingJob, ProcessingStatus, readable_text
 from appliance.store import Store, code_cache_key
@@ -117,6 +122,8 @@ class CachedScene:
     provider: str | None
     answer_text: str | None
     answer_check: str | None
+    steps: tuple[str, ...] = ()
+    narration: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: dict[str, object] | None) -> CachedScene | None:
@@ -127,12 +134,17 @@ class CachedScene:
             value = row.get(name)
             return value if isinstance(value, str) else None
 
+        def texts(name: str) -> tuple[str, ...]:
+            value = row.get(name)
+            return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
+
         return cls(str(row["code"]), str(row["scene_name"]), text("provider"), text("answer_text"),
-                   text("answer_check"))
+                   text("answer_check"), texts("steps"), texts("narration"))
 
     def to_row(self) -> dict[str, object]:
         return {"code": self.code, "scene_name": self.scene_name, "provider": self.provider,
-                "answer_text": self.answer_text, "answer_check": self.answer_check}
+                "answer_text": self.answer_text, "answer_check": self.answer_check, "steps": list(self.steps),
+                "narration": list(self.narration)}
 
 
 # -- small job changes (named, so each ``transition_job`` says what it records) ---------------
@@ -155,6 +167,9 @@ def _record_scene(scene: GeneratedScene | CachedScene, job: ProcessingJob) -> No
     # job unreadable (no JSON or UTF-8 writer accepts one), so such characters become U+FFFD.
     job.answer_text = readable_text(scene.answer_text) if scene.answer_text is not None else None
     job.answer_check = scene.answer_check
+    # The solution as text, for the person before the video: the model's (or the solver's)
+    # words, so made storable like the answer.
+    job.steps = [readable_text(step)[:MAX_STEP_CHARS] for step in scene.steps[:MAX_STEPS_KEPT]]
     if isinstance(scene, CachedScene):
         job.code_cache_hit = True
         return
@@ -163,9 +178,26 @@ def _record_scene(scene: GeneratedScene | CachedScene, job: ProcessingJob) -> No
         job.ai_error = "; ".join(scene.errors)[:2000]
 
 
+MAX_STEPS_KEPT = 20
+MAX_STEP_CHARS = 500
+
+
 def _record_render(result: RenderResult, job: ProcessingJob) -> None:
     job.render_duration_seconds = round(result.duration_s, 3)
     job.video_size_bytes = result.video_size_bytes
+    if result.video_duration_s is not None:
+        job.video_duration_seconds = round(result.video_duration_s, 3)
+    job.video_width, job.video_height = result.video_width, result.video_height
+    job.voice_engine = result.voice_engine if result.has_audio else "none"
+    job.voice_language = _voice(job).language if result.has_audio else None
+    job.subtitles = [cue.to_dict() for cue in result.subtitles]
+
+
+def _voice(job: ProcessingJob, clips: tuple[SpeechClip, ...] = ()) -> VoiceRequest:
+    """The narration a job's render asks for: its voice choice, in its problem's language (the
+    one its frontend named, else the one its text is written in)."""
+    language = normalise_language(job.problem_language) or detect_language(job.problem_text)
+    return VoiceRequest(enabled=job.voice, language=language, clips=clips)
 
 
 class Pipeline:
@@ -179,6 +211,7 @@ class Pipeline:
         metrics: Metrics,
         publish: Callable[[ProcessingJob], None],
         prelude: str = "",
+        speech: SpeechSynthesizer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -188,6 +221,7 @@ class Pipeline:
         self.metrics = metrics
         self.publish = publish
         self.prelude = prelude  # executed in the scene's namespace inside the sandbox
+        self.speech = speech  # the operator's speech endpoint, if any (else the sandbox's espeak-ng)
 
     # -- state changes -----------------------------------------------------------------------
 
@@ -291,17 +325,19 @@ class Pipeline:
             # Cached code was validated when it was made: straight to rendering.
             job = self._move(job_id, S.RENDERING, "Rendering the video (reusing a scene made earlier)",
                              partial(_record_scene, cached), interrupted)
-            code, scene_name = cached.code, cached.scene_name
+            code, scene_name, narration = cached.code, cached.scene_name, cached.narration
+            notice = None
         else:
             written = self._write_scene(job, feedback, interrupted)
             if not isinstance(written, GeneratedScene):
                 return written
-            code, scene_name = written.code, written.scene_name
+            code, scene_name, notice = written.code, written.scene_name, written.notice
+            narration = tuple(written.narration)
             job = self.store.get_job(job_id)
 
-        result = self._render(job, code, scene_name, interrupted)
+        result = self._render(job, code, scene_name, narration, interrupted)
         if result.ok:
-            return Finished(self._upload(job, result, interrupted))
+            return Finished(self._upload(job, result, interrupted, notice, narration))
         error = (result.stderr_tail or result.message)[-2000:]
         failure = Failure(f"render_{result.status.value}", result.message, error)
         job = self.store.get_job(job_id)
@@ -336,20 +372,27 @@ class Pipeline:
         except AllProvidersFailed as exc:
             summary = str(exc)
             self.store.update_job(job_id, partial(_set_ai_error, summary[:2000]))
-            return Finished(self.fail(job_id, Failure("generation_failed", summary, summary)))
+            reason = "model_budget" if isinstance(exc, ModelBudgetExhausted) else "generation_failed"
+            return Finished(self.fail(job_id, Failure(reason, summary, summary)))
         except GenerationError as exc:
             return Finished(self.fail(job_id, Failure("generation_failed", f"The scene could not be written: {exc}",
                                                       str(exc))))
 
         self.metrics.inc("appliance_provider_used_total", provider=scene.provider)
         # The source validated and repaired the code; CODE_VALIDATING records that step.
-        self._move(job_id, S.CODE_VALIDATING, None, partial(_record_scene, scene), interrupted)
-        self._move(job_id, S.RENDERING, None, None, interrupted)
+        self._move(job_id, S.CODE_VALIDATING, _noted(S.CODE_VALIDATING, scene.notice), partial(_record_scene, scene),
+                   interrupted)
+        self._move(job_id, S.RENDERING, _noted(S.RENDERING, scene.notice), None, interrupted)
         return scene
 
-    def _render(self, job: ProcessingJob, code: str, scene_name: str, interrupted: Callable[[], bool]) -> RenderResult:
+    def _render(self, job: ProcessingJob, code: str, scene_name: str, narration: tuple[str, ...],
+                interrupted: Callable[[], bool]) -> RenderResult:
+        voice = _voice(job)
+        if voice.enabled and narration and self.speech is not None:
+            # Synthesized here, where the key is; the sandbox only gets the audio.
+            voice = _voice(job, self.speech.synthesize(narration, voice.language))
         started = time.monotonic()
-        result = self.renderer.render(code, scene_name, job.quality, prelude=self.prelude)
+        result = self.renderer.render(code, scene_name, job.quality, prelude=self.prelude, voice=voice)
         self.metrics.inc("appliance_render_seconds_total", time.monotonic() - started)
         self.metrics.inc("appliance_renders_total", outcome=result.status.value)
         if interrupted():
@@ -362,12 +405,16 @@ class Pipeline:
             result.discard_video()
         return result
 
-    def _upload(self, job: ProcessingJob, result: RenderResult, interrupted: Callable[[], bool]) -> ProcessingJob:
+    def _upload(
+        self, job: ProcessingJob, result: RenderResult, interrupted: Callable[[], bool], notice: str | None = None,
+        narration: tuple[str, ...] = (),
+    ) -> ProcessingJob:
         job_id = job.job_id
         assert result.video_path is not None  # result.ok
         video_path = result.video_path
         try:
-            job = self._move(job_id, S.UPLOADING, None, partial(_record_render, result), interrupted)
+            job = self._move(job_id, S.UPLOADING, _noted(S.UPLOADING, notice), partial(_record_render, result),
+                             interrupted)
             try:
                 stored = self.storage.put(job_id, video_path)
             except StorageError as exc:
@@ -379,16 +426,21 @@ class Pipeline:
                 j.video_expires_at = stored.expires_at
                 j.video_size_bytes = stored.size_bytes
 
-            job = self._move(job_id, S.READY, None, record, interrupted)
+            job = self._move(job_id, S.READY, _noted(S.READY, notice), record, interrupted)
         finally:
             video_path.unlink(missing_ok=True)
         self.metrics.inc("appliance_jobs_finished_total", status="ready")
         if self.settings.code_cache and not job.code_cache_hit and job.manim_code and job.scene_name:
             scene = CachedScene(job.manim_code, job.scene_name, job.ai_provider_used, job.answer_text,
-                                job.answer_check)
+                                job.answer_check, tuple(job.steps), narration)
             cache_key = code_cache_key(job.problem_text, job.problem_language, job.quality)
             self.store.put_cached_code(cache_key, scene.to_row(), ttl=self.settings.code_cache_ttl_s)
         return job
+
+
+def _noted(status: ProcessingStatus, notice: str | None) -> str | None:
+    """The status's message with the scene's notice after it (None: the status's own message)."""
+    return f"{STATUS_MESSAGES[status]}. {notice}" if notice else None
 
 
 def _set_manim_code(code: str, job: ProcessingJob) -> None:

@@ -9,6 +9,12 @@
 It owns the store, the worker's render slots, maintenance and the event hub. The
 pipeline runs in worker threads; status changes reach async frontends through
 ``EventHub`` (thread-safe hand-over into each subscriber's event loop).
+
+Processes may share a data directory (``appliance serve`` and ``appliance render`` beside
+it, two renders at once), but only its owner (``appliance.ownership``) runs jobs: recovery,
+render slots, the container sweep and maintenance. Any other is a follower: it submits into
+the shared store and follows its jobs by polling the store while the owner's slots run them,
+and it keeps trying the lock, so it takes over, re-queueing what the owner left, when that ends.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from appliance.admission import Admission
 from appliance.config import Settings
 from appliance.contracts import SceneSource, VideoStorage
 from appliance.errors import InvalidTransition, LimitExceeded, NotFound, SandboxError, SandboxImageMissing
@@ -38,6 +45,7 @@ from appliance.models import (
     check_chat_id,
     normalize_problem_text,
 )
+from appliance.ownership import DataDirLock
 from appliance.provisioning import ImageProvisioner
 from appliance.sandbox.engines import RenderEngine
 from appliance.storage.local import LocalStorage
@@ -47,24 +55,30 @@ from appliance.worker import Worker
 log = logging.getLogger(__name__)
 S = ProcessingStatus
 WATCH_END_STATUSES = frozenset({S.READY, S.DELIVERED, S.FAILED, S.EXPIRED})
+ADMISSION_REASONS = frozenset({"queue_full", "client_active_limit", "client_hourly_limit"})
+# How often a follower tries to take the data directory over (a lock that is free now).
+TAKEOVER_RETRY_S = 1.0
 
 
 @dataclass(frozen=True)
 class Channel:
-    """Where a submission comes from: a Telegram chat, or a web/API/CLI session."""
+    """Where a submission comes from: a Telegram chat, or a web/API/CLI session. ``client`` is the
+    address an API or web request came from (``appliance.admission.client_key``): its per-client
+    limits apply whatever session it names. None (Telegram, the CLI): no per-client limits."""
 
     kind: str  # "telegram" | "web" | "api" | "cli"
     chat_id: str | None = None
     session_id: str | None = None
     language: str | None = None
+    client: str | None = None
 
     @classmethod
     def telegram(cls, chat_id: str | int, language: str | None = None) -> Channel:
         return cls("telegram", chat_id=str(chat_id), language=language)
 
     @classmethod
-    def web(cls, session_id: str | None = None, language: str | None = None) -> Channel:
-        return cls("web", session_id=session_id, language=language)
+    def web(cls, session_id: str | None = None, language: str | None = None, client: str | None = None) -> Channel:
+        return cls("web", session_id=session_id, language=language, client=client)
 
 
 class EventHub:
@@ -113,6 +127,7 @@ class Appliance:
         worker: Worker,
         maintenance: Maintenance,
         provisioner: ImageProvisioner,
+        admission: Admission,
         run_workers: bool = True,
         run_maintenance: bool = True,
     ) -> None:
@@ -126,8 +141,14 @@ class Appliance:
         self.worker = worker
         self.maintenance = maintenance
         self.provisioner = provisioner
+        self.admission = admission
         self._run_workers = run_workers
         self._run_maintenance = run_maintenance
+        self.owner_lock = DataDirLock(settings.data_dir)
+        self._owning = False  # running the data directory's jobs (recovery, slots, maintenance)
+        self._life = threading.Lock()  # start of ownership vs stop
+        self._stopping = threading.Event()
+        self._takeover: threading.Thread | None = None
 
     @property
     def local_engine(self) -> RenderEngine:
@@ -147,7 +168,45 @@ class Appliance:
     async def start(self) -> None:
         await asyncio.to_thread(self._start_blocking)
 
+    @property
+    def owns_data_dir(self) -> bool:
+        """Whether this process runs the data directory's jobs (False: another process does)."""
+        return self._owning
+
+    def data_dir_owner(self) -> str:
+        """The process running the data directory's jobs, as it describes itself."""
+        return self.owner_lock.holder()
+
     def _start_blocking(self) -> None:
+        self._stopping.clear()
+        if self.owner_lock.acquire():
+            with self._life:
+                self._run_jobs()
+            return
+        log.info("the data directory %s is in use by %s: its render slots run the jobs submitted here; this "
+                 "process takes over when it ends", self.settings.data_dir, self.data_dir_owner() or "another process")
+        self._register_gauges()
+        self._takeover = threading.Thread(target=self._take_over_when_free, name="data-dir-takeover", daemon=True)
+        self._takeover.start()
+
+    def _take_over_when_free(self) -> None:
+        while not self._stopping.wait(TAKEOVER_RETRY_S):
+            if not self.owner_lock.acquire():
+                continue
+            with self._life:
+                if self._stopping.is_set():
+                    return  # stopping: ``stop`` releases the lock
+                log.warning("the process that ran the jobs of %s has ended; this one runs them now",
+                            self.settings.data_dir)
+                try:
+                    self._run_jobs()
+                except Exception:
+                    log.exception("could not take over the jobs of %s", self.settings.data_dir)
+            return
+
+    def _run_jobs(self) -> None:
+        """As the data directory's owner: recover, connect, start the slots and maintenance."""
+        self._owning = True
         requeued = self.store.recover()
         if requeued:
             log.warning("re-queued %d job(s) interrupted by the last shutdown", len(requeued))
@@ -184,14 +243,22 @@ class Appliance:
         await asyncio.to_thread(self._stop_blocking)
 
     def _stop_blocking(self) -> None:
+        self._stopping.set()
+        if self._takeover is not None:
+            self._takeover.join()
+            self._takeover = None
         self.metrics.set("appliance_up", 0)
-        if self._run_maintenance:
+        with self._life:
+            owning, self._owning = self._owning, False
+        if owning and self._run_maintenance:
             self.maintenance.stop()
-        if self._run_workers:
+        if owning and self._run_workers:
             self.worker.stop(self.settings.shutdown_grace_s)
         for engine in self.engines:
             engine.close()
         self.store.close()
+        # Last: the next owner recovers only once nothing here writes to the store any more.
+        self.owner_lock.release()
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -223,6 +290,14 @@ class Appliance:
 
         return await asyncio.to_thread(self.store.update_session, session_id, change)
 
+    async def set_voice(self, session_id: str, voice: bool) -> UserSession:
+        """The session's choice of narrated (True) or silent (False) videos from now on."""
+
+        def change(session: UserSession) -> None:
+            session.voice_preference = voice
+
+        return await asyncio.to_thread(self.store.update_session, session_id, change)
+
     async def history(self, session_id: str) -> list[VideoMetadata]:
         """The session's recent jobs, newest first (metadata only)."""
         session = await self.session(session_id)
@@ -234,17 +309,20 @@ class Appliance:
     # -- jobs --------------------------------------------------------------------------------
 
     async def submit(
-        self, problem_text: str, channel: Channel, quality: str | None = None
+        self, problem_text: str, channel: Channel, quality: str | None = None, voice: bool | None = None
     ) -> VideoGenerationResponse:
-        """Validate, find the session, apply its limits, queue the job. Raises ProblemRejected,
-        LimitExceeded (``reason``: active_limit, hourly_limit) with a message for the person."""
+        """Validate, check the queue cap and the client's limits, find the session, apply its limits,
+        queue the job. Raises ProblemRejected, QueueFull, LimitExceeded (``reason``: active_limit,
+        hourly_limit, client_active_limit, client_hourly_limit) with a message for the person."""
         try:
             text = normalize_problem_text(problem_text)
         except Exception:
             self.metrics.inc("appliance_jobs_refused_total", reason="invalid_problem")
             raise
+        # Before the session: a refused flood must not leave a new session behind per request.
+        await asyncio.to_thread(self._check_admission, channel.client)
         session = await self._resolve_session(channel)
-        job = await asyncio.to_thread(self._create_job, session, text, channel, quality)
+        job = await asyncio.to_thread(self._admit_job, session, text, channel, quality, voice)
         self.metrics.inc("appliance_jobs_submitted_total", channel=channel.kind)
         self.worker.wake()
         self.events.publish(job)
@@ -254,7 +332,28 @@ class Appliance:
         return VideoGenerationResponse(status=response.status, job_id=job.job_id, message=message,
                                        queue_position=position)
 
-    def _create_job(self, session: UserSession, text: str, channel: Channel, quality: str | None) -> ProcessingJob:
+    def _check_admission(self, client: str | None) -> None:
+        try:
+            self.admission.check(client)
+        except LimitExceeded as exc:
+            self.metrics.inc("appliance_jobs_refused_total", reason=exc.reason)
+            raise
+
+    def _admit_job(self, session: UserSession, text: str, channel: Channel, quality: str | None,
+                   voice: bool | None = None) -> ProcessingJob:
+        """``_create_job`` within the queue cap and the client's limits, held while it runs."""
+        try:
+            with self.admission.admit(channel.client) as count:
+                job = self._create_job(session, text, channel, quality, voice)
+                count(job.job_id)
+                return job
+        except LimitExceeded as exc:
+            if exc.reason in ADMISSION_REASONS:  # the session's own refusals are counted where they happen
+                self.metrics.inc("appliance_jobs_refused_total", reason=exc.reason)
+            raise
+
+    def _create_job(self, session: UserSession, text: str, channel: Channel, quality: str | None,
+                    voice: bool | None = None) -> ProcessingJob:
         limit = self.settings.max_active_jobs_per_session
         # A cheap early refusal that does not spend an hourly slot; the store checks again
         # atomically when it creates the job.
@@ -269,12 +368,21 @@ class Appliance:
             session.session_id, text, quality=quality or self.settings.render_quality,
             language=channel.language or (session.language_preference if channel.kind == "telegram" else None),
             telegram_chat_id=channel.chat_id if channel.kind == "telegram" else None,
+            voice=self._voice_for(session, voice),
         )
         try:
             return self.store.create_job(job, max_active=limit)
         except LimitExceeded:
             self.metrics.inc("appliance_jobs_refused_total", reason="active_limit")
             raise
+
+    def _voice_for(self, session: UserSession, asked: bool | None) -> bool:
+        """Narrated or silent: what the request asked, else the session's choice, else the default."""
+        if asked is not None:
+            return asked
+        if session.voice_preference is not None:
+            return session.voice_preference
+        return self.settings.voice_default
 
     def _refuse_active(self, session: UserSession, text: str, limit: int) -> ProcessingJob:
         self.metrics.inc("appliance_jobs_refused_total", reason="active_limit")
@@ -420,6 +528,23 @@ class Appliance:
             checks["store"] = {"ok": True}
         except Exception as exc:
             checks["store"] = {"ok": False, "error": str(exc)}
+        if not self._owning:
+            # Jobs submitted here are rendered by the owner: connecting would start a warm pool
+            # nobody uses here (and sweep containers, the owner's job).
+            checks["render_slots"] = {"ok": True, "detail": "jobs are run by the data directory's owner, "
+                                      f"{self.data_dir_owner() or 'another process'}"}
+        else:
+            self._docker_readiness(checks)
+        try:
+            self.storage.check()
+            checks["storage"] = {"ok": True, "backend": self.settings.storage_backend}
+        except Exception as exc:
+            checks["storage"] = {"ok": False, "error": str(exc)}
+        checks["providers"] = {"ok": True, "configured": [*self.source.providers(), "builtin"]}
+        ready = all(check["ok"] for check in checks.values())
+        return {"ready": ready, "checks": checks}
+
+    def _docker_readiness(self, checks: dict[str, dict[str, Any]]) -> None:
         try:
             sandbox = self.local_engine.connect()
             sandbox.ping()
@@ -434,14 +559,6 @@ class Appliance:
             # Extra engines add capacity; one that is down does not make the appliance unready.
             engines = {engine.name: {"slots": engine.slots, **engine.status()} for engine in self.engines[1:]}
             checks["render_engines"] = {"ok": True, "engines": engines}
-        try:
-            self.storage.check()
-            checks["storage"] = {"ok": True, "backend": self.settings.storage_backend}
-        except Exception as exc:
-            checks["storage"] = {"ok": False, "error": str(exc)}
-        checks["providers"] = {"ok": True, "configured": [*self.source.providers(), "builtin"]}
-        ready = all(check["ok"] for check in checks.values())
-        return {"ready": ready, "checks": checks}
 
     def metrics_text(self) -> str:
         return self.metrics.render()

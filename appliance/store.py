@@ -378,6 +378,8 @@ class Store:
             check_transition(job.status, target)
             was = memberships(job)
             now = utc_now()
+            if target is ProcessingStatus.FAILED:
+                job.failed_step = job.status
             job.status = target
             job.updated_at = now
             if status_message is not None:

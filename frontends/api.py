@@ -1,6 +1,6 @@
 """The HTTP face of the appliance: jobs, their event streams, health, metrics, video files.
 
-    POST   /api/jobs                    submit a problem              202 (queued) | 422 | 429
+    POST   /api/jobs                    submit a problem              202 (queued) | 422 | 429 | 503 (queue full)
     GET    /api/jobs/{job_id}           the job (?include=code adds the scene code)
     GET    /api/jobs/{job_id}/events    server-sent events, one per status change, until READY/final
     DELETE /api/jobs/{job_id}           cancel                        200 | 409 not_cancellable
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from appliance.admission import client_key
 from appliance.config import QUALITIES, Settings
 from appliance.errors import (
     InvalidTransition,
@@ -70,8 +71,11 @@ ERROR_CODES: dict[str, int] = {
     "invalid_request": 422,
     "active_limit": 429,
     "hourly_limit": 429,
+    "client_active_limit": 429,
+    "client_hourly_limit": 429,
     "internal_error": 500,
     "not_ready": 503,
+    "queue_full": 503,
 }
 """Stable error codes and their HTTP status. Clients branch on ``code``, people read ``message``."""
 
@@ -135,10 +139,15 @@ class JobRequest(BaseModel):
     quality: Literal["low", "medium", "high"] | None = Field(
         None, description="Video quality; the appliance's default when absent."
     )
+    voice: bool | None = Field(
+        None, description="Narrate the video with a voice (true) or make it silent (false); subtitles are made "
+        "either way. Absent: the appliance's default (APPLIANCE_VOICE_DEFAULT).",
+    )
     session_id: str | None = Field(
         None,
         description="Session to file the job under (from an earlier answer). Absent or expired: a new session. "
-        "Per-session limits apply to it.",
+        "Per-session limits apply to it, and per-client limits (by the client's address) to every submission, "
+        "whatever its session.",
     )
 
 
@@ -173,6 +182,14 @@ class JobDetails(JobResponse):
     failure_reason: str | None = None
     cancel_requested: bool = False
     manim_code: str | None = Field(None, description="The scene code, with ?include=code.")
+    steps: list[str] = Field(default_factory=list, description="The solution as text, one line per step, known "
+                             "as soon as the scene is written (before the video).")
+    voice: bool = Field(True, description="Whether the video was asked to be narrated.")
+    voice_engine: str | None = Field(None, description="What spoke: espeak-ng (offline), clips (the operator's "
+                                     "speech endpoint) or none (no sound); set when the video is ready.")
+    voice_language: str | None = Field(None, description="The language the narration was spoken in.")
+    subtitles_url: str | None = Field(None, description="WebVTT subtitles of the narration, when the video has any.")
+    video_duration_seconds: float | None = None
 
 
 class Health(BaseModel):
@@ -241,7 +258,31 @@ def job_details(job: ProcessingJob, queue_position: int | None = None, include_c
         failure_reason=job.failure_reason,
         cancel_requested=job.cancel_requested,
         manim_code=job.manim_code if include_code else None,
+        steps=list(job.steps),
+        voice=job.voice,
+        voice_engine=job.voice_engine,
+        voice_language=job.voice_language,
+        subtitles_url=f"/api/jobs/{job.job_id}/subtitles.vtt" if job.subtitles else None,
+        video_duration_seconds=job.video_duration_seconds,
     )
+
+
+def _vtt_time(seconds: float) -> str:
+    millis = round(max(0.0, seconds) * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def webvtt(cues: list[dict[str, float | str]]) -> str:
+    """A WebVTT document of a job's subtitle cues. The text came out of a sandbox: it is
+    escaped (&, <, >) and kept on one line, so no cue can carry markup or a timing line."""
+    lines = ["WEBVTT", ""]
+    for cue in cues:
+        text = " ".join(str(cue.get("text", "")).split())
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        lines += [f"{_vtt_time(float(cue['start_s']))} --> {_vtt_time(float(cue['end_s']))}", text, ""]
+    return "\n".join(lines)
 
 
 def submission_message(accepted: VideoGenerationResponse) -> str:
@@ -297,19 +338,25 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
     @jobs.post(
         "/jobs", status_code=202, response_model=JobResponse, summary="Submit a problem",
         responses=_errors("malformed_body", "invalid_problem", "invalid_request", "active_limit",
-                          "hourly_limit", "payload_too_large"),
-        description="Validates the problem, applies the session's limits and queues a job. Follow it with "
-        "GET /api/jobs/{job_id} or its event stream; `video_url` appears once it is ready.",
+                          "hourly_limit", "client_active_limit", "client_hourly_limit", "queue_full",
+                          "payload_too_large"),
+        description="Validates the problem, applies the queue cap, the client's and the session's limits and "
+        "queues a job. Follow it with GET /api/jobs/{job_id} or its event stream; `video_url` appears once it is "
+        "ready. A refusal for a limit (429) or a full queue (503) says when to try again in `Retry-After`, when "
+        "that is known.",
     )
-    async def submit(body: JobRequest, response: Response) -> JobResponse:
-        channel = Channel("api", session_id=body.session_id)
+    async def submit(body: JobRequest, response: Response, request: Request) -> JobResponse:
+        peer = request.client.host if request.client else None
+        client = client_key(peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
+        channel = Channel("api", session_id=body.session_id, client=client)
         try:
-            accepted = await appliance.submit(body.problem_text, channel, quality=body.quality)
+            accepted = await appliance.submit(body.problem_text, channel, quality=body.quality, voice=body.voice)
         except ProblemRejected as exc:
             raise ApiError("invalid_problem", str(exc), rule=exc.rule, field=exc.field) from None
         except LimitExceeded as exc:
             code = exc.reason if exc.reason in ERROR_CODES else "active_limit"
-            raise ApiError(code, str(exc)) from None
+            retry = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+            raise ApiError(code, str(exc), headers=retry) from None
         # The answer is the submission's (the job may already have moved on); the session id
         # comes from the job, since an expired session_id is silently replaced by a new one.
         job = await appliance.get(accepted.job_id)
@@ -330,6 +377,18 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
         job = await load(job_id)
         wanted = {part.strip() for part in (include or "").split(",") if part.strip()}
         return job_details(job, await _queue_position(appliance, job), include_code="code" in wanted)
+
+    @jobs.get(
+        "/jobs/{job_id}/subtitles.vtt", summary="The narration's subtitles (WebVTT)",
+        responses={200: {"content": {"text/vtt": {}}, "description": "What the video says, cue by cue, as the "
+                         "video's own subtitle track has it."}, **_errors("not_found")},
+        response_class=PlainTextResponse,
+    )
+    async def subtitles(job_id: str) -> PlainTextResponse:
+        job = await load(job_id)
+        if not job.subtitles:
+            raise ApiError("not_found", "This job's video has no subtitles (yet).")
+        return PlainTextResponse(webvtt(job.subtitles), media_type="text/vtt; charset=utf-8")
 
     @jobs.get(
         "/jobs/{job_id}/events", summary="Follow a job (server-sent events)",

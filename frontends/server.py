@@ -15,7 +15,7 @@ import signal
 import threading
 from collections.abc import AsyncIterator
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 import gradio as gr
 import uvicorn
@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from appliance.admission import exposure_warning
 from appliance.assemble import build_appliance
 from appliance.config import Settings
 from appliance.service import Appliance
@@ -77,6 +78,9 @@ def create_app(
     """The appliance's ASGI application. ``telegram`` defaults to the real frontend when
     ``TELEGRAM_BOT_TOKEN`` is set; pass one to use a stand-in."""
     appliance = appliance or build_appliance(settings)
+    exposed = exposure_warning(settings)
+    if exposed:
+        log.warning("%s", exposed)
     if settings.web_auth and not settings.api_token:
         log.warning("APPLIANCE_WEB_AUTH protects the web page only: set APPLIANCE_API_TOKEN to protect /api too")
     if telegram is None and settings.telegram_bot_token:
@@ -210,12 +214,19 @@ def serve(
         # Open requests get this long to finish on SIGTERM; then the lifespan stops the
         # appliance, whose render slots get shutdown_grace_s of their own.
         timeout_graceful_shutdown=max(1, settings.shutdown_grace_s),
-        proxy_headers=True,
+        **proxy_options(settings),
         server_header=False,
         ws="none",
     )
     log.info("Manim Appliance on http://%s:%d", settings.host, settings.port)
     _run(_Server(config, draining))
+
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's X-Forwarded-For and X-Forwarded-Proto handling, trusting exactly the proxies
+    the per-client limits trust (APPLIANCE_TRUSTED_PROXIES), so both see the same client."""
+    trusted = [str(network) for network in settings.trusted_proxies]
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
 
 def _configure_logging(level: str) -> None:

@@ -9,7 +9,8 @@ pipeline calls again with ``RepairFeedback``.
 Answers are checked whenever the built-in solver can compute a reference with
 SymPy. The final scene never states an answer SymPy contradicts: a wrong answer
 goes back to the model once with the correct value, and if it is still wrong
-the built-in solver's own scene is used instead.
+the built-in solver's own scene is used instead. When the hourly budget of model calls is
+spent, the built-in solver answers alone and its scene carries a ``notice`` saying so.
 
     answer_check = verified      the stated answer agrees with SymPy (or is SymPy's own)
                    corrected     the first answer was wrong; the scene now states SymPy's
@@ -18,18 +19,21 @@ the built-in solver's own scene is used instead.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Protocol
 
 from appliance import validation as validation_module
+from appliance.admission import MODEL_BUDGET_NOTICE, MODEL_BUDGET_REFUSAL
 from appliance.config import Settings
-from appliance.contracts import AnswerCheck, GeneratedCodeRejected, GeneratedScene, RepairFeedback
-from appliance.errors import AllProvidersFailed, CodeRejected, UnsupportedProblem
+from appliance.contracts import AnswerCheck, CallBudget, GeneratedCodeRejected, GeneratedScene, RepairFeedback
+from appliance.errors import AllProvidersFailed, CodeRejected, ModelBudgetExhausted, UnsupportedProblem
 from appliance.generation import builtin as builtin_module
 from appliance.generation.builtin.reference import ReferenceAnswer
 from appliance.generation.llm import BUILTIN, ChainExhausted, ChainReply, ProviderChain
 from appliance.generation.prompts import build_messages, parse_reply
+from appliance.generation.speech import narration_in
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,9 @@ class BuiltinSolutionLike(Protocol):
     @property
     def code(self) -> str: ...
 
+    @property
+    def narration(self) -> list[str]: ...
+
 
 class SolverLike(Protocol):
     """``appliance.generation.builtin``."""
@@ -86,9 +93,12 @@ class Generator:
         *,
         validation: ValidationLike | None = None,
         solver: SolverLike | None = None,
+        budget: CallBudget | None = None,
     ) -> None:
+        """``budget``: the appliance's budget of model calls, for the chain made here (a ``chain``
+        given brings its own)."""
         self.settings = settings
-        self.chain = chain if chain is not None else ProviderChain(settings)
+        self.chain = chain if chain is not None else ProviderChain(settings, budget=budget)
         self.validation: ValidationLike = validation if validation is not None else validation_module
         self.solver: SolverLike = solver if solver is not None else builtin_module
 
@@ -112,6 +122,8 @@ class Generator:
             return self._builtin_or_explain(problem_text, language, failures=[], configured=False)
         try:
             reply = self.chain.complete(build_messages(problem_text, language, feedback))
+        except ModelBudgetExhausted as exc:
+            return self._builtin_on_budget(problem_text, language, [*exc.failures, str(exc)])
         except AllProvidersFailed as exc:
             failures = exc.failures if isinstance(exc, ChainExhausted) else [str(exc)]
             return self._builtin_or_explain(problem_text, language, failures=failures, configured=True)
@@ -220,6 +232,15 @@ class Generator:
             message = f"Every language model failed ({'; '.join(failures)}), and {unsupported}"
             raise AllProvidersFailed(message) from exc
 
+    def _builtin_on_budget(self, problem_text: str, language: str | None, failures: list[str]) -> GeneratedScene:
+        """No model call is left this hour: the built-in solver's scene, saying so, or a refusal
+        that says to try again later."""
+        try:
+            scene = self._builtin_scene(problem_text, language, "verified", failures)
+        except UnsupportedProblem as exc:
+            raise ModelBudgetExhausted(MODEL_BUDGET_REFUSAL.format(reason=exc), failures) from exc
+        return dataclasses.replace(scene, notice=MODEL_BUDGET_NOTICE)
+
     def _builtin_scene(
         self, problem_text: str, language: str | None, answer_check: AnswerCheck, errors: list[str]
     ) -> GeneratedScene:
@@ -235,6 +256,7 @@ class Generator:
             repairs=list(scene.repairs),
             errors=errors,
             steps=list(solution.steps),
+            narration=list(solution.narration),
         )
 
     @staticmethod
@@ -256,4 +278,7 @@ class Generator:
             repairs=list(scene.repairs),
             errors=errors,
             steps=steps,
+            # All or nothing: a narration computed at render time cannot be synthesized ahead, and
+            # one video must not mix two voices.
+            narration=narration_in(scene.code, all_or_nothing=True),
         )

@@ -11,7 +11,9 @@ errors and 5xx answers are retried a bounded number of times
 exhausted retry budget) moves on to the next model. The built-in solver is
 always implicitly last, but it is the Generator's business: when every model
 fails the chain raises ``ChainExhausted`` (an ``AllProvidersFailed``) naming
-each provider's failure.
+each provider's failure. Every call (retries too) is first taken from the hourly budget of
+model calls (``appliance.admission.ModelBudget``); once it is spent the chain makes no call
+and raises ``ModelBudgetExhausted`` (an ``AllProvidersFailed``) instead.
 
 Every exception a call to litellm raises is translated in one place,
 ``map_litellm_exceptions``: by class (litellm's and openai's exception types, httpx's
@@ -37,8 +39,10 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from appliance.admission import ModelBudget
 from appliance.config import Settings
-from appliance.errors import AllProvidersFailed, ConfigError
+from appliance.contracts import CallBudget
+from appliance.errors import AllProvidersFailed, ConfigError, ModelBudgetExhausted
 
 log = logging.getLogger(__name__)
 
@@ -247,14 +251,17 @@ def translate_litellm_error(exc: Exception, timeout_s: float) -> ProviderCallFai
         or (isinstance(cause, litellm.APIConnectionError) and not isinstance(cause, litellm.Timeout))
         for cause in _chain(exc)
     )
+    # litellm's speech path lets the OpenAI client's own timeout through unmapped.
+    timed_out = isinstance(exc, litellm.Timeout | openai.APITimeoutError)
     retryable = (
-        isinstance(exc, litellm.RateLimitError | litellm.Timeout | litellm.APIConnectionError)
+        timed_out
+        or isinstance(exc, litellm.RateLimitError | litellm.APIConnectionError)
         or connection_failed
         or isinstance(exc, litellm.InternalServerError | litellm.ServiceUnavailableError | litellm.BadGatewayError)
         or (status is not None and (status >= 500 or status in _RETRYABLE_STATUSES))
     )
     detail = _clean_message((exc.message if isinstance(exc, openai.APIError) else "") or str(exc))
-    if isinstance(exc, litellm.Timeout):
+    if timed_out:
         reason = f"timed out after {timeout_s:g} s"
     elif isinstance(exc, litellm.RateLimitError) or status == 429:
         reason = f"rate limited (HTTP 429): {detail}"
@@ -309,6 +316,10 @@ def _reply_text(response: Any) -> str:
     return content
 
 
+class _BudgetSpent(Exception):
+    """No call is left in the budget (never leaves the chain: ``ModelBudgetExhausted`` does)."""
+
+
 class ProviderChain:
     """Ordered litellm models with per-call timeout, bounded retries and fallback."""
 
@@ -318,12 +329,16 @@ class ProviderChain:
         *,
         routes: Sequence[ModelRoute] | None = None,
         retry_backoff_s: float = 1.0,
+        budget: CallBudget | None = None,
     ) -> None:
         """``routes`` replaces the models derived from settings (several OpenAI-compatible
-        servers at once, tests); ``retry_backoff_s`` is the first wait before a retry."""
+        servers at once, tests); ``retry_backoff_s`` is the first wait before a retry;
+        ``budget`` is the appliance's budget of model calls (default: one of this chain's own,
+        ``APPLIANCE_MODEL_CALLS_PER_HOUR``)."""
         self.settings = settings
         self.routes = tuple(routes) if routes is not None else model_routes(settings)
         self.retry_backoff_s = retry_backoff_s
+        self.budget: CallBudget = budget if budget is not None else ModelBudget(settings.model_calls_per_hour)
         # Summaries must never carry a key back to a person or a log.
         self._secrets = [s for s in settings.secret_values() if len(s) >= 6]
 
@@ -342,12 +357,17 @@ class ProviderChain:
         return "LLM chain: " + " -> ".join([*self.models, BUILTIN])
 
     def complete(self, messages: Sequence[Mapping[str, str]]) -> ChainReply:
-        """Ask each model in turn until one answers; ChainExhausted when none does."""
+        """Ask each model in turn until one answers; ChainExhausted when none does,
+        ModelBudgetExhausted when the budget of model calls runs out first."""
         failures: list[str] = []
         for route in self.routes:
             started = time.monotonic()
             try:
                 text = self._ask_with_retries(route, messages)
+            except _BudgetSpent:
+                log.warning("the hourly budget of model calls (APPLIANCE_MODEL_CALLS_PER_HOUR=%d) is spent: "
+                            "no model is asked", self.settings.model_calls_per_hour)
+                raise ModelBudgetExhausted("the hourly budget of model calls is spent", failures) from None
             except ProviderCallFailed as failure:
                 summary = self._redact(f"{route.provider} ({route.model}): {failure.reason}")
                 log.warning("LLM provider failed, trying the next: %s", summary)
@@ -363,6 +383,8 @@ class ProviderChain:
     def _ask_with_retries(self, route: ModelRoute, messages: Sequence[Mapping[str, str]]) -> str:
         retries = self.settings.llm_retries
         for attempt in range(retries + 1):
+            if not self.budget.try_spend():
+                raise _BudgetSpent
             try:
                 return self._ask(route, messages)
             except ProviderCallFailed as failure:

@@ -70,9 +70,15 @@ ANSWER: <the final answer only, e.g. x = 4  or  x = -2, x = 3>
 ```
 
 Rules for the code (Manim Community v{MANIM_VERSION}):
-- Begin with `from manim import *`. You may also `import numpy as np` and `import math`. \
+- Begin with `from manim import *` and `from manim_voiceover import VoiceoverScene`. You may also \
+`import numpy as np` and `import math`. \
 No other imports, no files, no network, no input(), no os/sys/subprocess.
-- Define exactly one scene: `class {SCENE_CLASS_NAME}(VoiceoverScene):` with `def construct(self):`, after `from manim_voiceover import VoiceoverScene`. Narrate every step: wrap its animations in `with self.voiceover(text="<one or two spoken sentences: what is done and why>") as tracker:` and give the main animation `run_time=tracker.duration` (the voice and the subtitles come from that text; do not call set_speech_service, the renderer supplies the voice). Write the spoken text for the ear: words, not LaTeX or symbols ("x squared", not "x^2"), in the problem's language.
+- Define exactly one scene: `class {SCENE_CLASS_NAME}(VoiceoverScene):` with `def construct(self):`, \
+after `from manim_voiceover import VoiceoverScene`. Narrate every step: wrap its animations in \
+`with self.voiceover(text="<one or two spoken sentences: what is done and why>") as tracker:` and \
+give the main animation `run_time=tracker.duration` (the voice and the subtitles come from that \
+text; do not call set_speech_service, the renderer supplies the voice). Write the spoken text for \
+the ear: words, not LaTeX or symbols ("x squared", not "x^2"), in the problem's language.
 - Use the current names: Create (not ShowCreation), Write, FadeIn, FadeOut, Transform, \
 ReplacementTransform, TransformMatchingTex, Indicate, Circumscribe; Text (not TextMobject); \
 MathTex and Tex (not TexMobject); Axes (not GraphScene); SurroundingRectangle; VGroup.

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TextIO
 
 from appliance.config import QUALITIES, Settings
-from appliance.errors import LimitExceeded, ValidationError
+from appliance.errors import LimitExceeded, QueueFull, ValidationError
 from appliance.models import ProcessingJob, ProcessingStatus
-from frontends.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from frontends.cli.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from frontends.cli.parsing import Subcommands
 
 S = ProcessingStatus
@@ -65,9 +65,10 @@ class ProgressBar:
 
 def cmd_render(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    # A one-shot render keeps its own queue, so it never takes jobs of a running server
-    # that shares the data directory; a warm container would only be thrown away.
-    settings = settings.replace(data_dir=settings.data_dir / "cli", warm_pool_size=0, render_slots=1)
+    # The job goes into the data directory's store, as every job does (``appliance jobs list``
+    # shows it). Its owner runs it: a server running on it, another render, or, when none is
+    # running, this process, with one slot and no warm container (it would be thrown away).
+    settings = settings.replace(warm_pool_size=0, render_slots=1)
     return asyncio.run(_render(settings, args))
 
 
@@ -80,10 +81,16 @@ async def _render(settings: Settings, args: argparse.Namespace) -> int:
 
     appliance = build_appliance(settings, run_maintenance=False)
     await appliance.start()
+    if not appliance.owns_data_dir:
+        print(f"Handing the job to the appliance already running on {settings.data_dir}: "
+              f"{appliance.data_dir_owner() or 'another process'}", file=sys.stderr)
     progress = ProgressBar()
     try:
         try:
             response = await appliance.submit(args.problem, Channel("cli"), quality=args.quality)
+        except QueueFull as exc:
+            print(f"appliance: {exc}", file=sys.stderr)
+            return EXIT_BUSY
         except (ValidationError, LimitExceeded) as exc:
             print(f"appliance: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -116,4 +123,9 @@ async def _render(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Video: {output.resolve()} ({output.stat().st_size} bytes)")
         return EXIT_OK
     finally:
+        others = appliance.store.running_count() if appliance.owns_data_dir else 0
+        if others:
+            # This process is the data directory's owner and runs jobs other processes submitted.
+            print(f"Finishing {others} job(s) submitted by other processes (up to "
+                  f"{settings.shutdown_grace_s}s; after that they wait for the next owner)", file=sys.stderr)
         await appliance.stop()

@@ -205,6 +205,8 @@ class Handlers:
         except LimitExceeded as exc:
             if exc.reason == "active_limit":
                 answer = t(lang, "active_limit", limit=self.settings.max_active_jobs_per_session)
+            elif exc.reason == "queue_full":
+                answer = t(lang, "queue_full")
             else:
                 answer = t(lang, "hourly_limit", limit=self.settings.max_submissions_per_hour)
             await self._refuse(bot, chat_id, exc.reason, answer, reply_to)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from appliance.admission import QUEUE_FULL_MESSAGE
 from appliance.models import ProcessingJob, ProcessingStatus, VideoMetadata
 
 S = ProcessingStatus
@@ -170,6 +171,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "сервис, который пишет сцены, сейчас не отвечает, попробуйте позже",
         "de": "der Dienst, der die Szenen schreibt, antwortet gerade nicht, bitte versuch es später noch einmal",
         "fr": "le service qui écrit les scènes ne répond pas pour l'instant, réessayez plus tard"},
+    "reason_model_budget": {
+        "en": "the hourly budget of language-model calls is used up and the built-in solver does not handle "
+              "this kind of problem, please try again in an hour",
+        "es": "se agotó el presupuesto horario de llamadas al modelo de lenguaje y el solucionador integrado no "
+              "maneja este tipo de problema, inténtalo dentro de una hora",
+        "ru": "лимит обращений к языковой модели на этот час исчерпан, а встроенный решатель такие задачи не "
+              "решает, попробуйте через час",
+        "de": "das stündliche Kontingent an Sprachmodell-Aufrufen ist aufgebraucht, und der eingebaute Löser "
+              "kann diese Art Aufgabe nicht, bitte versuch es in einer Stunde noch einmal",
+        "fr": "le budget horaire d'appels au modèle de langage est épuisé et le solveur intégré ne traite pas "
+              "ce type de problème, réessayez dans une heure"},
     "reason_code_rejected": {
         "en": "the scene I wrote kept failing the safety check",
         "es": "la escena que escribí no pasó el control de seguridad",
@@ -311,6 +323,12 @@ TEXTS: dict[str, dict[str, str]] = {
                            "Bitte versuch es etwas später noch einmal.",
                      "fr": "Vous avez envoyé {limit} problèmes dans la dernière heure, c'est la limite. "
                            "Réessayez un peu plus tard."},
+    "queue_full": {"en": QUEUE_FULL_MESSAGE,
+                   "es": "El servicio está ocupado: su cola está llena. Vuelve a intentarlo en unos minutos.",
+                   "ru": "Сервис занят: очередь заполнена. Попробуйте через несколько минут.",
+                   "de": "Der Dienst ist ausgelastet: seine Warteschlange ist voll. Bitte versuch es in ein paar "
+                         "Minuten noch einmal.",
+                   "fr": "Le service est occupé : sa file d'attente est pleine. Réessayez dans quelques minutes."},
     "not_text": {"en": "I can only read text problems. Please type the problem, e.g. \"{example}\".",
                  "es": "Solo puedo leer problemas escritos. Escribe el problema, p. ej. \"{example}\".",
                  "ru": "Я понимаю только задачи, написанные текстом. Напишите задачу, например \"{example}\".",

@@ -1,47 +1,63 @@
 """The browser channel: a Gradio Blocks page over ``Appliance``.
 
-One event handler per action. ``generate`` is an async generator that submits the problem and
-then follows the job (``Appliance.follow``), yielding a new status line on
-every change; it only awaits, so one visitor's render never blocks another's page. The video
-is played from its (signed, expiring) URL, fetched by the browser itself, never copied into
-Gradio's cache: once delivered it is deleted after the replay grace, and only metadata stays.
+The page shows a card per job (``cards.py``): two problems sent one after the other are two
+cards, each following its own job to its own video. The handlers:
+
+- ``generate`` submits the problem and shows its card (one update), then ``follow`` takes over.
+- ``follow`` watches every job on the page (``Appliance.watch``, no polling) and redraws the
+  cards on each change until none is running. A page has one follower at a time: a newer one
+  (started by the next submission, a replay, a reload) makes the older one stop before it draws
+  anything stale. It only awaits, so one visitor's render never blocks another's page.
+- ``cancel`` / ``cancel_job`` ask the appliance to cancel; the follower shows "Cancelling" and,
+  once the job has stopped, "Cancelled".
+- ``restore`` runs when the page loads: the browser's signed session key (``session.py``, kept
+  in local storage) brings back "your videos" and the cards of jobs still running.
+
+The video is played from its (signed, expiring) URL, fetched by the browser itself, never
+copied into Gradio's cache: once delivered it is deleted after the replay grace, and only
+metadata stays.
 """
 
 from __future__ import annotations
 
-import contextlib
-import html
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import gradio as gr
-from gradio import component_meta
 from gradio.blocks import Block
-from gradio.data_classes import FileData
 
+from appliance.admission import client_key
 from appliance.config import Settings
 from appliance.errors import InvalidTransition, LimitExceeded, NotFound, ProblemRejected
-from appliance.models import PROBLEM_MAX_CHARS, ProcessingJob, ProcessingStatus, VideoGenerationResponse
+from appliance.generation.builtin.parse import MAX_PROBLEM_CHARS as BUILTIN_MAX_CHARS
+from appliance.models import ACTIVE_STATUSES, PROBLEM_MAX_CHARS, ProcessingJob, ProcessingStatus
 from appliance.service import Appliance, Channel
+from frontends.web.assets import CSS, JOBS_JS, KEYS_JS
+from frontends.web.cards import JobView, cards_html, clock, history_html, message_html, playable, preview
+from frontends.web.session import SessionKeys
 
 log = logging.getLogger(__name__)
 S = ProcessingStatus
 Updates = dict[Block, Any]  # what an event handler returns: component -> new value (or a gr.update)
 
 # Visitors mostly wait on a render, and waiting is an await, not a thread: a high limit
-# lets everyone follow their own job at once; renders are bounded by the appliance's slots.
+# lets everyone follow their own jobs at once; renders are bounded by the appliance's slots.
 WEB_CONCURRENCY = 100
 QUEUE_MAX_SIZE = 500
+MAX_CARDS = 6  # the cards a page keeps; the history lists every job of the session
+FOLLOW_TICK_S = 1.0  # how often a quiet follower checks whether it is still the page's one
+SESSION_STORAGE_KEY = "manim-appliance-session"
 
 TITLE = "Manim Appliance"
 PRIVACY_LINE = (
     "Type a math problem and get a short video that explains it. Your text is sent to the "
     "configured AI model (or solved on this server), the video is rendered here, and it is deleted "
-    "shortly after you watch it; only the problem, its status and timings are kept."
+    "shortly after you watch it; only the problem, its status and timings are kept. This browser "
+    "keeps a signed key to your list of videos, so the list survives a reload."
 )
+NOTHING_TO_CANCEL = "Nothing is running to cancel."
 
 # One per kind the built-in solver knows (so each works with no model configured), then
 # word problems and other languages.
@@ -68,61 +84,30 @@ EXAMPLES: list[str] = [
     "Calculez l'aire d'un rectangle de 7 cm sur 4 cm",
 ]
 
-# The steps a job walks through, with the share of the bar each one fills.
-STEPS: list[tuple[ProcessingStatus, str, int]] = [
-    (S.QUEUED, "Queued", 5),
-    (S.AI_GENERATING, "Writing the scene", 25),
-    (S.CODE_VALIDATING, "Checking the code", 45),
-    (S.RENDERING, "Rendering", 65),
-    (S.UPLOADING, "Uploading", 90),
-    (S.READY, "Ready", 100),
-]
-_STEP_INDEX = {status: index for index, (status, _, _) in enumerate(STEPS)}
-ANSWER_CHECKS = {
-    "verified": "checked by the built-in solver (SymPy)",
-    "corrected": "corrected by the built-in solver (SymPy)",
-    "unverifiable": "not checked automatically",
-}
-
-CSS = """
-.gradio-container { max-width: 1120px !important; margin: 0 auto !important; }
-#ma-title h1 { margin-bottom: 0.1em; }
-#ma-privacy p { color: var(--body-text-color-subdued); margin-top: 0; }
-.ma-status { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg);
-  padding: 10px 14px; background: var(--block-background-fill); }
-.ma-status-line { font-weight: 600; margin-bottom: 8px; overflow-wrap: anywhere; }
-.ma-bar { height: 8px; border-radius: 4px; background: var(--neutral-200); overflow: hidden; }
-.ma-bar-fill { height: 100%; background: var(--color-accent); }
-.ma-failed .ma-bar-fill { background: var(--error-text-color, #dc2626); }
-.ma-refused .ma-status-line, .ma-failed .ma-status-line { color: var(--error-text-color, #b91c1c); }
-.ma-steps { display: flex; flex-wrap: wrap; gap: 4px 12px; list-style: none; padding: 0; margin: 8px 0 0;
-  font-size: 0.85em; color: var(--body-text-color-subdued); }
-.ma-steps li.done { color: var(--body-text-color); }
-.ma-steps li.done::before { content: "✓ "; }
-.ma-steps li.now::before { content: "● "; }
-.ma-steps li.now { color: var(--color-accent); font-weight: 600; }
-#ma-video video { max-height: 60vh; }
-.ma-history { width: 100%; table-layout: fixed; border-collapse: collapse; font-size: 0.9em; }
-.ma-history th, .ma-history td { text-align: left; padding: 6px 8px; overflow: hidden; text-overflow: ellipsis;
-  white-space: nowrap; border-bottom: 1px solid var(--border-color-primary); }
-.ma-history th:nth-child(1) { width: 52%; }
-.ma-history th:nth-child(2), .ma-history th:nth-child(3) { width: 18%; }
-.ma-empty { color: var(--body-text-color-subdued); margin: 4px 0; }
-@media (max-width: 640px) {
-  .gradio-container { padding: 0 6px !important; }
-  #ma-title h1 { font-size: 1.5em; }
-  .ma-steps { font-size: 0.8em; }
-  .ma-history th:nth-child(4), .ma-history td:nth-child(4) { display: none; }
-}
-"""
-
 
 def theme() -> gr.themes.Base:
-    # System fonts: no request to a font CDN leaves the visitor's browser.
+    # System fonts: no request to a font CDN leaves the visitor's browser. The colours that
+    # Soft leaves below WCAG AA (subdued text, placeholders, label chips, the primary button)
+    # are set to ones with at least 4.5:1 against their background.
     return gr.themes.Soft(
         primary_hue="indigo",
         font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"],
         font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    ).set(
+        body_text_color_subdued="*neutral_600",
+        body_text_color_subdued_dark="*neutral_300",
+        input_placeholder_color="*neutral_500",
+        input_placeholder_color_dark="*neutral_400",
+        block_label_text_color="*primary_700",
+        block_label_text_color_dark="*primary_100",
+        block_title_text_color="*primary_700",
+        block_title_text_color_dark="*primary_100",
+        button_primary_background_fill="*primary_700",
+        button_primary_background_fill_hover="*primary_800",
+        button_primary_background_fill_dark="*primary_700",
+        button_primary_background_fill_hover_dark="*primary_800",
+        button_primary_text_color="white",
+        button_primary_text_color_dark="white",
     )
 
 
@@ -152,128 +137,7 @@ def mount_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def _no_stub_files() -> Iterator[None]:
-    """Adapter, for lack of a public switch: Gradio writes a ``.pyi`` stub beside the source
-    file of every Component subclass when the class is defined (``gradio.component_meta``;
-    gradio-app/gradio#10121 is the upstream report of that runtime write). In an installed
-    appliance that is a write into site-packages; in a checkout, a stub that would shadow
-    this module for mypy. Inside this block Gradio's stub writer does nothing."""
-    write_stub = getattr(component_meta, "create_or_modify_pyi", None)
-    if write_stub is None:  # a Gradio without the stub writer: nothing to switch off
-        yield
-        return
-    component_meta.create_or_modify_pyi = lambda *args, **kwargs: None
-    try:
-        yield
-    finally:
-        component_meta.create_or_modify_pyi = write_stub
-
-
-with _no_stub_files():
-
-    class LinkedVideo(gr.Video):
-        """``gr.Video`` that hands an http(s) URL to the browser as it is.
-
-        A plain ``gr.Video`` downloads a URL into Gradio's cache on the server (and refuses
-        127.0.0.1 as a private address): a second copy of the video that would outlive its
-        deletion. Giving the URL as both path and url makes Gradio pass it through to the
-        page, and the browser fetches the signed URL itself (which is also what marks it
-        delivered). A subclass, not a wrapper on one instance: Gradio rebuilds a session's
-        component from its class when a handler updates it without a value.
-        """
-
-        is_template = True  # the browser renders it with gr.Video's own component
-
-        def postprocess(self, value: str | Path | None) -> FileData | None:
-            if isinstance(value, str) and value.startswith(("http://", "https://")):
-                return FileData(path=value, url=value, mime_type="video/mp4", orig_name="solution.mp4")
-            return super().postprocess(value)
-
-
-# -- rendering the pieces ---------------------------------------------------------------------
-
-
-def status_html(job: ProcessingJob | None = None, *, message: str | None = None, kind: str = "info") -> str:
-    """The live status line: a sentence, a bar and the steps, for a job or a plain message."""
-    if job is None:
-        return (
-            f'<div class="ma-status ma-{kind}" data-status="{kind}" role="status" aria-live="polite">'
-            f'<div class="ma-status-line">{html.escape(message or "")}</div></div>'
-        )
-    status = job.status
-    failed = status in (S.FAILED, S.EXPIRED)
-    shown = S.READY if status is S.DELIVERED else status
-    index = _STEP_INDEX.get(shown, len(STEPS) - 1)
-    percent = 100 if failed else STEPS[index][2]
-    text = message or _sentence(job)
-    steps = []
-    for step_index, (_, label, _) in enumerate(STEPS):
-        css_class = "done" if step_index < index or (step_index == index and shown is S.READY) else ""
-        if step_index == index and not failed and shown is not S.READY:
-            css_class = "now"
-        steps.append(f'<li class="{css_class}">{html.escape(label)}</li>')
-    kind = "failed" if failed else ("done" if shown is S.READY else "running")
-    return (
-        f'<div class="ma-status ma-{kind}" data-status="{status.value}" role="status" aria-live="polite">'
-        f'<div class="ma-status-line">{html.escape(text)}</div>'
-        f'<div class="ma-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow="{percent}">'
-        f'<div class="ma-bar-fill" style="width: {percent}%"></div></div>'
-        f'<ol class="ma-steps">{"".join(steps)}</ol></div>'
-    )
-
-
-def _sentence(job: ProcessingJob) -> str:
-    message = job.status_message or job.status.value
-    if job.status is S.FAILED:
-        return f"Failed: {message}"
-    if job.status in (S.READY, S.DELIVERED):
-        return "Ready: here is your video."
-    if job.attempts > 1 and job.status in (S.AI_GENERATING, S.CODE_VALIDATING, S.RENDERING):
-        return f"{message} (attempt {job.attempts})"
-    return message
-
-
-def answer_markdown(job: ProcessingJob) -> str:
-    if not job.answer_text:
-        return ""
-    check = ANSWER_CHECKS.get(job.answer_check or "", job.answer_check or "")
-    suffix = f" — *{check}*" if check else ""
-    return f"**Answer:** {_md_escape(job.answer_text)}{suffix}"
-
-
-def details_markdown(job: ProcessingJob) -> str:
-    parts = []
-    if job.ai_provider_used:
-        parts.append(f"Scene written by **{_md_escape(job.ai_provider_used)}**")
-    if job.attempts:
-        parts.append(f"{job.attempts} attempt{'s' if job.attempts != 1 else ''}")
-    waited = _seconds_between(job.created_at, job.started_at)
-    if waited is not None:
-        parts.append(f"waited {waited:.1f} s")
-    if job.render_duration_seconds is not None:
-        parts.append(f"rendered in {job.render_duration_seconds:.1f} s")
-    total = _seconds_between(job.created_at, job.completed_at)
-    if total is not None:
-        parts.append(f"total {total:.1f} s")
-    if job.video_size_bytes:
-        parts.append(f"{job.video_size_bytes / 1024:.0f} KB")
-    if job.quality:
-        parts.append(f"quality {job.quality}")
-    return " · ".join(parts)
-
-
-def _md_escape(text: str) -> str:
-    return html.escape(text).replace("*", "\\*").replace("_", "\\_").replace("`", "\\`")
-
-
-def _seconds_between(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    try:
-        return max(0.0, (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
-    except ValueError:
-        return None
+# -- requests ------------------------------------------------------------------------------------
 
 
 def browser_url(url: str, settings: Settings, request: gr.Request | None) -> str:
@@ -293,59 +157,73 @@ def browser_url(url: str, settings: Settings, request: gr.Request | None) -> str
     return f"{scheme}://{host}{url[len(settings.base_url):]}"
 
 
-def _playable(job: ProcessingJob) -> bool:
-    return job.status in (S.READY, S.DELIVERED) and bool(job.video_key and job.video_url)
+def client_of(request: gr.Request | None, settings: Settings) -> str | None:
+    """The visitor's address, for the per-client limits (X-Forwarded-For only from a trusted proxy)."""
+    if request is None:
+        return None
+    client = getattr(request, "client", None)
+    forwarded = request.headers.get("x-forwarded-for")
+    return client_key(getattr(client, "host", None), [forwarded] if forwarded else [], settings.trusted_proxies)
+
+
+def _tab_of(request: gr.Request | None) -> str | None:
+    """The browser tab an event comes from (Gradio's session hash: one per page load)."""
+    value = getattr(request, "session_hash", None) if request is not None else None
+    return value if isinstance(value, str) and value else None
 
 
 def _playable_url(job: ProcessingJob, settings: Settings, request: gr.Request | None) -> str | None:
-    return browser_url(job.video_url, settings, request) if _playable(job) and job.video_url else None
-
-
-def _clock(timestamp: str) -> str:
-    return timestamp[11:16] if len(timestamp) >= 16 else timestamp
-
-
-def _preview(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def history_html(jobs: list[ProcessingJob]) -> str:
-    """This browser session's jobs, newest first: metadata only."""
-    if not jobs:
-        return '<p class="ma-empty">Nothing yet: the videos you make here are listed for this session.</p>'
-    rows = []
-    for job in jobs:
-        video = "kept for replay" if _playable(job) else "deleted" if job.status is S.DELIVERED else "—"
-        rows.append(
-            f'<tr data-job="{job.job_id}"><td class="ma-problem-cell" title="{html.escape(job.problem_text)}">'
-            f"{html.escape(_preview(job.problem_text, 80))}</td><td>{html.escape(job.status.value)}</td>"
-            f"<td>{html.escape(video)}</td><td>{_clock(job.created_at)}</td></tr>"
-        )
-    return (
-        '<table class="ma-history"><thead><tr><th>Problem</th><th>Status</th><th>Video</th><th>UTC</th></tr>'
-        f'</thead><tbody>{"".join(rows)}</tbody></table>'
-    )
-
-
-# -- the page ------------------------------------------------------------------------------------
+    return browser_url(job.video_url, settings, request) if playable(job) and job.video_url else None
 
 
 def _never() -> bool:
     return False
 
 
-def submission_sentence(accepted: VideoGenerationResponse) -> str:
-    """The status line of a just-submitted job: its place in line while it waits."""
-    if accepted.queue_position:
-        return f"Queued: number {accepted.queue_position} in line"
-    return accepted.message
+def hint_html(builtin_only: bool) -> str:
+    """Under the text box: how to send, and the length limit that applies (the built-in
+    solver's when no model is configured), with a live count the page script keeps."""
+    limit = BUILTIN_MAX_CHARS if builtin_only else PROBLEM_MAX_CHARS
+    solver = (f"No AI model is configured: the built-in solver answers, and it reads problems of up to "
+              f"{BUILTIN_MAX_CHARS} characters. ") if builtin_only else f"Up to {PROBLEM_MAX_CHARS} characters. "
+    return (
+        f'<div id="ma-hint-text"><p>{solver}Press <kbd>Ctrl</kbd>+<kbd>Enter</kbd> '
+        "(<kbd>⌘</kbd>+<kbd>Enter</kbd> on a Mac) to make the video; <kbd>Enter</kbd> starts a new line.</p>"
+        f'<p><span class="ma-count" data-limit="{limit}">0 / {limit} characters</span></p></div>'
+    )
 
 
 def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bool] = _never) -> gr.Blocks:
     """The page. Mount it with ``gr.mount_gradio_app(app, blocks, path="/", **mount_options(settings))``.
 
-    ``stopping`` says when the server is shutting down: a visitor's job updates end then, and
+    ``stopping`` says when the server is shutting down: the cards stop updating then, and
     the page says to reload it in a minute."""
+    keys = SessionKeys.for_settings(settings)
+    builtin_only = not appliance.source.providers()
+    followers: dict[str, object] = {}  # browser tab -> the follower drawing its cards now
+
+    async def jobs_on_page(job_ids: list[str] | None, session_id: str | None) -> list[ProcessingJob]:
+        """The page's jobs that still exist and belong to this browser's session."""
+        if not session_id or not job_ids:
+            return []
+        found = []
+        for job_id in job_ids:
+            try:
+                job = await appliance.get(job_id)
+            except NotFound:
+                continue
+            if job.session_id == session_id:
+                found.append(job)
+        return found
+
+    async def views_of(jobs: list[ProcessingJob], request: gr.Request | None) -> list[JobView]:
+        views = []
+        for job in jobs:
+            position = None
+            if job.status is S.QUEUED:
+                position = await asyncio.to_thread(appliance.queue_position, job.job_id)
+            views.append(JobView(job, _playable_url(job, settings, request), position))
+        return views
 
     async def history_updates(session_id: str | None) -> Updates:
         """The session's jobs as a table, and the ones whose video still exists as replay choices."""
@@ -356,117 +234,201 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
             except NotFound:
                 jobs = []
         jobs.sort(key=lambda job: job.created_at, reverse=True)
-        choices = [(f"{_clock(job.created_at)} · {_preview(job.problem_text, 50)}", job.job_id)
-                   for job in jobs if _playable(job)]
+        choices = [(f"{clock(job.created_at)} · {preview(job.problem_text, 50)}", job.job_id)
+                   for job in jobs if playable(job)]
         return {history: history_html(jobs), replay_choice: gr.Dropdown(choices=choices, value=None)}
 
+    def supersede(request: gr.Request | None) -> None:
+        """The follower drawing this tab's cards stops before its next update."""
+        tab = _tab_of(request)
+        print("SUPERSEDE", tab, flush=True)
+        if tab is not None:
+            followers[tab] = object()
+
     async def generate(
-        problem_text: str, session_id: str | None, request: gr.Request
+        problem_text: str, token: str | None, request: gr.Request, shown: list[str] | None = None
     ) -> AsyncIterator[Updates]:
+        """Submit the problem and show its card beside the others (one update; ``follow`` goes on)."""
+        session_id = keys.verify(token)
+        length = len((problem_text or "").replace("\r\n", "\n").strip())
+        if builtin_only and BUILTIN_MAX_CHARS < length <= PROBLEM_MAX_CHARS:
+            yield {status: message_html(
+                f"No AI model is configured here, and the built-in solver reads problems of at most "
+                f"{BUILTIN_MAX_CHARS} characters (this one has {length}). Please shorten it.", "refused")}
+            return
         try:
-            accepted = await appliance.submit(problem_text, Channel.web(session_id))
+            channel = Channel.web(session_id, client=client_of(request, settings))
+            accepted = await appliance.submit(problem_text, channel)
         except ProblemRejected as exc:
-            yield {status: status_html(message=_rejection_message(exc), kind="refused")}
+            yield {status: message_html(_rejection_message(exc), "refused")}
             return
         except LimitExceeded as exc:
-            yield {status: status_html(message=str(exc), kind="refused")}
+            yield {status: message_html(str(exc), "refused")}
             return
         job = await appliance.get(accepted.job_id)
-        yield {
-            status: status_html(job, message=submission_sentence(accepted)), session_state: job.session_id,
-            job_state: job.job_id, video: None, code: "", answer: "", details: "",
-            **await history_updates(job.session_id),
-        }
-        last: ProcessingJob | None = job
-        async for change in appliance.follow(job.job_id, stop=stopping):
-            if change is None:
-                continue
-            last = change
-            update: Updates = {status: status_html(change), details: details_markdown(change)}
-            if change.status in (S.READY, S.DELIVERED):
-                update.update({
-                    video: _playable_url(change, settings, request),
-                    code: change.manim_code or "",
-                    code_panel: gr.Accordion(open=True),
-                    answer: answer_markdown(change),
-                })
-            elif change.status is S.FAILED:
-                update.update({code: change.manim_code or "", answer: ""})
-            yield update
-        if last is not None and last.status is S.READY:
-            # The video is on its way to the browser: delivered, kept for the replay grace.
+        supersede(request)
+        page = [job_id for job_id in (shown or []) if job_id != job.job_id]
+        page = [*page, job.job_id][-MAX_CARDS:]
+        jobs = await jobs_on_page(page, job.session_id)
+        views = await views_of(jobs, request)
+        if accepted.queue_position:  # the place in line as the submission found it
+            views = [JobView(view.job, view.video_url, accepted.queue_position) if view.job.job_id == job.job_id
+                     else view for view in views]
+        yield {status: "", token_state: keys.sign(job.session_id), shown_state: page, cards: cards_html(views),
+               **await history_updates(job.session_id)}
+
+    async def follow(token: str | None, shown: list[str] | None, request: gr.Request) -> AsyncIterator[Updates]:
+        """Redraw the page's cards on every change of its jobs until none is running."""
+        session_id = keys.verify(token)
+        tab = _tab_of(request)
+        me = object()
+        if tab is not None:
+            followers[tab] = me
+        print("FOLLOW start", tab, shown, id(me), flush=True)
+        jobs = {job.job_id: job for job in await jobs_on_page(shown, session_id)}
+        changes: asyncio.Queue[ProcessingJob] = asyncio.Queue()
+
+        async def pump(job_id: str) -> None:
             try:
-                last = await appliance.mark_delivered(last.job_id, keep_for_replay_s=None)
-            except (InvalidTransition, NotFound):
+                async for change in appliance.watch(job_id):
+                    await changes.put(change)
+            except NotFound:
                 pass
-        elif stopping():
-            yield {status: status_html(message="The server is restarting. Your video is still being made: "
-                                       "reload this page in a minute.", kind="info")}
-        yield await history_updates(last.session_id if last else session_id)
 
-    async def cancel(job_id: str | None) -> Updates:
-        if not job_id:
-            return {}
+        pumps = [asyncio.create_task(pump(job.job_id)) for job in jobs.values() if job.status in ACTIVE_STATUSES]
         try:
-            job = await appliance.cancel(job_id)
-        except InvalidTransition:
-            return {}
-        except NotFound:
-            return {status: status_html(message="That job no longer exists.", kind="info")}
-        return {status: status_html(job, message="Cancelling…" if job.status is not S.FAILED else "Cancelled.")}
+            dirty = True
+            while True:
+                if dirty:
+                    drawn = cards_html(await views_of(list(jobs.values()), request))
+                    if tab is not None and followers.get(tab) is not me:
+                        print("FOLLOW superseded", id(me), flush=True)
+                        return  # a newer follower draws this page now
+                    print("FOLLOW yield", id(me), drawn.count('<article'), flush=True)
+                    yield {cards: drawn}
+                    dirty = False
+                    for job in list(jobs.values()):
+                        if job.status is S.READY:
+                            # The video is on its way to the browser: delivered, kept for the replay grace.
+                            try:
+                                jobs[job.job_id] = await appliance.mark_delivered(job.job_id, keep_for_replay_s=None)
+                            except (InvalidTransition, NotFound):
+                                pass
+                if not any(job.status in ACTIVE_STATUSES for job in jobs.values()):
+                    break
+                if stopping():
+                    yield {status: message_html("The server is restarting. Your video is still being made: "
+                                                "reload this page in a minute.", "info")}
+                    return
+                try:
+                    change = await asyncio.wait_for(changes.get(), FOLLOW_TICK_S)
+                except TimeoutError:
+                    if tab is not None and followers.get(tab) is not me:
+                        return
+                    continue
+                while True:
+                    jobs[change.job_id] = change
+                    if changes.empty():
+                        break
+                    change = changes.get_nowait()
+                dirty = True
+            if tab is None or followers.get(tab) is me:
+                yield await history_updates(session_id)
+        finally:
+            for task in pumps:
+                task.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            if tab is not None and followers.get(tab) is me:
+                del followers[tab]
 
-    async def replay(job_id: str | None, session_id: str | None, request: gr.Request) -> Updates:
-        if not job_id:
-            return {}
+    async def cancel(token: str | None, shown: list[str] | None) -> Updates:
+        """Cancel every job of this page that is still running."""
+        running = [job for job in await jobs_on_page(shown, keys.verify(token)) if job.status in ACTIVE_STATUSES]
+        cancelled = 0
+        for job in running:
+            try:
+                await appliance.cancel(job.job_id)
+                cancelled += 1
+            except (InvalidTransition, NotFound):
+                pass  # it finished meanwhile
+        # The cards say "Cancelling" and then "Cancelled"; this line only speaks when they cannot.
+        return {status: "" if cancelled else message_html(NOTHING_TO_CANCEL, "info")}
+
+    async def cancel_job(token: str | None, event: gr.EventData) -> Updates:
+        """A card's own Cancel button."""
+        data = getattr(event, "_data", None)
+        job_id = data.get("job") if isinstance(data, dict) else None
+        jobs = await jobs_on_page([job_id] if isinstance(job_id, str) else [], keys.verify(token))
+        if not jobs or jobs[0].status not in ACTIVE_STATUSES:
+            return {status: message_html("That video is not running any more.", "info")}
         try:
-            job = await appliance.get(job_id)
-        except NotFound:
-            return {status: status_html(message="That job has expired; only recent ones are kept.", kind="info")}
-        if job.session_id != session_id:  # only this browser's own jobs
-            return {}
-        url = _playable_url(job, settings, request)
-        if url is None and job.status in (S.READY, S.DELIVERED, S.EXPIRED):
-            message = "That video has been deleted (videos are kept only briefly after you watch them)."
-            return {status: status_html(message=message, kind="info"), video: None,
-                    code: job.manim_code or "", answer: answer_markdown(job), details: details_markdown(job)}
-        shown = status_html(job, message=f"Replaying: {job.problem_text[:80]}") if url else status_html(job)
-        return {status: shown, video: url, code: job.manim_code or "", code_panel: gr.Accordion(open=True),
-                answer: answer_markdown(job), details: details_markdown(job), job_state: job.job_id}
+            await appliance.cancel(jobs[0].job_id)
+        except (InvalidTransition, NotFound):
+            return {status: message_html("That video is not running any more.", "info")}
+        return {status: ""}
 
-    async def refresh(session_id: str | None) -> Updates:
-        return await history_updates(session_id)
+    async def restore(token: str | None, request: gr.Request) -> Updates:
+        """On page load: the session the browser's key names, its history, and the cards of the
+        jobs still running or waiting to be watched."""
+        session_id = keys.verify(token)
+        jobs: list[ProcessingJob] = []
+        if session_id:
+            try:
+                jobs = await appliance.jobs_of(session_id)
+            except NotFound:
+                session_id = None
+        jobs.sort(key=lambda job: job.created_at)
+        page = [job for job in jobs if job.status in ACTIVE_STATUSES or job.status is S.READY][-MAX_CARDS:]
+        updates: Updates = {shown_state: [job.job_id for job in page],
+                            cards: cards_html(await views_of(page, request), origin="load"),
+                            **await history_updates(session_id)}
+        if token and not session_id:
+            updates[token_state] = None  # not this server's key, or its session has expired
+        return updates
+
+    async def replay(job_id: str | None, token: str | None, shown: list[str] | None, request: gr.Request) -> Updates:
+        """Show a job of this session again (its card, with the video while it is kept)."""
+        if not job_id:
+            return {status: ""}
+        jobs = await jobs_on_page([job_id], keys.verify(token))
+        if not jobs:
+            return {status: message_html("That job has expired; only recent ones are kept.", "info")}
+        if not playable(jobs[0]):
+            return {status: message_html("That video has been deleted (videos are kept only briefly after you "
+                                         "watch them).", "info")}
+        supersede(request)
+        page = [*(item for item in (shown or []) if item != job_id), job_id][-MAX_CARDS:]
+        return {status: "", shown_state: page}
+
+    async def refresh(token: str | None) -> Updates:
+        return await history_updates(keys.verify(token))
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        session_state = gr.State(None)  # this browser tab's session id (created on the first submit)
-        job_state = gr.State(None)
+        # The browser's signed session key, in local storage (see session.py).
+        token_state = gr.BrowserState(None, storage_key=SESSION_STORAGE_KEY, secret=keys.storage_secret)
+        shown_state = gr.State([])  # the job ids with a card on this page, oldest first
         gr.Markdown(f"# {TITLE}", elem_id="ma-title")
         gr.Markdown(PRIVACY_LINE, elem_id="ma-privacy")
         with gr.Row(equal_height=False):
-            # On a phone the columns stack: problem, button, status and answer come first,
-            # the video right after them; the examples wait below.
+            # On a phone the columns stack: problem, buttons, message, then the cards with the
+            # videos; the examples wait below.
             with gr.Column(scale=5, min_width=300):
                 problem = gr.Textbox(
-                    label="Your math problem", lines=3, max_lines=12, max_length=PROBLEM_MAX_CHARS,
-                    placeholder="e.g. Solve 2x + 3 = 11", elem_id="ma-problem", autofocus=True,
+                    label="Your math problem", lines=3, max_lines=12,
+                    placeholder="e.g. Find the derivative of x^3 sin(x)", elem_id="ma-problem", autofocus=True,
                 )
+                gr.HTML(hint_html(builtin_only), elem_id="ma-hint", js_on_load=KEYS_JS, padding=False,
+                        container=False)
                 with gr.Row():
                     generate_button = gr.Button("Generate video", variant="primary", elem_id="ma-generate",
                                                 scale=3)
                     cancel_button = gr.Button("Cancel", variant="secondary", elem_id="ma-cancel", scale=1)
-                status = gr.HTML(status_html(message="Waiting for a problem.", kind="idle"), elem_id="ma-status",
-                                 padding=False, container=False)
-                answer = gr.Markdown(elem_id="ma-answer")
-                details = gr.Markdown(elem_id="ma-details")
+                status = gr.HTML("", elem_id="ma-status", padding=False, container=False)
             with gr.Column(scale=6, min_width=300):
-                video = LinkedVideo(label="Video", interactive=False, autoplay=True, elem_id="ma-video",
-                                    buttons=["download"])
+                cards = gr.HTML("", elem_id="ma-cards", js_on_load=JOBS_JS, padding=False, container=False)
         gr.Examples(examples=[[text] for text in EXAMPLES], inputs=[problem], label="Examples (click one)",
                     examples_per_page=len(EXAMPLES))
-        with gr.Accordion("Manim scene code", open=False, elem_id="ma-code-panel") as code_panel:
-            code = gr.Code(language="python", interactive=False, label="Scene code", elem_id="ma-code",
-                           buttons=["copy", "download"], lines=12, max_lines=40,
-                           wrap_lines=True)  # long lines would widen the page past a phone's screen
-        with gr.Accordion("Your videos in this browser session", open=True, elem_id="ma-history-panel"):
+        with gr.Accordion("Your videos (kept in this browser)", open=True, elem_id="ma-history-panel"):
             # An HTML table, not a gr.Dataframe: that one pins its columns' pixel widths at first
             # render, so a page opened wide never fits a narrower window again.
             history = gr.HTML(history_html([]), elem_id="ma-history", padding=False, container=False)
@@ -476,32 +438,37 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
                 refresh_button = gr.Button("Refresh", size="sm", elem_id="ma-refresh", scale=1)
         gr.Markdown("HTTP API: [/docs](/docs) · health: [/readyz](/readyz)", elem_id="ma-footer")
 
-        outputs = [status, session_state, job_state, video, code, code_panel, answer, details, history, replay_choice]
-        generate_event = generate_button.click(
-            generate, inputs=[problem, session_state], outputs=outputs, show_progress="hidden",
-            api_visibility="private", concurrency_id="generate",
-        )
-        submit_event = problem.submit(
-            generate, inputs=[problem, session_state], outputs=outputs, show_progress="hidden",
-            api_visibility="private", concurrency_id="generate",
-        )
-        cancel_button.click(cancel, inputs=[job_state], outputs=[status], cancels=[generate_event, submit_event],
-                            api_visibility="private", show_progress="hidden")
-        replay_choice.input(replay, inputs=[replay_choice, session_state],
-                       outputs=[status, video, code, code_panel, answer, details, job_state],
-                       api_visibility="private", show_progress="hidden")
-        refresh_button.click(refresh, inputs=[session_state], outputs=[history, replay_choice],
-                             api_visibility="private", show_progress="hidden")
+        private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+        # A follower of the page starts while the previous one still runs (and makes it stop):
+        # Gradio's default trigger mode would drop the new one instead.
+        following: dict[str, Any] = {**private, "concurrency_id": "follow", "trigger_mode": "multiple"}
+        follow_outputs = [cards, status, history, replay_choice]
+        submitted = generate_button.click(
+            generate, inputs=[problem, token_state, shown_state],
+            outputs=[status, token_state, shown_state, cards, history, replay_choice], concurrency_id="generate",
+            **private)
+        submitted.then(follow, inputs=[token_state, shown_state], outputs=follow_outputs, **following)
+        cancel_button.click(cancel, inputs=[token_state, shown_state], outputs=[status], **private)
+        cards.cancel_job(cancel_job, inputs=[token_state], outputs=[status], **private)
+        replay_choice.input(replay, inputs=[replay_choice, token_state, shown_state], outputs=[status, shown_state],
+                            **private).then(follow, inputs=[token_state, shown_state], outputs=follow_outputs,
+                                            **following)
+        refresh_button.click(refresh, inputs=[token_state], outputs=[history, replay_choice], **private)
+        demo.load(restore, inputs=[token_state], outputs=[token_state, shown_state, cards, history, replay_choice],
+                  **private).then(follow, inputs=[token_state, shown_state], outputs=follow_outputs, **following)
 
     demo.queue(default_concurrency_limit=WEB_CONCURRENCY, max_size=QUEUE_MAX_SIZE, api_open=False)
     return demo
 
 
 def _rejection_message(exc: ProblemRejected) -> str:
+    """The service's own sentence, without the field name it starts with for API clients."""
+    sentence = str(exc).removeprefix("problem_text: ").strip()
+    sentence = sentence[:1].upper() + sentence[1:]
     if exc.rule == "min_length":
-        return "That is too short: please describe the problem in a full sentence (at least 10 characters)."
+        return f"That is too short. {sentence}."
     if exc.rule == "max_length":
-        return f"That is too long: please keep the problem under {PROBLEM_MAX_CHARS} characters."
+        return f"That is too long. {sentence}; nothing was cut, please shorten it."
     if exc.rule == "invalid_text":  # the core's sentence names the character and where it is
         return f"{exc} Please remove it and try again."
     return "Please type a math problem first."

@@ -1,9 +1,9 @@
 """A loopback OpenAI-compatible chat-completions server for tests.
 
 It speaks just enough of the OpenAI HTTP API (``POST /v1/chat/completions``,
-``GET /v1/models``) for litellm's real HTTP path (``openai/<model>`` with
-``api_base=stub.base_url``) to talk to it, replays what a test queued, and
-records every request so the test can assert what was sent::
+``POST /v1/audio/speech``, ``GET /v1/models``) for litellm's real HTTP path
+(``openai/<model>`` with ``api_base=stub.base_url``) to talk to it, replays what
+a test queued, and records every request so the test can assert what was sent::
 
     with OpenAIStub() as stub:
         stub.queue_error(429)                 # first call: rate limited
@@ -15,6 +15,13 @@ Queued responses are served first, in order; when the queue is empty the
 ``responder`` callable (if any) answers, else the stub answers 500 with
 "no reply queued", so an unexpected extra call fails loudly.
 
+``/v1/audio/speech`` answers every request with real audio (``speech_wav``): a 16-bit
+mono 24 kHz WAV lasting ``SPEECH_S_PER_CHAR`` per character of the input, voiced where
+the text has letters and silent at its spaces. ``fail_speech`` makes it answer HTTP 500 or
+bytes that are not audio instead; ``streamed_wav_sizes`` makes its headers carry the
+placeholder sizes (0xFFFFFFFF) OpenAI's own streamed WAVs have; ``speech_delay_s`` delays
+every speech answer.
+
 The server binds 127.0.0.1 on a free port and runs in a daemon thread;
 ``with`` starts and stops it (``start()``/``stop()`` do the same by hand).
 """
@@ -22,15 +29,32 @@ The server binds 127.0.0.1 on a free port and runs in a daemon thread;
 from __future__ import annotations
 
 import json
+import math
+import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["OpenAIStub", "StubRequest", "StubResponse", "chat_completion_body", "error_body", "unused_port_url"]
+__all__ = [
+    "SPEECH_RATE_HZ",
+    "SPEECH_S_PER_CHAR",
+    "OpenAIStub",
+    "StubRequest",
+    "StubResponse",
+    "chat_completion_body",
+    "error_body",
+    "speech_duration_s",
+    "speech_wav",
+    "unused_port_url",
+]
+
+SPEECH_RATE_HZ = 24_000
+SPEECH_S_PER_CHAR = 0.06
+SpeechFailure = Literal["http_500", "garbage"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +156,39 @@ def error_body(status: int, message: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message or f"stub error {status}", "type": kind, "code": kind, "param": None}}
 
 
+def speech_duration_s(text: str) -> float:
+    """How long the stub's speech for ``text`` lasts (whole frames at SPEECH_RATE_HZ)."""
+    return round(SPEECH_RATE_HZ * SPEECH_S_PER_CHAR) * len(text) / SPEECH_RATE_HZ
+
+
+def speech_wav(text: str, streamed_sizes: bool = False) -> bytes:
+    """Real audio for ``text``: a 16-bit mono WAV, SPEECH_S_PER_CHAR per character.
+
+    Each character that is not a space is a "syllable": a 120 Hz tone with its first
+    harmonics (a voiced sound), rising and falling under a sine envelope; a space is silence.
+    ``streamed_sizes``: the RIFF and data sizes are 0xFFFFFFFF, as in a streamed answer.
+    """
+    per_char = round(SPEECH_RATE_HZ * SPEECH_S_PER_CHAR)
+    harmonics = ((1, 0.6), (2, 0.25), (3, 0.1), (5, 0.05))
+    syllable = []
+    for n in range(per_char):
+        t = n / SPEECH_RATE_HZ
+        envelope = math.sin(math.pi * n / per_char)
+        voiced = sum(weight * math.sin(2 * math.pi * 120 * k * t) for k, weight in harmonics)
+        syllable.append(int(26_000 * envelope * voiced))
+    voiced_bytes = struct.pack(f"<{per_char}h", *syllable)
+    silence = bytes(2 * per_char)
+    data = b"".join(silence if char.isspace() else voiced_bytes for char in text)
+    riff_size = 0xFFFFFFFF if streamed_sizes else 36 + len(data)
+    data_size = 0xFFFFFFFF if streamed_sizes else len(data)
+    header = (
+        b"RIFF" + struct.pack("<I", riff_size) + b"WAVE"
+        + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, SPEECH_RATE_HZ, SPEECH_RATE_HZ * 2, 2, 16)
+        + b"data" + struct.pack("<I", data_size)
+    )
+    return header + data
+
+
 def unused_port_url() -> str:
     """A loopback base URL where nothing listens (connection refused)."""
     import socket
@@ -154,6 +211,11 @@ class OpenAIStub:
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._speech_failure: SpeechFailure | None = None
+        self._speech_fail_from = 0
+        self._speech_count = 0
+        self.streamed_wav_sizes = False
+        self.speech_delay_s = 0.0  # slept before each speech answer (to provoke client timeouts)
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -235,6 +297,19 @@ class OpenAIStub:
     def queue_response(self, response: StubResponse) -> None:
         self._push(response)
 
+    @property
+    def speech_requests(self) -> list[StubRequest]:
+        """``/audio/speech`` requests received so far (a copy), oldest first."""
+        with self._lock:
+            return [r for r in self._requests if r.path.rstrip("/").endswith("/audio/speech")]
+
+    def fail_speech(self, how: SpeechFailure | None, after: int = 0) -> None:
+        """Answer speech requests with HTTP 500 (``http_500``) or bytes that are not audio
+        (``garbage``), from the one after the first ``after`` (counted from now); None: speak."""
+        with self._lock:
+            self._speech_failure = how
+            self._speech_fail_from = self._speech_count + after
+
     def pending(self) -> int:
         """How many queued responses have not been served yet."""
         with self._lock:
@@ -261,6 +336,18 @@ class OpenAIStub:
         if isinstance(item, str):
             return StubResponse(status=200, body=chat_completion_body(item, self.model_name))
         return item
+
+    def _speech_response(self, text: str) -> tuple[int, bytes, str]:
+        """(status, body, content type) of the next speech request."""
+        with self._lock:
+            number = self._speech_count
+            self._speech_count += 1
+            failure = self._speech_failure if number >= self._speech_fail_from else None
+        if failure == "http_500":
+            return 500, json.dumps(error_body(500, "stub: the speech engine failed")).encode(), "application/json"
+        if failure == "garbage":
+            return 200, b"ID3\x04\x00 this is not a WAV file " * 40, "audio/wav"
+        return 200, speech_wav(text, self.streamed_wav_sizes), "audio/wav"
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless the stub is stopping; True if the full delay passed."""
@@ -308,6 +395,12 @@ def _make_handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
             body = self._read_json()
             request = StubRequest("POST", self.path, dict(self.headers.items()), body, time.time())
             stub._record(request)
+            if self.path.rstrip("/").endswith("/audio/speech"):
+                text = body.get("input")
+                if stub.speech_delay_s and not stub._sleep(stub.speech_delay_s):
+                    return  # stopping: drop the connection
+                self._send(*stub._speech_response(text if isinstance(text, str) else ""), {})
+                return
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send(404, json.dumps(error_body(404, "no such route")).encode(), "application/json", {})
                 return

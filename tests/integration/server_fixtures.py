@@ -31,7 +31,7 @@ import uvicorn
 from appliance.assemble import build_appliance
 from appliance.config import Settings
 from appliance.service import Appliance
-from frontends.server import create_app
+from frontends.server import create_app, proxy_options
 
 
 @dataclass
@@ -63,9 +63,14 @@ def make_settings(data_dir: Path, port: int, **overrides: Any) -> Settings:
 
 
 @contextlib.contextmanager
-def serve_app(app: Any, sock: socket.socket, timeout_s: float = 60.0) -> Iterator[uvicorn.Server]:
-    """Run ``app`` on ``sock`` until the block ends (its lifespan runs at both ends)."""
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=5, ws="none")
+def serve_app(
+    app: Any, sock: socket.socket, timeout_s: float = 60.0, settings: Settings | None = None
+) -> Iterator[uvicorn.Server]:
+    """Run ``app`` on ``sock`` until the block ends (its lifespan runs at both ends). With
+    ``settings``, uvicorn trusts the proxies they name, as ``appliance serve`` does."""
+    options = proxy_options(settings) if settings is not None else {}
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=5, ws="none",
+                            **options)
     server = uvicorn.Server(config)
     failure: list[BaseException] = []
 
@@ -105,7 +110,7 @@ def running_server(
     settings = make_settings(data_dir, port, **overrides)
     appliance = make_appliance(settings) if make_appliance else build_appliance(settings)
     app = create_app(settings, appliance=appliance, telegram=telegram)
-    with serve_app(app, sock) as server:
+    with serve_app(app, sock, settings=settings) as server:
         yield LiveServer(f"http://127.0.0.1:{port}", settings, appliance, app, server)
 
 

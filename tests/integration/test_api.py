@@ -6,7 +6,9 @@ The same life against the real Docker sandbox and the built-in solver is test_ap
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 import socket
 import threading
@@ -18,10 +20,12 @@ import httpx
 import pytest
 
 from appliance.assemble import build_appliance
+from appliance.contracts import SubtitleCue, VoiceRequest
 from appliance.errors import SandboxImageMissing
+from appliance.fakes import FAKE_STEPS
 from appliance.service import Appliance
 from tests.integration import server_fixtures
-from tests.unit.fakes import FakeGenerator, FakeSandbox
+from tests.unit.fakes import GOOD_CODE, FakeGenerator, FakeSandbox
 
 PROBLEM = "Solve 2x + 3 = 11"
 live_server = server_fixtures.live_server  # the fixture, for the tests below
@@ -134,7 +138,8 @@ def test_a_job_lives_through_the_api_and_its_event_stream(live_server):
 def test_the_session_is_kept_and_its_limits_apply(live_server):
     hold = threading.Event()
     server = live_server(fake_appliance(FakeSandbox(hold=hold)), render_slots=1,
-                         max_active_jobs_per_session=1, max_submissions_per_hour=2)
+                         max_active_jobs_per_session=1, max_submissions_per_hour=2,
+                         max_submissions_per_client_per_hour=3)
     client = httpx.Client(base_url=server.base_url, timeout=10)
     try:
         first = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()
@@ -156,8 +161,12 @@ def test_the_session_is_kept_and_its_limits_apply(live_server):
         hourly = client.post("/api/jobs", json={"problem_text": "Solve 5x = 10 please", "session_id": session_id})
         assert hourly.status_code == 429 and error_of(hourly)["code"] == "hourly_limit"
 
-        other = client.post("/api/jobs", json={"problem_text": PROBLEM})  # a new session: its own limits
+        # A new session has limits of its own, but the address's go on: leaving out session_id
+        # does not buy a fresh allowance.
+        other = client.post("/api/jobs", json={"problem_text": PROBLEM})
         assert other.status_code == 202 and other.json()["session_id"] != session_id
+        again = client.post("/api/jobs", json={"problem_text": PROBLEM})
+        assert again.status_code == 429 and error_of(again)["code"] == "client_hourly_limit"
     finally:
         hold.set()
 
@@ -425,3 +434,238 @@ def test_the_web_login_guards_the_page(live_server):
     assert client.post("/login", data={"username": "ann", "password": "pass:word"}).status_code == 200
     assert client.get("/config").status_code == 200
     assert httpx.get(server.url("/healthz"), timeout=10).status_code == 200
+
+
+# -- anonymous use is bounded: per client, the queue, the model budget ------------------------------
+
+
+def client_at(server: Any, address: str, **kwargs: Any) -> httpx.Client:
+    """An HTTP client whose connections come from ``address`` (any 127.0.0.0/8 address is this machine)."""
+    return httpx.Client(base_url=server.base_url, timeout=10,
+                        transport=httpx.HTTPTransport(local_address=address), **kwargs)
+
+
+def test_a_flood_from_one_address_is_refused_while_another_client_is_served(live_server):
+    server = live_server(fake_appliance(run_workers=False), max_active_jobs_per_client=2,
+                         max_submissions_per_client_per_hour=3, max_queued_jobs=20)
+    flood, other = client_at(server, "127.0.0.2"), client_at(server, "127.0.0.3")
+
+    def post(client: httpx.Client, **body: Any) -> httpx.Response:
+        return client.post("/api/jobs", json={"problem_text": PROBLEM, **body})
+
+    first, second = post(flood), post(flood)
+    assert first.status_code == second.status_code == 202
+    assert first.json()["session_id"] != second.json()["session_id"]  # a fresh session each time...
+    busy = post(flood)  # ...and still the address's limits
+    assert busy.status_code == 429 and error_of(busy)["code"] == "client_active_limit"
+    assert error_of(busy)["message"] == ("2 videos asked for from your address are still in progress (the limit "
+                                         "is 2). Please wait for one to finish.")
+    named = post(flood, session_id=first.json()["session_id"])  # naming a session does not help either
+    assert named.status_code == 429 and error_of(named)["code"] == "client_active_limit"
+
+    assert flood.delete(f"/api/jobs/{first.json()['job_id']}").status_code == 200
+    assert post(flood).status_code == 202  # a job ended: room again, the third of the hour
+    assert flood.delete(f"/api/jobs/{second.json()['job_id']}").status_code == 200
+    hourly = post(flood)
+    assert hourly.status_code == 429 and error_of(hourly)["code"] == "client_hourly_limit"
+    assert "Your address has sent 3 problems in the last hour, the limit is 3" in error_of(hourly)["message"]
+    assert 3500 <= int(hourly.headers["retry-after"]) <= 3600
+
+    served = post(other)
+    assert served.status_code == 202 and served.json()["status"] == "queued"
+    metrics = other.get("/metrics").text
+    assert 'appliance_jobs_refused_total{reason="client_active_limit"} 2' in metrics
+    assert 'appliance_jobs_refused_total{reason="client_hourly_limit"} 1' in metrics
+    assert server.appliance.store.queue_length() == 2  # the flood's third job and the other client's
+
+
+def test_forwarded_for_counts_only_from_a_trusted_proxy(live_server):
+    server = live_server(fake_appliance(run_workers=False), max_submissions_per_client_per_hour=1)
+    untrusted = client_at(server, "127.0.0.2")  # not in APPLIANCE_TRUSTED_PROXIES (127.0.0.1, ::1)
+
+    def post(client: httpx.Client, forwarded: str) -> httpx.Response:
+        return client.post("/api/jobs", json={"problem_text": PROBLEM}, headers={"X-Forwarded-For": forwarded})
+
+    assert post(untrusted, "198.51.100.1").status_code == 202
+    spoofed = post(untrusted, "198.51.100.2")  # a header of its own choosing is ignored: it is 127.0.0.2
+    assert spoofed.status_code == 429 and error_of(spoofed)["code"] == "client_hourly_limit"
+
+    proxy = client_at(server, "127.0.0.1")  # the trusted proxy forwards two different clients
+    assert post(proxy, "198.51.100.7").status_code == 202
+    assert post(proxy, "203.0.113.50, 198.51.100.8").status_code == 202
+    repeated = post(proxy, "198.51.100.7")
+    assert repeated.status_code == 429 and error_of(repeated)["code"] == "client_hourly_limit"
+
+    # With no trusted proxy at all, even a loopback peer's header is ignored (uvicorn's too).
+    strict = live_server(fake_appliance(run_workers=False), max_submissions_per_client_per_hour=1,
+                         trusted_proxies=())
+    direct = client_at(strict, "127.0.0.1")
+    assert post(direct, "198.51.100.7").status_code == 202
+    assert post(direct, "198.51.100.9").status_code == 429
+
+
+def test_a_full_queue_is_refused_with_503_and_retry_after_everywhere(live_server):
+    from appliance.admission import QUEUE_FULL_MESSAGE
+    from frontends.web.app import build_ui
+
+    server = live_server(fake_appliance(run_workers=False), max_queued_jobs=2)
+    clients = [client_at(server, f"127.0.0.{n}") for n in (2, 3, 4)]
+    accepted = [client.post("/api/jobs", json={"problem_text": PROBLEM}) for client in clients[:2]]
+    assert [response.status_code for response in accepted] == [202, 202]
+    full = clients[2].post("/api/jobs", json={"problem_text": PROBLEM})
+    assert full.status_code == 503 and error_of(full)["code"] == "queue_full"
+    assert error_of(full)["message"] == QUEUE_FULL_MESSAGE
+    assert full.headers["retry-after"] == "60"
+
+    # The web page says the same sentence (a refusal is its one and only update).
+    blocks = build_ui(server.appliance, server.settings)
+    generate = next(fn.fn for fn in blocks.fns.values() if fn.name == "generate")
+
+    async def web_page() -> str:
+        updates = generate(PROBLEM, None, None)
+        first = await anext(updates)
+        await updates.aclose()
+        return " ".join(str(value) for value in first.values())
+
+    shown = asyncio.run(web_page())
+    assert QUEUE_FULL_MESSAGE in shown and 'data-status="refused"' in shown, shown
+
+    assert clients[0].delete(f"/api/jobs/{accepted[0].json()['job_id']}").status_code == 200
+    assert clients[2].post("/api/jobs", json={"problem_text": PROBLEM}).status_code == 202  # room again
+    assert server.appliance.store.queue_length() == 2
+    assert 'appliance_jobs_refused_total{reason="queue_full"} 2' in clients[0].get("/metrics").text
+
+
+async def test_the_web_page_counts_the_visitor_s_address(tmp_path):
+    from types import SimpleNamespace
+
+    from frontends.web.app import build_ui
+
+    settings = server_fixtures.make_settings(tmp_path / "data", 7860, max_submissions_per_client_per_hour=1)
+    appliance = fake_appliance(run_workers=False)(settings)
+
+    def visitor(address: str, forwarded: str) -> Any:
+        return SimpleNamespace(client=SimpleNamespace(host=address), headers={"x-forwarded-for": forwarded})
+
+    async def submit(request: Any) -> str:
+        updates = generate(PROBLEM, None, request)
+        first = await anext(updates)
+        await updates.aclose()
+        return " ".join(str(value) for value in first.values())
+
+    try:
+        blocks = build_ui(appliance, settings)
+        generate = next(fn.fn for fn in blocks.fns.values() if fn.name == "generate")
+        assert "in line" in await submit(visitor("198.51.100.4", "203.0.113.1"))
+        refused = await submit(visitor("198.51.100.4", "203.0.113.2"))  # a new tab, a new header
+        assert "Your address has sent 1 problem in the last hour" in refused and 'data-status="refused"' in refused
+        assert "in line" in await submit(visitor("127.0.0.1", "203.0.113.2"))  # forwarded by a proxy
+        assert appliance.store.queue_length() == 2
+    finally:
+        await appliance.stop()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier.*:UserWarning")
+def test_a_spent_model_budget_leaves_jobs_to_the_built_in_solver_and_says_so(live_server):
+    from appliance.admission import MODEL_BUDGET_NOTICE
+    from tests.integration.openai_stub import OpenAIStub
+
+    reply = f"**ANSWER:** x = 4\n\n```python\n{GOOD_CODE}```\n"
+    with OpenAIStub(model_name="model-a") as stub:
+        stub.queue_reply(reply)
+        # The real Generator (the chain to the stub, the built-in solver, validation); a stand-in sandbox.
+        server = live_server(lambda settings: build_appliance(settings, renderer=FakeSandbox(), run_maintenance=False),
+                             llm_models=("openai/model-a",), openai_api_base=stub.base_url,
+                             openai_api_key="sk-test-budget-123456", llm_retries=0, llm_timeout_s=10.0,
+                             model_calls_per_hour=1, code_cache=False, render_slots=1)
+        client = httpx.Client(base_url=server.base_url, timeout=10)
+
+        def run(problem: str) -> list[dict[str, Any]]:
+            accepted = client.post("/api/jobs", json={"problem_text": problem})
+            assert accepted.status_code == 202, accepted.text
+            return list(events(client, accepted.json()["job_id"], timeout=60))
+
+        by_model = run("Solve 2x + 3 = 11")[-1]
+        assert by_model["job_status"] == "ready" and by_model["ai_provider_used"] == "openai"
+        assert by_model["status_message"] == "Your video is ready"
+
+        seen = run("Solve 5x - 1 = 9")  # the one model call of the hour is spent
+        ready = seen[-1]
+        assert ready["job_status"] == "ready" and ready["ai_provider_used"] == "builtin"
+        assert ready["answer_text"] == "x = 2"
+        assert ready["status_message"] == f"Your video is ready. {MODEL_BUDGET_NOTICE}"
+        assert any(event["job_status"] == "rendering" and MODEL_BUDGET_NOTICE in event["status_message"]
+                   for event in seen), seen
+
+        refused = run("Prove that there are infinitely many prime numbers.")[-1]
+        assert refused["job_status"] == "failed" and refused["failure_reason"] == "model_budget"
+        assert "budget of language-model calls is used up" in refused["status_message"]
+        assert "try again in an hour" in refused["status_message"]
+
+        assert len(stub.requests) == 1  # the flood of the hour cost one model call, not three
+        metrics = client.get("/metrics").text
+        assert "appliance_model_calls_left 0" in metrics
+        assert 'appliance_job_failures_total{reason="model_budget"} 1' in metrics
+
+
+def test_an_open_server_beyond_loopback_warns_at_start_up(tmp_path, caplog):
+    from frontends.server import create_app
+
+    settings = server_fixtures.make_settings(tmp_path / "data", 7860, host="0.0.0.0", web_ui=False)
+    appliance = fake_appliance(run_workers=False)(settings)
+    with caplog.at_level(logging.WARNING, logger="frontends.server"):
+        create_app(settings, appliance=appliance)
+    assert any("APPLIANCE_HOST=0.0.0.0 listens beyond this machine" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="frontends.server"):
+        create_app(settings.replace(api_token="token-123456"), appliance=appliance)
+    assert not any("listens beyond this machine" in r.getMessage() for r in caplog.records)
+    appliance.store.close()
+
+
+class HostileSubtitles(FakeSandbox):
+    """A render whose subtitle text tries to break out of a WebVTT cue."""
+
+    def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
+               voice: Any = None) -> Any:
+        result = super().render(code, scene_name, quality, prelude, voice=voice)
+        result.subtitles = (SubtitleCue(0.25, 1.5, "Subtract 3 --> <b>x</b> & more"),
+                            SubtitleCue(61.0, 3725.5, "Answer: x = 4"))
+        return result
+
+
+def test_the_steps_come_before_the_video_and_the_voice_is_the_requests(live_server):
+    """A client reads the solution while the video renders, chooses the voice, and gets the
+    subtitles as WebVTT (escaped: they come out of a sandbox)."""
+    hold = threading.Event()
+    sandbox = HostileSubtitles(hold=hold)
+    server = live_server(fake_appliance(sandbox), render_slots=1)
+    client = httpx.Client(base_url=server.base_url, timeout=10)
+    job_id = client.post("/api/jobs", json={"problem_text": PROBLEM, "voice": False}).json()["job_id"]
+    seen = []
+    for event in events(client, job_id):
+        seen.append(event)
+        if event["job_status"] == "rendering":
+            assert event["steps"] == FAKE_STEPS and event["video_url"] is None
+            hold.set()
+    assert seen[-1]["job_status"] == "ready" and hold.is_set()
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["voice"] is False and job["voice_engine"] == "none" and job["voice_language"] is None
+    assert sandbox.voices[-1] == VoiceRequest(enabled=False, language="en")
+    assert job["subtitles_url"] == f"/api/jobs/{job_id}/subtitles.vtt"
+    vtt = client.get(job["subtitles_url"])
+    assert vtt.status_code == 200 and vtt.headers["content-type"].startswith("text/vtt")
+    assert vtt.text.splitlines() == [
+        "WEBVTT", "",
+        "00:00:00.250 --> 00:00:01.500", "Subtract 3 --&gt; &lt;b&gt;x&lt;/b&gt; &amp; more", "",
+        "00:01:01.000 --> 01:02:05.500", "Answer: x = 4",
+    ]
+    # The default is the appliance's (voice on), and what spoke is recorded.
+    spoken = client.post("/api/jobs", json={"problem_text": "Résous 2x + 3 = 11"}).json()["job_id"]
+    done = list(events(client, spoken))[-1]
+    assert done["voice"] is True and done["voice_engine"] == "espeak-ng" and done["voice_language"] == "fr"
+    assert sandbox.voices[-1] == VoiceRequest(enabled=True, language="fr")
+    assert client.get(f"/api/jobs/{job_id}/subtitles.vtt").status_code == 200
+    missing = client.get("/api/jobs/00000000-0000-4000-8000-000000000000/subtitles.vtt")
+    assert missing.status_code == 404

@@ -35,8 +35,11 @@ def test_render_makes_a_valid_video_with_no_api_key(tmp_path):
     with av.open(str(out)) as media:
         assert media.streams.video and media.duration / 1_000_000 > 3
     # Delivered: the stored copy is gone, only the file the user asked for remains.
-    videos = tmp_path / "data" / "cli" / "videos"
+    videos = tmp_path / "data" / "videos"
     assert not any(p.suffix == ".mp4" for p in videos.iterdir())
+    # The job is in the data directory's store, as every job is.
+    listed = _appliance("jobs", "list", "--json", env=_env(tmp_path), timeout=60)
+    assert [json.loads(line)["job_id"] for line in listed.stdout.splitlines()] == [record["job_id"]]
 
 
 def test_render_refuses_bad_input_with_a_usage_exit_code(tmp_path):

@@ -257,6 +257,23 @@ async def test_the_active_limit_is_explained(tmp_path, stub, video):
         hold.set()
 
 
+async def test_a_full_queue_is_explained_with_the_sentence_every_frontend_uses(tmp_path, stub, video):
+    from appliance.admission import QUEUE_FULL_MESSAGE
+
+    hold = threading.Event()
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video, hold=hold), render_slots=1,
+                           max_queued_jobs=1) as bot:
+        store = bot.appliance.store
+        stub.send_text(81, "Solve x + 1 = 10 first")  # taken by the one render slot, held there
+        await stub.wait_for(lambda: stub.calls_to("sendMessage", 81) and store.running_count() == 1)
+        stub.send_text(82, "Solve x + 2 = 10 second")  # waits in the queue, which is now full
+        await stub.wait_for(lambda: stub.calls_to("sendMessage", 82) and store.queue_length() == 1)
+        stub.send_text(83, "Solve x + 3 = 10 third")
+        await stub.wait_for(lambda: any(QUEUE_FULL_MESSAGE in text for text in stub.bot_texts(83)))
+        assert not await bot.jobs_of_chat(83)
+        hold.set()
+
+
 async def test_start_offers_examples_that_run_when_tapped(tmp_path, stub, video):
     async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video)):
         stub.send_text(71, "/start")

@@ -67,6 +67,7 @@ def test_telegram_language_codes_map_to_the_languages_the_bot_speaks():
     ("render_scene_error", "failed to render"), ("code_rejected", "safety check"),
     ("generation_failed", "not answering"), ("queued_timeout", "too long in line"),
     ("cancelled", "cancelled"), ("sandbox_unavailable", "renderer is unavailable"),
+    ("model_budget", "budget of language-model calls is used up"),
     ("something_new", "on our side"), (None, "on our side"),
 ])
 def test_failures_are_one_sentence_naming_the_reason_class(reason, expected):

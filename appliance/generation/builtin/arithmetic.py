@@ -233,6 +233,7 @@ def _fraction_terms(node: Node) -> list[tuple[int, sympy.Rational]] | None:
 
 
 def _fraction_steps(node: Node, language: str) -> list[Step] | None:
+    start = to_latex(node)
     terms = _fraction_terms(node)
     if not terms or len(terms) < 2 or all(value.q == 1 for _, value in terms):
         return None
@@ -249,12 +250,13 @@ def _fraction_steps(node: Node, language: str) -> list[Step] | None:
         (f"- {abs(n)}" if n < 0 else (f"+ {n}" if i else str(n))) for i, n in enumerate(numerators)
     )
     steps = [
-        Step(say("common_denominator", language, d=denominator), " ".join(pieces), ""),
-        Step(say("add_numerators", language), rf"\frac{{{numerator_sum}}}{{{denominator}}} = "
+        Step(say("common_denominator", language, d=denominator), f"{start} = " + " ".join(pieces), ""),
+        Step(say("add_numerators", language), rf"{start} = \frac{{{numerator_sum}}}{{{denominator}}} = "
                                                rf"\frac{{{sum(numerators)}}}{{{denominator}}}", ""),
     ]
     if total.q != denominator:
-        steps.append(Step(say("reduce", language), rf"\frac{{{sum(numerators)}}}{{{denominator}}} = {tex(total)}",
+        steps.append(Step(say("reduce", language),
+                          rf"{start} = \frac{{{sum(numerators)}}}{{{denominator}}} = {tex(total)}",
                           plain(total)))
     return steps
 
@@ -306,7 +308,7 @@ def _stage_steps(tree: Node, language: str) -> list[Step]:
     steps = []
     for index, stage in enumerate(shown):
         key = "inner_first" if index == 0 and len(shown) > 1 else "calculate"
-        steps.append(Step(say(key, language), f"= {to_latex(stage)}", to_plain(stage)))
+        steps.append(Step(say(key, language), f"{to_latex(tree)} = {to_latex(stage)}", to_plain(stage)))
     return steps
 
 

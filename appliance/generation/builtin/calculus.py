@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
+from typing import Any
 
 import sympy
+from sympy import S
 from sympy.integrals.manualintegrate import integral_steps, manualintegrate
 
 from appliance.errors import UnsupportedProblem
 from appliance.generation.builtin import plots
+from appliance.generation.builtin.equations import CHECK, fit_steps, power_base, substituted, wrapped, wrapped_plain
 from appliance.generation.builtin.kinds import Request
-from appliance.generation.builtin.language import say
+from appliance.generation.builtin.language import say, spoken
 from appliance.generation.builtin.reference import ReferenceAnswer
+from appliance.generation.builtin.templates import MAX_STEPS
 from appliance.generation.builtin.worked import (
     GraphFigure,
     Marker,
@@ -46,63 +51,175 @@ def _simplest(*candidates: sympy.Expr) -> sympy.Expr:
 
 # -- derivatives -------------------------------------------------------------------------------
 
-_DERIVATIVE_RULES = {
-    "rule.sum": r"(u + v)' = u' + v'",
-    "rule.constant": r"(c\,u)' = c\,u'",
-    "rule.power": r"(x^n)' = n\,x^{n-1}",
-    "rule.product": r"(u\,v)' = u'\,v + u\,v'",
-    "rule.quotient": r"\left(\frac{u}{v}\right)' = \frac{u'\,v - u\,v'}{v^2}",
-    "rule.chain": r"\big(f(g(x))\big)' = f'(g(x))\,g'(x)",
-}
-_TABLE_DERIVATIVES = {
-    sympy.sin: r"(\sin x)' = \cos x",
-    sympy.cos: r"(\cos x)' = -\sin x",
-    sympy.tan: r"(\tan x)' = \frac{1}{\cos^2 x}",
-    sympy.exp: r"(e^x)' = e^x",
-    sympy.log: r"(\ln x)' = \frac{1}{x}",
-    sympy.atan: r"(\arctan x)' = \frac{1}{1 + x^2}",
+_RULE_FORMULAS = {
+    "use_product": r"(u\,v)' = u'\,v + u\,v'",
+    "use_quotient": r"\left(\frac{u}{v}\right)' = \frac{u'\,v - u\,v'}{v^2}",
+    "use_chain": r"\big(g(u)\big)' = g'(u) \cdot u'",
 }
 
 
-def derivative_rules(function: sympy.Expr, x: sympy.Symbol) -> list[tuple[str, str]]:
-    """The differentiation rules the function needs, in the order a person meets them."""
-    found: dict[str, str] = {}
+def outer_inner(g: sympy.Expr, x: sympy.Symbol) -> tuple[sympy.Expr, sympy.Expr, sympy.Symbol] | None:
+    """(inner, outer as a function of u, u) when ``g`` is a function of a function of x, else None."""
+    u = sympy.Symbol("w" if x.name == "u" else "u")
+    if g.is_Pow:
+        base, exponent = g.args
+        if base.has(x) and not exponent.has(x) and base != x:
+            return base, u**exponent, u
+        if exponent.has(x) and not base.has(x) and exponent != x:
+            return exponent, base**u, u
+    elif isinstance(g, sympy.Function) and len(g.args) == 1 and g.args[0].has(x) and g.args[0] != x:
+        return g.args[0], g.func(u), u
+    return None
 
-    def add(key: str, formula: str) -> None:
-        found.setdefault(key, formula)
 
-    for node in sympy.preorder_traversal(function):
-        if not node.has(x) or node == x:
-            continue
-        if node.is_Add and sum(arg.has(x) for arg in node.args) >= 2:
-            add("rule.sum", _DERIVATIVE_RULES["rule.sum"])
-        elif node.is_Mul:
-            numerator, denominator = sympy.fraction(node)
-            if any(arg.is_number and arg not in (1, -1) for arg in node.args):
-                add("rule.constant", _DERIVATIVE_RULES["rule.constant"])
-            if denominator.has(x) and numerator.has(x):
-                add("rule.quotient", _DERIVATIVE_RULES["rule.quotient"])
-            elif sum(arg.has(x) for arg in node.args) >= 2:
-                add("rule.product", _DERIVATIVE_RULES["rule.product"])
-        elif node.is_Pow:
-            base, exponent = node.args
-            if base.has(x) and not exponent.has(x):
-                add("rule.power", _DERIVATIVE_RULES["rule.power"])
-                if base != x:
-                    add("rule.chain", _DERIVATIVE_RULES["rule.chain"])
-            elif exponent.has(x) and not base.has(x):
-                formula = r"(e^x)' = e^x" if base == sympy.E else r"(a^x)' = a^x \ln a"
-                add("rule.table", formula)
-                if exponent != x:
-                    add("rule.chain", _DERIVATIVE_RULES["rule.chain"])
-        elif isinstance(node, sympy.Function):
-            table_formula = _TABLE_DERIVATIVES.get(type(node))
-            if table_formula:
-                add("rule.table", table_formula)
-            if node.args[0] != x:
-                add("rule.chain", _DERIVATIVE_RULES["rule.chain"])
-    renamed = {key: formula.replace("x", tex(x)) if x.name != "x" else formula for key, formula in found.items()}
-    return list(renamed.items())
+def why_key(expr: sympy.Expr, x: sympy.Symbol) -> str:
+    """The phrase saying which rule differentiates ``expr``."""
+    if not expr.has(x):
+        return "why.constant"
+    _, g = expr.as_independent(x, as_Add=False)
+    if g.is_Add:
+        keys = {why_key(term, x) for term in g.args if term.has(x)}
+        return keys.pop() if len(keys) == 1 else "why.sum"
+    numerator, denominator = sympy.fraction(g)
+    if denominator.has(x) and numerator.has(x):
+        return "why.quotient"
+    if g.is_Mul and sum(factor.has(x) for factor in g.args) >= 2:
+        return "why.product"
+    if outer_inner(g, x) is not None:
+        return "why.chain"
+    if g == x or (g.is_Pow and g.base == x and not g.exp.has(x)):
+        return "why.power"
+    return "why.table"
+
+
+def _why(expr: sympy.Expr, x: sympy.Symbol, language: str) -> str:
+    return say(why_key(expr, x), language)
+
+
+def derivative_steps(function: sympy.Expr, x: sympy.Symbol, name: str, language: str,
+                     compact: bool = False) -> list[Step]:
+    """How the derivative is found: the rule, its parts and their derivatives, put together.
+
+    The last step's formula is ``name'(x) = …`` equal to the derivative (not yet simplified)."""
+    lhs, lhs_plain = f"{name}'({tex(x)})", f"{name}'({x})"
+
+    def result(words: str, latex: str, text: str) -> Step:
+        return Step(words, f"{lhs} = {latex}", f"{lhs_plain} = {text}")
+
+    constant, g = function.as_independent(x, as_Add=False)
+    if constant == 1:
+        open_latex = close_latex = open_plain = close_plain = ""
+    elif constant == -1:
+        open_latex, close_latex, open_plain, close_plain = r"-\left(", r"\right)", "-(", ")"
+    else:
+        open_latex, close_latex = rf"{tex(constant)} \cdot \left(", r"\right)"
+        open_plain, close_plain = f"{plain(constant)}·(", ")"
+    if function.is_Add:
+        return _sum_steps(function, x, language, result)
+    numerator, denominator = sympy.fraction(g)
+    pieces = [factor for factor in g.as_ordered_factors() if factor.has(x)] if g.is_Mul else []
+    if denominator.has(x) and numerator.has(x):
+        u, v, kind = numerator, denominator, "quotient"
+    elif len(pieces) >= 2:
+        u, v, kind = pieces[0], sympy.Mul(*pieces[1:]), "product"
+    else:
+        chain = outer_inner(g, x)
+        if chain is not None:
+            return _chain_steps(chain, x, language, compact, result, (open_latex, close_latex, open_plain,
+                                                                        close_plain))
+        return [_basic_step(function, x, language, result)]
+    du, dv = sympy.diff(u, x), sympy.diff(v, x)
+    rule = "use_product" if kind == "product" else "use_quotient"
+    names = ("name_first", "name_second", "name_factors") if kind == "product" else \
+        ("name_numerator", "name_denominator", "name_fraction")
+    steps = [Step(say(rule, language), _RULE_FORMULAS[rule], "")]
+    if compact:
+        steps.append(Step(say(names[2], language), rf"u = {tex(u)},\quad v = {tex(v)}",
+                          f"u = {plain(u)}, v = {plain(v)}"))
+        steps.append(Step(say("derive_parts", language), rf"u' = {tex(du)},\quad v' = {tex(dv)}",
+                          f"u' = {plain(du)}, v' = {plain(dv)}"))
+    else:
+        steps.append(Step(say(names[0], language), f"u = {tex(u)}", f"u = {plain(u)}"))
+        steps.append(Step(say(names[1], language), f"v = {tex(v)}", f"v = {plain(v)}"))
+        steps.append(Step(f"{say('derive_part', language, part='u')}. {_why(u, x, language)}",
+                          f"u' = {tex(du)}", f"u' = {plain(du)}"))
+        steps.append(Step(f"{say('derive_part', language, part='v')}. {_why(v, x, language)}",
+                          f"v' = {tex(dv)}", f"v' = {plain(dv)}"))
+    if kind == "product":
+        latex = rf"{wrapped(du)} \cdot {wrapped(v)} + {wrapped(u)} \cdot {wrapped(dv)}"
+        text = f"{wrapped_plain(du)}·{wrapped_plain(v)} + {wrapped_plain(u)}·{wrapped_plain(dv)}"
+    else:
+        latex = (rf"\frac{{{wrapped(du)} \cdot {wrapped(v)} - {wrapped(u)} \cdot {wrapped(dv)}}}"
+                 rf"{{{power_base(v)}^{{2}}}}")
+        text = (f"({wrapped_plain(du)}·{wrapped_plain(v)} - {wrapped_plain(u)}·{wrapped_plain(dv)})"
+                f"/{wrapped_plain(v)}^2")
+    steps.append(result(say("put_into_rule", language), f"{open_latex}{latex}{close_latex}",
+                        f"{open_plain}{text}{close_plain}"))
+    return steps
+
+
+def _sum_steps(function: sympy.Expr, x: sympy.Symbol, language: str, result: Callable[[str, str, str], Step]
+               ) -> list[Step]:
+    """Term by term: (a + b)' = a' + b', then each derivative by its rule."""
+    terms = function.as_ordered_terms()
+    split_latex, split_plain, done_latex, done_plain = [], [], [], []
+    for index, term in enumerate(terms):
+        negative = index > 0 and term.could_extract_minus_sign()
+        shown = -term if negative else term
+        derivative = sympy.diff(shown, x)
+        sign = " - " if negative else (" + " if index else "")
+        split_latex.append(rf"{sign}\left({tex(shown)}\right)'")
+        split_plain.append(f"{sign}({plain(shown)})'")
+        done_latex.append(sign + (wrapped(derivative) if index else tex(derivative)))
+        done_plain.append(sign + (wrapped_plain(derivative) if index else plain(derivative)))
+    keys = {why_key(term, x) for term in terms if term.has(x)}
+    words = say(keys.pop(), language) if len(keys) == 1 else say("why.sum", language)
+    return [result(say("use_sum", language), "".join(split_latex), "".join(split_plain)),
+            result(words, "".join(done_latex), "".join(done_plain))]
+
+
+def _chain_steps(chain: tuple[sympy.Expr, sympy.Expr, sympy.Symbol], x: sympy.Symbol, language: str,
+                 compact: bool, result: Callable[[str, str, str], Step], brackets: tuple[str, str, str, str]
+                 ) -> list[Step]:
+    """Inner function u and u', outer function g(u) and g'(u), then g'(u)·u' with u put back."""
+    inner, outer, u = chain
+    inner_derivative = sympy.diff(inner, x)
+    outer_derivative = sympy.diff(outer, u)
+    put_back = outer_derivative.subs(u, inner)
+    u_tex = tex(u)
+    steps = [] if compact else [Step(say("use_chain", language), _RULE_FORMULAS["use_chain"].replace("u", u_tex),
+                                     "")]
+    steps.append(Step(f"{say('inner_function', language)}. {_why(inner, x, language)}".replace(" u.", f" {u}."),
+                      rf"{u_tex} = {tex(inner)},\quad {u_tex}' = {tex(inner_derivative)}",
+                      f"{u} = {plain(inner)}, {u}' = {plain(inner_derivative)}"))
+    steps.append(Step(f"{say('outer_function', language)}. {_why(outer, u, language)}",
+                      rf"g({u_tex}) = {tex(outer)},\quad g'({u_tex}) = {tex(outer_derivative)}",
+                      f"g({u}) = {plain(outer)}, g'({u}) = {plain(outer_derivative)}"))
+    open_latex, close_latex, open_plain, close_plain = brackets
+    steps.append(result(say("multiply_chain", language),
+                        rf"{open_latex}{wrapped(put_back)} \cdot {wrapped(inner_derivative)}{close_latex}",
+                        f"{open_plain}{wrapped_plain(put_back)}·{wrapped_plain(inner_derivative)}{close_plain}"))
+    return steps
+
+
+def _basic_step(function: sympy.Expr, x: sympy.Symbol, language: str,
+                result: Callable[[str, str, str], Step]) -> Step:
+    """One rule in one line: c·xⁿ -> c·n·xⁿ⁻¹, or a derivative from the table."""
+    derivative = sympy.diff(function, x)
+    constant, g = function.as_independent(x, as_Add=False)
+    words = _why(function, x, language)
+    if constant not in (1, -1) and g.has(x):
+        words += ". " + say("constant_factor", language)
+    exponent = S.One if g == x else (g.exp if g.is_Pow and g.base == x and not g.exp.has(x) else None)
+    if exponent is not None and exponent != 1:
+        factor = constant * exponent
+        lead = "-" if factor == -1 else "" if factor == 1 else f"{tex(factor)} "
+        lead_plain = "-" if factor == -1 else "" if factor == 1 else plain(factor)
+        shown = rf"{lead}{tex(x)}^{{{tex(exponent - 1)}}}"
+        shown_plain = f"{lead_plain}{x}^{wrapped_plain(exponent - 1)}"
+        if shown != tex(derivative):
+            return result(words, f"{shown} = {tex(derivative)}", f"{shown_plain} = {plain(derivative)}")
+    return result(words, tex(derivative), plain(derivative))
 
 
 def solve_derivative(request: Request) -> Worked:
@@ -110,48 +227,56 @@ def solve_derivative(request: Request) -> Worked:
     function, x, order = request.expression, request.variable, request.order
     assert function is not None and x is not None
     first = sympy.diff(function, x)
-    steps: list[Step] = []
-    for key, formula in derivative_rules(function, x)[:MAX_RULES_SHOWN]:
-        steps.append(Step(say(key, language), formula, ""))
     name = "f" if not function.has(sympy.Symbol("f")) else "g"
-    steps.append(Step(say("differentiate", language), f"{name}'({tex(x)}) = {tex(first)}",
-                      f"{name}'({x}) = {plain(first)}"))
-    result = first
-    if order == 2:
-        result = sympy.diff(first, x)
-        steps.append(Step(say("differentiate_again", language), f"{name}''({tex(x)}) = {tex(result)}",
-                          f"{name}''({x}) = {plain(result)}"))
+    result = first if order == 1 else sympy.diff(first, x)
     # Only a clear gain is worth a step: factoring x²cos x + 2x sin x makes it no easier to read.
     simpler = _simplest(result, sympy.simplify(result))
     if simpler != result and sympy.count_ops(simpler) < sympy.count_ops(result) - 1:
         result = simpler
-        steps.append(Step(say("simplify_result", language), f"{name}{chr(39) * order}({tex(x)}) = {tex(result)}",
-                          f"{name}{chr(39) * order}({x}) = {plain(result)}"))
     primes = "'" * order
     text = f"{name}{primes}({x}) = {plain(result)}"
     latex = f"{name}{primes}({tex(x)}) = {tex(result)}"
     point = request.point
-    reference_value = None
+    value = None
     if point is not None:
         value = sympy.simplify(result.subs(x, point))
         if not value.is_finite:
             raise UnsupportedProblem(f"The derivative is not defined at {x} = {plain(point)}.")
-        value_plain, value_latex = with_approximation(value)
-        steps.append(Step(say("substitute_point", language, var=x, point=plain(point)),
-                          f"{name}{primes}({tex(point)}) = {value_latex}", value_plain))
-        text = f"{name}{primes}({plain(point)}) = {value_plain}"
-        latex = f"{name}{primes}({tex(point)}) = {value_latex}"
-        reference_value = value
+    steps: list[Step] = []
+    for compact in (False, True):
+        steps = derivative_steps(function, x, name, language, compact)
+        if order == 2:
+            if not steps[-1].latex.endswith(f" = {tex(first)}"):
+                steps.append(Step(say("simplify_result", language), f"{name}'({tex(x)}) = {tex(first)}",
+                                  f"{name}'({x}) = {plain(first)}"))
+            second = sympy.diff(first, x)
+            steps.append(Step(f"{say('differentiate_again', language)}. {_why(first, x, language)}",
+                              f"{name}''({tex(x)}) = {tex(second)}", f"{name}''({x}) = {plain(second)}"))
+        if not steps[-1].latex.endswith(f" = {tex(result)}"):
+            steps.append(Step(say("simplify_result", language), latex, text))
+        if point is not None and value is not None:
+            value_plain, value_latex = with_approximation(value)
+            shown, shown_plain = substituted(result, {x: point})
+            spoken_point = spoken(point, language)
+            words = (say("substitute_point", language, var=x.name, point=spoken_point) if spoken_point is not None
+                     else say("substitute_given", language))
+            middle = f" = {shown}" if shown != tex(value) else ""
+            steps.append(Step(words, f"{name}{primes}({tex(point)}){middle} = {value_latex}",
+                              f"{name}{primes}({plain(point)}) = {shown_plain} = {value_plain}"))
+            text = f"{name}{primes}({plain(point)}) = {value_plain}"
+            latex = f"{name}{primes}({tex(point)}) = {value_latex}"
+        if len(steps) <= MAX_STEPS:
+            break
     operator = rf"\frac{{d}}{{d{tex(x)}}}" if order == 1 else rf"\frac{{d^2}}{{d{tex(x)}^2}}"
     problem = rf"{operator}\left({tex(function)}\right)"
-    if reference_value is not None:
-        reference = ReferenceAnswer("derivative", text, "number", (x,), values=(reference_value,))
+    if value is not None:
+        reference = ReferenceAnswer("derivative", text, "number", (x,), values=(value,))
     else:
         reference = ReferenceAnswer("derivative", text, "expression", (x,), expression=result)
     figure = _function_pair_figure(function, result, x, f"{name}({tex(x)})", f"{name}{primes}({tex(x)})",
                                    say("function_and_derivative", language))
     title = say("title.second_derivative" if order == 2 else "title.derivative", language)
-    return Worked("derivative", title, problem, tuple(steps), latex, text, reference, figure)
+    return Worked("derivative", title, problem, tuple(fit_steps(steps)), latex, text, reference, figure)
 
 
 def _function_pair_figure(function: sympy.Expr, other: sympy.Expr, x: sympy.Symbol, label: str,
@@ -248,23 +373,170 @@ def antiderivative(integrand: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
     return result
 
 
+_ATOMIC_WHY = {"PowerRule": "why.int_power", "ConstantRule": "why.int_constant"}
+_COMPOSITE = ("substep", "substeps", "alternatives", "second_step", "v_step")
+
+
+def _is_atomic(rule: Any) -> bool:
+    return not any(hasattr(rule, name) for name in _COMPOSITE)
+
+
+def _choose(rule: Any, x: sympy.Symbol, first: bool) -> Any:
+    """One alternative: the substitution a teacher would make (u a polynomial), or SymPy's first."""
+    while type(rule).__name__ == "AlternativeRule":
+        alternatives = list(getattr(rule, "alternatives", []))
+        if not alternatives:
+            return rule
+        preferred = [a for a in alternatives if type(a).__name__ == "URule"
+                     and getattr(a, "u_func", x).is_polynomial(x)]
+        rule = alternatives[0] if first or not preferred else preferred[0]
+    return rule
+
+
+def _flatten(rule: Any, x: sympy.Symbol, first: bool) -> tuple[sympy.Expr, Any]:
+    """(c, rule) with the integrand = c · the rule's integrand: constant factors pulled out."""
+    constant: sympy.Expr = S.One
+    rule = _choose(rule, x, first)
+    while type(rule).__name__ == "ConstantTimesRule":
+        constant *= rule.constant
+        rule = _choose(rule.substep, x, first)
+    return constant, rule
+
+
+def _integral_sign(integrand: sympy.Expr, variable: sympy.Symbol | str) -> str:
+    return rf"\int {_grouped(integrand)}\,d{variable if isinstance(variable, str) else tex(variable)}"
+
+
+def _scaled(constant: sympy.Expr, latex: str, several_terms: bool) -> str:
+    if constant == 1:
+        return latex
+    if constant == -1:
+        return rf"-\left({latex}\right)" if several_terms else f"-{latex}"
+    return rf"{tex(constant)} \left({latex}\right)" if several_terms else rf"{tex(constant)} \cdot {latex}"
+
+
+def integral_steps_shown(integrand: sympy.Expr, x: sympy.Symbol, result: sympy.Expr,
+                         language: str) -> list[Step] | None:
+    """The antiderivative by its rules, each line ``∫ f dx = …``, ending with ``result + C``."""
+    try:
+        root = integral_steps(integrand, x)
+    except (NotImplementedError, ValueError, TypeError, RecursionError):
+        return None
+    for first in (False, True):
+        try:
+            shown = _integral_lines(root, integrand, x, language, first)
+        except (AttributeError, TypeError, ValueError, NotImplementedError):
+            shown = None
+        if shown is None:
+            continue
+        steps, found = shown
+        if sympy.simplify(found - result) != 0:
+            continue
+        if not steps[-1].latex.endswith(f"= {tex(result)} + C"):
+            steps.append(Step(say("int_tidy", language), f"{_integral_sign(integrand, x)} = {tex(result)} + C",
+                              f"{plain(result)} + C"))
+        return steps
+    return None
+
+
+def _integral_lines(root: Any, integrand: sympy.Expr, x: sympy.Symbol, language: str,
+                    first: bool) -> tuple[list[Step], sympy.Expr] | None:
+    head = _integral_sign(integrand, x)
+    dx = rf"\,d{tex(x)}"
+    steps: list[Step] = []
+    constant, rule = _flatten(root, x, first)
+    while type(rule).__name__ == "RewriteRule":
+        rewritten = rule.rewritten
+        shown = _scaled(constant, _integral_sign(rewritten, x), False)
+        steps.append(Step(say("rule.rewrite", language), f"{head} = {shown}", ""))
+        more, rule = _flatten(rule.substep, x, first)
+        constant *= more
+    name = type(rule).__name__
+    inner = rule.integrand
+    if constant != 1 and name != "AddRule":
+        shown = _scaled(constant, _integral_sign(inner, x), False)
+        steps.append(Step(say("int_constant_out", language), f"{head} = {shown}", ""))
+
+    def line(words: str, latex: str, several: bool, closed: bool = True) -> Step:
+        return Step(words, f"{head} = {_scaled(constant, latex, several)}" + (" + C" if closed else ""), "")
+
+    if _is_atomic(rule):
+        value = rule.eval()
+        steps.append(line(say(_ATOMIC_WHY.get(name, "why.int_table"), language), tex(value), value.is_Add))
+        return steps, constant * value
+    if name == "AddRule":
+        terms = [_flatten(step, x, first) for step in rule.substeps]
+        split, done, keys = [], [], set()
+        total: sympy.Expr = S.Zero
+        for index, (factor, term_rule) in enumerate(terms):
+            factor = factor * constant
+            value = term_rule.eval()
+            total += factor * value
+            negative = factor.could_extract_minus_sign()
+            size = -factor if negative else factor
+            sign = " - " if negative else (" + " if index else "")
+            lead = "" if size == 1 else f"{tex(size)} "
+            split.append(f"{sign}{lead}{_integral_sign(term_rule.integrand, x)}")
+            times = "" if size == 1 else tex(size) + r" \cdot "
+            done.append(sign + times + (wrapped(value) if size != 1 or index else tex(value)))
+            keys.add(_ATOMIC_WHY.get(type(term_rule).__name__, "why.int_table") if _is_atomic(term_rule)
+                     else "why.int_mixed")
+        steps.append(Step(say("int_split", language), f"{head} = {''.join(split)}", ""))
+        steps.append(Step(say(keys.pop() if len(keys) == 1 else "why.int_mixed", language),
+                          f"{head} = {''.join(done)} + C", ""))
+        return steps, total
+    if name == "PartsRule":
+        u, dv = rule.u, rule.dv
+        v = rule.v_step.eval()
+        du = sympy.diff(u, x)
+        second = rule.second_step
+        rest = second.eval() if second is not None else sympy.integrate(v * du, x)
+        du_latex = f"d{tex(x)}" if du == 1 else f"-d{tex(x)}" if du == -1 else rf"{tex(du)}\,d{tex(x)}"
+        steps.append(Step(say("parts_choose", language), rf"u = {tex(u)},\quad dv = {tex(dv)}{dx}", ""))
+        steps.append(Step(say("parts_derive", language), rf"du = {du_latex},\quad v = {tex(v)}", ""))
+        steps.append(line(say("parts_formula", language), rf"{tex(u * v)} - {_integral_sign(v * du, x)}",
+                          True, closed=False))
+        steps.append(line(say("parts_finish", language), rf"{tex(u * v)} - {wrapped(rest)}", True))
+        return steps, constant * (u * v - rest)
+    if name == "URule":
+        u_var, u_func = rule.u_var, rule.u_func
+        u = sympy.Symbol("t" if x.name == "u" else "u")
+        inner_constant, inner_rule = _flatten(rule.substep, u_var, first)
+        in_u = rule.substep.integrand.subs(u_var, u)
+        value = (inner_constant * inner_rule.eval()).subs(u_var, u)
+        du = sympy.diff(u_func, x)
+        du_latex = f"d{tex(x)}" if du == 1 else f"-d{tex(x)}" if du == -1 else rf"{tex(du)}\,d{tex(x)}"
+        steps.append(Step(say("sub_choose", language), rf"{tex(u)} = {tex(u_func)},\quad d{tex(u)} = {du_latex}", ""))
+        steps.append(line(say("sub_rewrite", language), _integral_sign(in_u, u), False, closed=False))
+        steps.append(line(say("sub_integrate", language), tex(value), value.is_Add))
+        back = value.subs(u, u_func)
+        steps.append(line(say("sub_back", language), tex(back), back.is_Add))
+        return steps, constant * back
+    return None
+
+
 def solve_indefinite_integral(request: Request) -> Worked:
     language = request.language
     integrand, x = request.expression, request.variable
     assert integrand is not None and x is not None
     result = antiderivative(integrand, x)
-    steps = [Step(say(key, language), formula, "") for key, formula in integral_rules(integrand, x)[:MAX_RULES_SHOWN]]
     dx = rf"\,d{tex(x)}"
-    steps.append(Step(say("antiderivative", language), rf"\int {tex(integrand)}{dx} = {tex(result)} + C",
-                      f"{plain(result)} + C"))
-    steps.append(Step(say("check_derivative", language), rf"\left({tex(result)}\right)' = {tex(integrand)}", ""))
+    head = _integral_sign(integrand, x)
+    shown = integral_steps_shown(integrand, x, result, language)
+    if shown is None:
+        shown = [Step(say(key, language), formula, "")
+                 for key, formula in integral_rules(integrand, x)[:MAX_RULES_SHOWN]]
+        shown.append(Step(say("antiderivative", language), f"{head} = {tex(result)} + C", f"{plain(result)} + C"))
+    steps = shown[: MAX_STEPS - 1]
+    steps.append(Step(say("check_derivative", language), rf"\left({tex(result)}\right)' = {tex(integrand)}{CHECK}",
+                      f"({plain(result)})' = {plain(integrand)} ✓"))
     text = f"{plain(result)} + C"
-    latex = rf"\int {tex(integrand)}{dx} = {tex(result)} + C"
+    latex = rf"\int {_grouped(integrand)}{dx} = {tex(result)} + C"
     reference = ReferenceAnswer("indefinite_integral", text, "antiderivative", (x,), expression=result)
     figure = _function_pair_figure(integrand, result, x, f"f({tex(x)})", f"F({tex(x)})",
                                    say("function_and_antiderivative", language))
     return Worked("indefinite_integral", say("title.indefinite_integral", language),
-                  rf"\int {tex(integrand)}{dx}", tuple(steps), latex, text, reference, figure)
+                  rf"\int {_grouped(integrand)}{dx}", tuple(steps), latex, text, reference, figure)
 
 
 def solve_definite_integral(request: Request) -> Worked:
@@ -282,19 +554,48 @@ def solve_definite_integral(request: Request) -> Worked:
     value = sympy.nsimplify(value) if value.is_Float else sympy.simplify(value)
     result = antiderivative(integrand, x)
     dx = rf"\,d{tex(x)}"
-    integral = rf"\int_{{{tex(lower)}}}^{{{tex(upper)}}} {tex(integrand)}{dx}"
+    integral = rf"\int_{{{tex(lower)}}}^{{{tex(upper)}}} {_grouped(integrand)}{dx}"
     at_upper = _evaluate_at(result, x, upper)
     at_lower = _evaluate_at(result, x, lower)
-    steps = [Step(say("antiderivative", language), f"F({tex(x)}) = {tex(result)}", f"F({x}) = {plain(result)}")]
-    steps.append(Step(say("newton_leibniz", language),
-                      rf"F({tex(upper)}) - F({tex(lower)}) = {_bracketed(at_upper)} - {_bracketed(at_lower)}",
-                      ""))
+    steps = integral_steps_shown(integrand, x, result, language) or []
+    first = say("find_antiderivative", language)
+    if steps and len(f"{first}. {steps[0].say}") <= 120:
+        steps[0] = Step(f"{first}. {steps[0].say}", steps[0].latex, steps[0].plain)
+    steps = steps[: MAX_STEPS - 2] or [Step(first, f"F({tex(x)}) = {tex(result)}", f"F({x}) = {plain(result)}")]
     value_plain, value_latex = with_approximation(value)
-    steps.append(Step(say("result", language), f"{integral} = {value_latex}", value_plain))
+    parts = [rf"F({tex(upper)}) - F({tex(lower)})"]
+    plain_parts = [f"F({plain(upper)}) - F({plain(lower)})"]
+    upper_shown, lower_shown = _shown_at(result, x, upper), _shown_at(result, x, lower)
+    if upper_shown is not None and lower_shown is not None:
+        parts.append(rf"{upper_shown[0]} - {_bracketed_latex(lower_shown[0])}")
+        plain_parts.append(f"{upper_shown[1]} - ({lower_shown[1]})")
+    parts.append(rf"{tex(at_upper)} - {_bracketed(at_lower)}")
+    plain_parts.append(f"{plain(at_upper)} - ({plain(at_lower)})")
+    parts.append(tex(value))
+    plain_parts.append(plain(value))
+    unique = [part for index, part in enumerate(parts) if index == 0 or part != parts[index - 1]]
+    steps.append(Step(say("newton_leibniz", language), f"{integral} = " + " = ".join(unique),
+                      " = ".join(plain_parts)))
+    if value_plain != plain(value):
+        steps.append(Step(say("result", language), f"{integral} = {value_latex}", value_plain))
     reference = ReferenceAnswer("definite_integral", value_plain, "number", (x,), values=(value,))
     figure = _area_figure(integrand, x, lower, upper, say("area_under", language))
     return Worked("definite_integral", say("title.definite_integral", language), integral, tuple(steps),
                   f"{integral} = {value_latex}", value_plain, reference, figure)
+
+
+def _shown_at(expr: sympy.Expr, x: sympy.Symbol, point: sympy.Expr) -> tuple[str, str] | None:
+    """F(point) written out with the point put in (None at an infinite or singular end)."""
+    if not point.is_finite:
+        return None
+    value = expr.subs(x, point)
+    if value.has(sympy.zoo, sympy.nan) or not value.is_finite:
+        return None
+    return substituted(expr, {x: point})
+
+
+def _bracketed_latex(latex: str) -> str:
+    return rf"\left({latex}\right)" if latex.startswith("-") or " + " in latex or " - " in latex else latex
 
 
 def _evaluate_at(expr: sympy.Expr, x: sympy.Symbol, point: sympy.Expr) -> sympy.Expr:
@@ -353,8 +654,8 @@ def solve_limit(request: Request) -> Worked:
     if value is None:
         assert left is not None and right is not None
         steps.append(Step(say("one_sided", language),
-                          rf"\lim_{{{tex(x)} \to {tex(point)}^-}} = {tex(left)},\quad "
-                          rf"\lim_{{{tex(x)} \to {tex(point)}^+}} = {tex(right)}",
+                          rf"\lim_{{{tex(x)} \to {tex(point)}^-}} {_grouped(function)} = {tex(left)},\quad "
+                          rf"\lim_{{{tex(x)} \to {tex(point)}^+}} {_grouped(function)} = {tex(right)}",
                           f"{plain(left)} ≠ {plain(right)}"))
         text = say("dne", language)
         reference = ReferenceAnswer("limit", text, "number", (x,), special="dne")
@@ -370,40 +671,110 @@ def solve_limit(request: Request) -> Worked:
                   f"{problem} = {value_latex}", value_plain, reference, figure)
 
 
+def _known_limit(function: sympy.Expr, x: sympy.Symbol, point: sympy.Expr) -> str | None:
+    """The phrase for a limit every course lists: sin x / x at 0, (1 + 1/x)^x at infinity."""
+    if point == 0 and any(sympy.simplify(function - known) == 0
+                          for known in (sympy.sin(x) / x, x / sympy.sin(x), sympy.tan(x) / x)):
+        return "known_limit"
+    if point == sympy.oo and sympy.simplify(function - (1 + 1 / x) ** x) == 0:
+        return "known_limit_e"
+    return None
+
+
+def _zeroed(expr: sympy.Expr, x: sympy.Symbol) -> str:
+    """A sum with every term that still has x written as 0: 3 + 1/x² -> 3 + 0."""
+    parts = []
+    for index, term in enumerate(expr.as_ordered_terms()):
+        negative = index > 0 and term.could_extract_minus_sign()
+        size = -term if negative else term
+        shown = "0" if size.has(x) else tex(size)
+        parts.append((" - " if negative else " + " if index else "") + shown)
+    return "".join(parts)
+
+
 def _limit_steps(function: sympy.Expr, x: sympy.Symbol, point: sympy.Expr, value: sympy.Expr,
                  limit_latex: str, language: str) -> list[Step]:
     numerator, denominator = sympy.fraction(sympy.together(function))
+    body = _grouped(function)
+    known = _known_limit(function, x, point)
     if point.is_finite:
         direct = function.subs(x, point)
         if direct.is_finite and denominator.subs(x, point) != 0 and sympy.simplify(direct - value) == 0:
-            return [Step(say("substitute_point", language, var=x, point=plain(point)),
-                         f"{limit_latex}{_grouped(function)} = {tex(direct)}", plain(direct))]
+            shown, shown_plain = substituted(function, {x: point})
+            middle = f" = {shown}" if shown != tex(value) else ""
+            return [Step(say("continuous", language), f"{limit_latex}{body}{middle} = {tex(value)}",
+                         f"{shown_plain} = {plain(value)}")]
         top, bottom = sympy.simplify(numerator.subs(x, point)), sympy.simplify(denominator.subs(x, point))
+        top_shown, bottom_shown = substituted(numerator, {x: point})[0], substituted(denominator, {x: point})[0]
         steps: list[Step] = []
         if top == 0 and bottom == 0:
-            steps.append(Step(say("indeterminate", language), r"\frac{0}{0}", "0/0"))
+            steps.append(Step(say("indeterminate", language),
+                              rf"\frac{{{top_shown}}}{{{bottom_shown}}} = \frac{{0}}{{0}}", "0/0"))
+            if known is not None:
+                steps.append(Step(say(known, language), f"{limit_latex}{body} = {tex(value)}", plain(value)))
+                return steps
             if numerator.is_polynomial(x) and denominator.is_polynomial(x):
                 cancelled = sympy.cancel(function)
                 steps.append(Step(say("factor_cancel", language),
                                   rf"{limit_latex}\frac{{{tex(sympy.factor(numerator))}}}"
                                   rf"{{{tex(sympy.factor(denominator))}}} = {limit_latex}{_grouped(cancelled)}", ""))
-                steps.append(Step(say("substitute_point", language, var=x, point=plain(point)),
-                                  f"{limit_latex}{_grouped(cancelled)} = {tex(value)}", plain(value)))
+                shown, shown_plain = substituted(cancelled, {x: point})
+                steps.append(Step(say("substitute_now", language),
+                                  f"{limit_latex}{_grouped(cancelled)} = {shown} = {tex(value)}",
+                                  f"{shown_plain} = {plain(value)}"))
                 return steps
-            top_derivative, bottom_derivative = sympy.diff(numerator, x), sympy.diff(denominator, x)
-            ratio = rf"\frac{{{tex(top_derivative)}}}{{{tex(bottom_derivative)}}}"
-            steps.append(Step(say("lhopital", language), f"{limit_latex}{ratio} = {tex(value)}", plain(value)))
+            return steps + _lhopital_steps(numerator, denominator, x, point, value, limit_latex, body, language)
+        if top != 0 and bottom == 0:
+            steps.append(Step(say("nonzero_over_zero", language),
+                              rf"\frac{{{top_shown}}}{{{bottom_shown}}} = \frac{{{tex(top)}}}{{0}}", ""))
+            steps.append(Step(say("result", language), f"{limit_latex}{body} = {tex(value)}", plain(value)))
             return steps
-        return [Step(say("evaluate_limit", language), f"{limit_latex}{_grouped(function)} = {tex(value)}",
-                     plain(value))]
+        return [Step(say("evaluate_limit", language), f"{limit_latex}{body} = {tex(value)}", plain(value))]
+    if known is not None:
+        return [Step(say(known, language), f"{limit_latex}{body} = {tex(value)}", plain(value))]
     if numerator.is_polynomial(x) and denominator.is_polynomial(x) and denominator.has(x):
+        top_degree, bottom_degree = sympy.degree(numerator, x), sympy.degree(denominator, x)
+        if top_degree <= bottom_degree:
+            power = x**bottom_degree
+            top, bottom = sympy.expand(numerator / power), sympy.expand(denominator / power)
+            divided = rf"{limit_latex}\frac{{{tex(top)}}}{{{tex(bottom)}}}"
+            return [Step(say("divide_highest", language, var=x.name), f"{limit_latex}{body} = {divided}", ""),
+                    Step(say("vanish", language, var=x.name),
+                         rf"{divided} = \frac{{{_zeroed(top, x)}}}{{{_zeroed(bottom, x)}}} = {tex(value)}",
+                         plain(value))]
         lead_top = sympy.Poly(numerator, x).LT()
         lead_bottom = sympy.Poly(denominator, x).LT()
         top_term = lead_top[1] * x ** lead_top[0][0]
         bottom_term = lead_bottom[1] * x ** lead_bottom[0][0]
         return [Step(say("leading_terms", language, var=x),
                      rf"{limit_latex}\frac{{{tex(top_term)}}}{{{tex(bottom_term)}}} = {tex(value)}", plain(value))]
-    return [Step(say("evaluate_limit", language), f"{limit_latex}{_grouped(function)} = {tex(value)}", plain(value))]
+    return [Step(say("evaluate_limit", language), f"{limit_latex}{body} = {tex(value)}", plain(value))]
+
+
+def _lhopital_steps(numerator: sympy.Expr, denominator: sympy.Expr, x: sympy.Symbol, point: sympy.Expr,
+                    value: sympy.Expr, limit_latex: str, body: str, language: str) -> list[Step]:
+    """Differentiate top and bottom (again while it stays 0/0), then substitute."""
+    steps = []
+    top, bottom = numerator, denominator
+    at_top = at_bottom = S.Zero
+    for attempt in range(3):
+        previous = rf"\frac{{\left({tex(top)}\right)'}}{{\left({tex(bottom)}\right)'}}"
+        top, bottom = sympy.diff(top, x), sympy.diff(bottom, x)
+        ratio = rf"{limit_latex}\frac{{{tex(top)}}}{{{tex(bottom)}}}"
+        start = body if attempt == 0 else ""
+        latex = f"{limit_latex}{start} = {limit_latex}{previous} = {ratio}" if attempt == 0 else ratio
+        steps.append(Step(say("lhopital" if attempt == 0 else "still_indeterminate", language), latex, ""))
+        at_top, at_bottom = sympy.simplify(top.subs(x, point)), sympy.simplify(bottom.subs(x, point))
+        if not (at_top == 0 and at_bottom == 0):
+            break
+    if at_bottom != 0 and sympy.simplify(at_top / at_bottom - value) == 0:
+        shown_top, shown_bottom = substituted(top, {x: point})[0], substituted(bottom, {x: point})[0]
+        steps.append(Step(say("substitute_now", language),
+                          rf"{limit_latex}\frac{{{tex(top)}}}{{{tex(bottom)}}} = "
+                          rf"\frac{{{shown_top}}}{{{shown_bottom}}} = {tex(value)}", plain(value)))
+    else:
+        steps.append(Step(say("evaluate_limit", language), f"{limit_latex}{body} = {tex(value)}", plain(value)))
+    return steps
 
 
 def _limit_figure(function: sympy.Expr, x: sympy.Symbol, point: sympy.Expr, value: sympy.Expr | None,

@@ -1,8 +1,18 @@
-"""Equations, systems of two linear equations, and inequalities in one variable."""
+"""Equations, systems of two linear equations, and inequalities in one variable.
+
+Worked the way a teacher writes them on the board: each operation on both
+sides is a line of its own (2x + 3 - 3 = 11 - 3) followed by its result
+(2x = 8); a quadratic is factored with the two numbers shown (product c, sum
+b) or solved by the formula with a, b, c and the discriminant substituted;
+factors, the equations they give and the roots all run in ascending order of
+the roots; and a solution is checked by substituting it back.
+"""
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 
 import sympy
 from sympy import S
@@ -10,9 +20,10 @@ from sympy import S
 from appliance.errors import UnsupportedProblem
 from appliance.generation.builtin import plots
 from appliance.generation.builtin.kinds import Request
-from appliance.generation.builtin.language import say
+from appliance.generation.builtin.language import say, spoken
 from appliance.generation.builtin.parse import ParsedRelation
 from appliance.generation.builtin.reference import ReferenceAnswer
+from appliance.generation.builtin.templates import MAX_STEPS
 from appliance.generation.builtin.worked import (
     GraphFigure,
     Marker,
@@ -25,9 +36,13 @@ from appliance.generation.builtin.worked import (
 )
 
 MAX_LISTED_SOLUTIONS = 6
+CHECK = r"\ \checkmark"
 _SIGN_LATEX = {"<": "<", ">": ">", "<=": r"\le", ">=": r"\ge", "=": "="}
 _SIGN_PLAIN = {"<": "<", ">": ">", "<=": "≤", ">=": "≥", "=": "="}
-_FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
+_FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "="}
+
+
+# -- writing formulas ----------------------------------------------------------------------------
 
 
 def relation_latex(sides: tuple[sympy.Expr, ...], signs: tuple[str, ...]) -> str:
@@ -48,6 +63,98 @@ def _step(say_text: str, sides: tuple[sympy.Expr, ...], signs: tuple[str, ...]) 
     return Step(say_text, relation_latex(sides, signs), relation_plain(sides, signs))
 
 
+def wrapped(expr: sympy.Expr) -> str:
+    """LaTeX of a factor: in brackets when it is a sum or starts with a minus sign."""
+    text = tex(expr)
+    if expr.is_Add or text.startswith("-"):
+        return rf"\left({text}\right)"
+    return text
+
+
+def wrapped_plain(expr: sympy.Expr) -> str:
+    text = plain(expr)
+    return f"({text})" if expr.is_Add or text.startswith("-") else text
+
+
+def power_base(expr: sympy.Expr) -> str:
+    """LaTeX of ``expr`` as the base of a power: bare only for a letter or a natural number."""
+    if expr.is_Symbol or (expr.is_Integer and expr >= 0):
+        return tex(expr)
+    return rf"\left({tex(expr)}\right)"
+
+
+def _bare(value: sympy.Expr) -> bool:
+    return bool((value.is_Integer and value >= 0) or value in (sympy.pi, sympy.E))
+
+
+def _put_in(text: str, name: str, value: sympy.Expr, latex: bool) -> str:
+    """Every ``name`` in ``text`` (a printed formula) replaced by ``value``, bracketed and with a
+    multiplication dot where the formula needs them: 2x -> 2·4, x^2 -> (-1)^2, (x - 1) -> (-2 - 1)."""
+    bare = tex(value) if latex else plain(value)
+    bracketed = rf"\left({bare}\right)" if latex else f"({bare})"
+    pattern = re.compile(rf"(?<![\\A-Za-z]){re.escape(name)}(?![A-Za-z])")
+    out: list[str] = []
+    position = 0
+    for match in pattern.finditer(text):
+        out.append(text[position: match.start()])
+        position = match.end()
+        written = "".join(out).rstrip()
+        after = text[match.end():].lstrip()
+        opens = written == "" or written.endswith(("(", "{", "="))
+        closes = after == "" or after.startswith(("+", "-", ")", "}", "=", "\\right", ",", "\\quad"))
+        shown = bare if _bare(value) or (opens and closes) else bracketed
+        if written and (written[-1].isdigit() or written.endswith(("}", ")"))):
+            shown = (r"\cdot " if latex else "·") + shown
+        out.append(shown)
+    return "".join(out) + text[position:]
+
+
+def substituted(expr: sympy.Expr, values: dict[sympy.Symbol, sympy.Expr]) -> tuple[str, str]:
+    """``expr`` with the values written in, not worked out: 2·4 + 3 for 2x + 3 at x = 4.
+
+    The formula is printed first and the values put in its text, so it keeps its
+    written order and nothing is evaluated."""
+    latex, text = tex(expr), plain(expr)
+    for variable, value in values.items():
+        latex = _put_in(latex, tex(variable), value, latex=True)
+        text = _put_in(text, variable.name, value, latex=False)
+    return latex, text
+
+
+def _with_added(side: sympy.Expr, amounts: list[sympy.Expr]) -> tuple[str, str]:
+    """A side with amounts added to it, written out: "2x + 3 - 3"."""
+    latex, text = tex(side), plain(side)
+    for amount in amounts:
+        negative = amount.could_extract_minus_sign()
+        magnitude = -amount if negative else amount
+        sign = "-" if negative else "+"
+        latex += f" {sign} " + (rf"\left({tex(magnitude)}\right)" if magnitude.is_Add else tex(magnitude))
+        text += f" {sign} " + (f"({plain(magnitude)})" if magnitude.is_Add else plain(magnitude))
+    return latex, text
+
+
+def _spoken_term(term: sympy.Expr, x: sympy.Symbol, x_words: str, language: str) -> str | None:
+    """A term "c·x" or a number as words for the narration ("2 x", "3"), or None."""
+    if term.has(x):
+        coefficient = sympy.simplify(term / x)
+        if coefficient.has(x):
+            return None
+        if coefficient == 1:
+            return x_words
+        number = spoken(coefficient, language)
+        return f"{number} {x_words}" if number is not None else None
+    return spoken(term, language)
+
+
+def _move_phrase(added: sympy.Expr, x: sympy.Symbol, x_words: str, language: str, fallback: str) -> str:
+    """"Subtract 3 from both sides" / "Add 2 x to both sides" for adding ``added`` to both sides."""
+    negative = added.could_extract_minus_sign()
+    words = _spoken_term(-added if negative else added, x, x_words, language)
+    if words is None:
+        return fallback
+    return say("subtract_both" if negative else "add_both", language, a=words)
+
+
 def _sorted_real(values: list[sympy.Expr]) -> list[sympy.Expr]:
     return sorted(values, key=lambda value: float(sympy.N(value)))
 
@@ -65,6 +172,145 @@ def roots_text(variable: sympy.Symbol, roots: list[sympy.Expr]) -> tuple[str, st
     else:
         latex = r",\quad ".join(f"{tex(variable)}_{{{i}}} = {tex(root)}" for i, root in enumerate(roots, 1))
     return plain_text, latex
+
+
+def fit_steps(steps: list[Step]) -> list[Step]:
+    """At most ``MAX_STEPS``: the first step (how the work starts) and the last ones (how it ends)."""
+    if len(steps) <= MAX_STEPS:
+        return steps
+    return steps[:1] + steps[len(steps) - MAX_STEPS + 1:]
+
+
+# -- checks ----------------------------------------------------------------------------------------
+
+
+def _check_line(left: sympy.Expr, right: sympy.Expr, values: dict[sympy.Symbol, sympy.Expr]) -> tuple[str, str, bool]:
+    """Both sides with the values put in: (LaTeX, plain, whether they agree)."""
+    variables = set(values)
+    left_value = sympy.simplify(left.subs(values))
+    right_value = sympy.simplify(right.subs(values))
+    agree = sympy.simplify(left_value - right_value) == 0
+    parts = []
+    for side, value in ((left, left_value), (right, right_value)):
+        if side.free_symbols & variables:
+            latex, text = substituted(side, values)
+            parts.append((latex, text, value))
+        else:
+            parts.append((tex(side), plain(side), None))
+    (left_latex, left_plain, left_done), (right_latex, right_plain, right_done) = parts
+    # A side that is just a letter shows its value already: "5 = 2·2 + 1", not "5 = 5, 2·2 + 1 = 5".
+    trivial = left_latex == tex(left_value) or right_latex == tex(right_value)
+    if left_done is not None and right_done is not None and not trivial:
+        latex = rf"{left_latex} = {tex(left_done)},\quad {right_latex} = {tex(right_done)}"
+        text = f"{left_plain} = {plain(left_done)}, {right_plain} = {plain(right_done)}"
+    else:
+        latex, text = f"{left_latex} = {right_latex}", f"{left_plain} = {right_plain}"
+    if agree:
+        return latex + CHECK, text + " ✓", True
+    return (latex + rf"\ \Rightarrow\ {tex(left_value)} \neq {tex(right_value)}",
+            text + f" ⇒ {plain(left_value)} ≠ {plain(right_value)}", False)
+
+
+def check_step(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, roots: list[sympy.Expr],
+               language: str) -> Step | None:
+    """Each root put back into the original equation, both sides agreeing (None if a root is not simple)."""
+    if not roots or len(roots) > 3 or not all(root.is_Rational for root in roots):
+        return None
+    lines, texts = [], []
+    for root in roots:
+        latex, text, agree = _check_line(left, right, {x: root})
+        if not agree:
+            return None
+        if len(roots) > 1:
+            latex = rf"{tex(x)} = {tex(root)}:\ {latex}"
+        text = f"{x} = {plain(root)}: {text}"
+        lines.append(latex)
+        texts.append(text)
+    return Step(say("check_back" if len(roots) == 1 else "check_each", language), r" \\ ".join(lines),
+                "; ".join(texts))
+
+
+# -- linear equations and inequalities --------------------------------------------------------------
+
+
+def linear_steps(left: sympy.Expr, sign: str, right: sympy.Expr, x: sympy.Symbol, language: str,
+                 budget: int = MAX_STEPS, x_words: str | None = None) -> list[Step]:
+    """From ``left sign right`` (linear in x) to ``x sign value``: each operation on both sides, then its result.
+
+    Longer than ``budget``: the two moves become one ("terms with x to the left"), then
+    the operations go and only their results stay."""
+    words = x_words or x.name
+    steps: list[Step] = []
+    for merge, show in ((False, True), (True, True), (True, False)):
+        steps = _linear_attempt(left, sign, right, x, language, words, merge, show)
+        if len(steps) <= budget:
+            return steps
+    return steps[len(steps) - budget:] if budget > 0 else []
+
+
+def _linear_attempt(left: sympy.Expr, sign: str, right: sympy.Expr, x: sympy.Symbol, language: str,
+                    words: str, merge: bool, show: bool) -> list[Step]:
+    steps: list[Step] = []
+    current_left, current_right = sympy.expand(left), sympy.expand(right)
+    if (current_left, current_right) != (left, right):
+        steps.append(_step(say("expand_both", language), (current_left, current_right), (sign,)))
+    if sign == "=" and current_left.coeff(x, 1) == 0 and current_right.coeff(x, 1) != 0:
+        steps.append(_step(say("swap_sides", language, var=words), (current_right, current_left), (sign,)))
+        current_left, current_right = current_right, current_left
+    coefficient = current_left.coeff(x, 1) - current_right.coeff(x, 1)
+    constant = current_right.coeff(x, 0) - current_left.coeff(x, 0)
+    moves = [move for move in (-current_right.coeff(x, 1) * x, -current_left.coeff(x, 0)) if move != 0]
+    groups = [moves] if merge and len(moves) == 2 else [[move] for move in moves]
+    collect = say("collect", language, var=words)
+    for index, group in enumerate(groups):
+        last = index == len(groups) - 1 and coefficient == 1
+        phrase = collect if len(group) > 1 else _move_phrase(group[0], x, words, language, collect)
+        new_left = sympy.expand(current_left + sum(group))
+        new_right = sympy.expand(current_right + sum(group))
+        if show:
+            left_latex, left_plain = _with_added(current_left, group)
+            right_latex, right_plain = _with_added(current_right, group)
+            steps.append(Step(phrase, f"{left_latex} {_SIGN_LATEX[sign]} {right_latex}",
+                              f"{left_plain} {_SIGN_PLAIN[sign]} {right_plain}"))
+            phrase = say("solved" if last else "simplify_sides", language, var=words)
+        steps.append(_step(phrase, (new_left, new_right), (sign,)))
+        current_left, current_right = new_left, new_right
+    if coefficient != 1:
+        steps += _isolate_steps(coefficient, constant, sign, x, language, words, show)
+    return steps
+
+
+def _isolate_steps(coefficient: sympy.Expr, constant: sympy.Expr, sign: str, x: sympy.Symbol, language: str,
+                   words: str, show: bool) -> list[Step]:
+    """coefficient·x sign constant -> x sign value: divide (or multiply by the reciprocal of a fraction)."""
+    negative = bool(coefficient < 0)
+    new_sign = _FLIPPED[sign] if negative else sign
+    value = constant / coefficient
+    term = coefficient * x
+    if coefficient.is_Rational and not coefficient.is_Integer:
+        factor = 1 / coefficient
+        number = spoken(factor, language)
+        phrase = (say("multiply_both", language, a=number, var=words) if number is not None
+                  else say("divide_coefficient", language, var=words))
+        if negative and sign != "=":
+            phrase += ". " + say("flip_multiply", language)
+        latex = (rf"{wrapped(factor)} \cdot {wrapped(term)} {_SIGN_LATEX[new_sign]} "
+                 rf"{wrapped(factor)} \cdot {wrapped(constant)}")
+        text = (f"{wrapped_plain(factor)} · {wrapped_plain(term)} {_SIGN_PLAIN[new_sign]} "
+                f"{wrapped_plain(factor)} · {wrapped_plain(constant)}")
+    else:
+        number = spoken(coefficient, language)
+        phrase = (say("divide", language, a=number, var=words) if number is not None
+                  else say("divide_coefficient", language, var=words))
+        if negative and sign != "=":
+            phrase += ". " + say("flip", language)
+        latex = (rf"\frac{{{tex(term)}}}{{{tex(coefficient)}}} {_SIGN_LATEX[new_sign]} "
+                 rf"\frac{{{tex(constant)}}}{{{tex(coefficient)}}}")
+        text = (f"{wrapped_plain(term)}/{wrapped_plain(coefficient)} {_SIGN_PLAIN[new_sign]} "
+                f"{wrapped_plain(constant)}/{wrapped_plain(coefficient)}")
+    if not show:
+        return [_step(phrase, (x, value), (new_sign,))]
+    return [Step(phrase, latex, text), _step(say("solved", language, var=words), (x, value), (new_sign,))]
 
 
 # -- one equation ------------------------------------------------------------------------------
@@ -89,13 +335,13 @@ def _linear(request: Request, left: sympy.Expr, right: sympy.Expr, x: sympy.Symb
     language = request.language
     steps: list[Step] = []
     left_expanded, right_expanded = sympy.expand(left), sympy.expand(right)
-    if (left_expanded, right_expanded) != (left, right):
-        steps.append(_step(say("expand_both", language), (left_expanded, right_expanded), ("=",)))
     coefficient = left_expanded.coeff(x, 1) - right_expanded.coeff(x, 1)
     constant = right_expanded.coeff(x, 0) - left_expanded.coeff(x, 0)
     problem = relation_latex((left, right), ("=",))
     figure_curves = _two_sides_curves(left, right, x, [], language)
     if coefficient == 0:
+        if (left_expanded, right_expanded) != (left, right):
+            steps.append(_step(say("expand_both", language), (left_expanded, right_expanded), ("=",)))
         if constant == 0:
             steps.append(Step(say("identity", language), "0 = 0", "0 = 0"))
             text = say("all_reals", language)
@@ -110,123 +356,265 @@ def _linear(request: Request, left: sympy.Expr, right: sympy.Expr, x: sympy.Symb
                                     special="none")
         return Worked("linear_equation", say("title.linear_equation", language), problem, tuple(steps),
                       r"\varnothing", text, reference, figure_curves)
-    collected = (coefficient * x, constant)
-    if collected != (left_expanded, right_expanded):
-        steps.append(_step(say("collect", language, var=x), collected, ("=",)))
     root = constant / coefficient
-    if coefficient != 1:
-        steps.append(_step(say("divide", language, a=plain(coefficient)), (x, root), ("=",)))
+    steps += linear_steps(left, "=", right, x, language, budget=MAX_STEPS - 1)
+    check = check_step(left, right, x, [root], language)
+    if check is not None:
+        steps.append(check)
     text, latex = roots_text(x, [root])
     reference = ReferenceAnswer("linear_equation", text, "roots", (x,), values=(root,),
                                 solution_set=sympy.FiniteSet(root))
     figure = _two_sides_curves(left, right, x, [root], language)
-    return Worked("linear_equation", say("title.linear_equation", language), problem, tuple(steps), latex, text,
-                  reference, figure)
+    return Worked("linear_equation", say("title.linear_equation", language), problem, tuple(fit_steps(steps)),
+                  latex, text, reference, figure)
+
+
+# -- quadratics ------------------------------------------------------------------------------------
+
+
+def to_zero_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str,
+                  compact: bool = False) -> list[Step]:
+    """``left = right`` -> ``polynomial = 0``: the subtraction on both sides, then the collected result."""
+    moved = sympy.expand(left - right)
+    if right == 0:
+        return [] if left == moved else [_step(say("expand_collect", language), (moved, S.Zero), ("=",))]
+    if compact:
+        return [_step(say("move_all", language), (moved, S.Zero), ("=",))]
+    phrase = _move_phrase(-right, x, x.name, language, say("move_all", language))
+    if right.has(x) and not (right.is_Mul or right.is_Symbol or right.is_Pow):
+        phrase = say("move_all", language)
+    left_latex, left_plain = _with_added(left, [-right])
+    right_latex, right_plain = _with_added(right, [-right])
+    result_key = "expand_collect" if sympy.expand(left) != left else "simplify_sides"
+    return [Step(phrase, f"{left_latex} = {right_latex}", f"{left_plain} = {right_plain}"),
+            _step(say(result_key, language), (moved, S.Zero), ("=",))]
+
+
+def _real_roots(poly: sympy.Expr, x: sympy.Symbol) -> list[sympy.Expr]:
+    return _sorted_real([r for r in sympy.roots(sympy.Poly(poly, x)) if r.is_real])
+
+
+def quadratic_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str,
+                    budget: int = MAX_STEPS, check: bool = True) -> tuple[list[Step], list[sympy.Expr]]:
+    """A quadratic equation worked to its real roots (ascending) and, room allowing, checked."""
+    moved = sympy.expand(left - right)
+    a, b, c = sympy.Poly(moved, x).all_coeffs()
+    roots = _real_roots(moved, x)
+    steps: list[Step] = []
+    for compact in (False, True):
+        work_left, work_right = left, right
+        steps = []
+        if a < 0 and b != 0:
+            # -x² + 5x - 4 = 0 is x² - 5x + 4 = 0 times -1: the familiar form, and the two numbers apply.
+            steps = to_zero_steps(left, right, x, language, compact=True)
+            work_left, work_right = -moved, S.Zero
+            steps.append(_step(say("negate", language), (work_left, work_right), ("=",)))
+        na, nb, nc = sympy.Poly(sympy.expand(work_left - work_right), x).all_coeffs()
+        discriminant = nb**2 - 4 * na * nc
+        integral = all(coefficient.is_Integer for coefficient in (na, nb, nc))
+        if nb == 0:
+            steps += _pure_square_steps(work_left, work_right, x, language, compact, budget)
+        elif nc == 0:
+            steps += _common_x_steps(work_left, work_right, x, language, compact, roots)
+        elif na == 1 and integral and discriminant >= 0 and sympy.sqrt(discriminant).is_Integer:
+            steps += _two_numbers_steps(work_left, work_right, x, language, compact, roots)
+        else:
+            steps += _formula_steps(work_left, work_right, x, language, compact, roots)
+        closing = None
+        if check and roots:
+            if all(root.is_Rational for root in roots):
+                closing = check_step(left, right, x, roots, language)
+            elif len(roots) == 2:
+                closing = _vieta_step(a, b, c, roots, language)
+        if closing is not None and len(steps) < budget:
+            steps.append(closing)
+        if len(steps) <= budget:
+            return steps, roots
+    # Still too long: the coefficients can be read off the equation, then the first lines go.
+    steps = [step for step in steps if not step.latex.startswith("a = ")]
+    return steps[max(len(steps) - budget, 0):], roots
+
+
+def _pure_square_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str, compact: bool,
+                       budget: int) -> list[Step]:
+    """a x² + c = 0 (no x term): get x² alone, then x = ±√(-c/a)."""
+    moved = sympy.expand(left - right)
+    a, c = moved.coeff(x, 2), moved.coeff(x, 0)
+    square = sympy.Symbol(f"{x.name}^2")
+    steps: list[Step] = []
+    left_expanded, right_expanded = sympy.expand(left), sympy.expand(right)
+    sides = (left_expanded.subs(x**2, square), right_expanded.subs(x**2, square))
+    if sides[0].has(x) or sides[1].has(x):
+        steps += to_zero_steps(left, right, x, language, compact=True)
+        sides = (moved.subs(x**2, square), S.Zero)
+    elif (left_expanded, right_expanded) != (left, right):
+        steps.append(_step(say("expand_both", language), (left_expanded, right_expanded), ("=",)))
+    words = say("squared_spoken", language, var=x.name)
+    steps += linear_steps(sides[0], "=", sides[1], square, language, budget=max(budget - 3, 1), x_words=words)
+    value = -c / a
+    if value < 0:
+        steps.append(Step(say("square_negative", language), rf"{tex(x)}^{{2}} = {tex(value)} < 0",
+                          f"{x}^2 = {plain(value)} < 0"))
+        return steps
+    if value == 0:
+        steps.append(Step(say("square_zero", language), f"{tex(x)} = 0", f"{x} = 0"))
+        return steps
+    root = sympy.sqrt(value)
+    latex = rf"{tex(x)} = \pm\sqrt{{{tex(value)}}}"
+    if tex(root) != rf"\sqrt{{{tex(value)}}}":
+        latex += rf" = \pm {tex(root)}"
+    steps.append(Step(say("square_root_both", language), latex, f"{x} = ±{plain(root)}"))
+    text, roots_latex = roots_text(x, [-root, root])
+    steps.append(Step(say("solutions", language), roots_latex, text))
+    return steps
+
+
+def ordered_factors(expr: sympy.Expr, x: sympy.Symbol) -> tuple[sympy.Expr, list[tuple[sympy.Expr, int]]]:
+    """The factorisation of ``expr``: its constant and its factors by their smallest real root."""
+    coefficient, factors = sympy.factor_list(expr, x)
+
+    def smallest_root(item: tuple[sympy.Expr, int]) -> float:
+        found = [float(r) for r in sympy.roots(sympy.Poly(item[0], x)) if r.is_real]
+        return min(found) if found else math.inf
+
+    return coefficient, sorted(((f, int(m)) for f, m in factors), key=smallest_root)
+
+
+def factored_latex(coefficient: sympy.Expr, factors: list[tuple[sympy.Expr, int]]) -> tuple[str, str]:
+    if coefficient == 1 and len(factors) == 1 and factors[0][1] == 1:
+        return tex(factors[0][0]), plain(factors[0][0])
+    latex_parts, plain_parts = [], []
+    for factor, multiplicity in factors:
+        bare = factor.is_Symbol
+        latex = tex(factor) if bare else rf"\left({tex(factor)}\right)"
+        text = plain(factor) if bare else f"({plain(factor)})"
+        if multiplicity > 1:
+            latex, text = latex + f"^{{{multiplicity}}}", text + f"^{multiplicity}"
+        latex_parts.append(latex)
+        plain_parts.append(text)
+    latex, text = " ".join(latex_parts), "".join(plain_parts)
+    if coefficient == -1:
+        return "-" + latex, "-" + text
+    if coefficient != 1:
+        return f"{tex(coefficient)} {latex}", f"{plain(coefficient)}{text}"
+    return latex, text
+
+
+def _zero_product_steps(coefficient: sympy.Expr, factors: list[tuple[sympy.Expr, int]], x: sympy.Symbol,
+                        roots: list[sympy.Expr], language: str) -> list[Step]:
+    """The factors set to zero one by one, then the roots, in the same (ascending) order."""
+    latex = r",\quad ".join(f"{tex(factor)} = 0" for factor, _ in factors)
+    text = ", ".join(f"{plain(factor)} = 0" for factor, _ in factors)
+    steps = [Step(say("zero_product", language), latex, text)]
+    if roots:
+        roots_plain, roots_latex = roots_text(x, roots)
+        steps.append(Step(say("each_root", language), roots_latex, roots_plain))
+    return steps
+
+
+def _common_x_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str, compact: bool,
+                    roots: list[sympy.Expr]) -> list[Step]:
+    moved = sympy.expand(left - right)
+    steps = to_zero_steps(left, right, x, language, compact)
+    coefficient, factors = ordered_factors(moved, x)
+    latex, text = factored_latex(coefficient, factors)
+    steps.append(Step(say("common_x", language, var=x.name), f"{latex} = 0", f"{text} = 0"))
+    return steps + _zero_product_steps(coefficient, factors, x, roots, language)
+
+
+def two_numbers_step(b: sympy.Expr, c: sympy.Expr, first: sympy.Expr, second: sympy.Expr,
+                     language: str) -> Step:
+    """"We need two numbers with product c and sum b: m and n", with the arithmetic that shows it."""
+    words = say("two_numbers", language, p=spoken(c, language), s=spoken(b, language),
+                m=spoken(first, language), n=spoken(second, language))
+    latex = (rf"{wrapped(first)} \cdot {wrapped(second)} = {tex(c)},\quad "
+             rf"{wrapped(first)} + {wrapped(second)} = {tex(b)}")
+    text = (f"{wrapped_plain(first)} · {wrapped_plain(second)} = {plain(c)}, "
+            f"{wrapped_plain(first)} + {wrapped_plain(second)} = {plain(b)}")
+    return Step(words, latex, text)
+
+
+def _two_numbers_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str, compact: bool,
+                       roots: list[sympy.Expr]) -> list[Step]:
+    """x² + bx + c with whole roots r₁ ≤ r₂: the numbers -r₁, -r₂ multiply to c and add to b."""
+    moved = sympy.expand(left - right)
+    b, c = moved.coeff(x, 1), moved.coeff(x, 0)
+    low, high = roots[0], roots[-1]
+    steps = to_zero_steps(left, right, x, language, compact)
+    steps.append(two_numbers_step(b, c, -low, -high, language))
+    factors = [(x - low, 2)] if low == high else [(x - low, 1), (x - high, 1)]
+    latex, text = factored_latex(S.One, factors)
+    steps.append(Step(say("factors_from_numbers", language), f"{latex} = 0", f"{text} = 0"))
+    return steps + _zero_product_steps(S.One, factors, x, roots, language)
+
+
+def _formula_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str, compact: bool,
+                   roots: list[sympy.Expr]) -> list[Step]:
+    moved = sympy.expand(left - right)
+    a, b, c = sympy.Poly(moved, x).all_coeffs()
+    steps = to_zero_steps(left, right, x, language, compact)
+    steps.append(Step(say("coefficients", language), rf"a = {tex(a)},\quad b = {tex(b)},\quad c = {tex(c)}",
+                      f"a = {plain(a)}, b = {plain(b)}, c = {plain(c)}"))
+    discriminant = b**2 - 4 * a * c
+    steps.append(Step(say("discriminant", language),
+                      rf"D = b^2 - 4ac = {power_base(b)}^2 - 4 \cdot {wrapped(a)} \cdot {wrapped(c)} = "
+                      f"{tex(discriminant)}",
+                      f"D = b^2 - 4ac = {plain(discriminant)}"))
+    if discriminant < 0:
+        steps.append(Step(say("no_real_roots", language), f"D = {tex(discriminant)} < 0",
+                          f"D = {plain(discriminant)} < 0"))
+        return steps
+    x_tex = tex(x)
+    if discriminant == 0:
+        steps.append(Step(say("double_root", language),
+                          rf"{x_tex} = -\frac{{b}}{{2a}} = \frac{{{tex(-b)}}}{{{tex(2 * a)}}} = {tex(roots[0])}",
+                          f"{x} = -b/(2a) = {plain(roots[0])}"))
+        return steps
+    root_d = sympy.sqrt(discriminant)
+    formula = (rf"{x_tex} = \frac{{-b \pm \sqrt{{D}}}}{{2a}} = "
+               rf"\frac{{{tex(-b)} \pm \sqrt{{{tex(discriminant)}}}}}{{{tex(2 * a)}}}")
+    if tex(root_d) != rf"\sqrt{{{tex(discriminant)}}}":
+        formula += rf" = \frac{{{tex(-b)} \pm {tex(root_d)}}}{{{tex(2 * a)}}}"
+    steps.append(Step(say("formula_two", language), formula,
+                      f"{x} = ({plain(-b)} ± √{plain(discriminant)}) / {plain(2 * a)}"))
+    pairs = sorted((((-b - root_d) / (2 * a), "-"), ((-b + root_d) / (2 * a), "+")),
+                   key=lambda pair: float(pair[0]))
+    latex_parts, plain_parts = [], []
+    for index, ((_, sign), root) in enumerate(zip(pairs, roots, strict=True), 1):
+        latex_parts.append(rf"{x_tex}_{{{index}}} = \frac{{{tex(-b)} {sign} {tex(root_d)}}}{{{tex(2 * a)}}} = "
+                           f"{tex(root)}")
+        plain_parts.append(f"{x} = {plain(root)}")
+    steps.append(Step(say("both_signs", language), r",\quad ".join(latex_parts), ", ".join(plain_parts)))
+    return steps
+
+
+def _vieta_step(a: sympy.Expr, b: sympy.Expr, c: sympy.Expr, roots: list[sympy.Expr], language: str) -> Step | None:
+    total = sympy.simplify(roots[0] + roots[1])
+    product = sympy.simplify(sympy.expand(roots[0] * roots[1]))
+    if sympy.simplify(total + b / a) != 0 or sympy.simplify(product - c / a) != 0:
+        return None
+    latex = (rf"x_1 + x_2 = {tex(total)} = -\frac{{b}}{{a}},\quad "
+             rf"x_1 x_2 = {tex(product)} = \frac{{c}}{{a}}{CHECK}")
+    return Step(say("check_vieta", language), latex, f"x1 + x2 = {plain(total)}, x1·x2 = {plain(product)} ✓")
 
 
 def _quadratic(request: Request, left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol) -> Worked:
     language = request.language
     moved = sympy.expand(left - right)
-    a, b, c = sympy.Poly(moved, x).all_coeffs()
-    steps: list[Step] = []
-    if (left, right) != (moved, 0):
-        steps.append(_step(say("move_all", language), (moved, sympy.Integer(0)), ("=",)))
-    discriminant = b**2 - 4 * a * c
-    roots = _sorted_real([r for r in sympy.roots(sympy.Poly(moved, x)) if r.is_real])
-    square_root = sympy.sqrt(discriminant)
-    if discriminant >= 0 and square_root.is_Rational:
-        factored = sympy.factor(moved)
-        steps.append(_step(say("factor_poly", language), (factored, sympy.Integer(0)), ("=",)))
-        if len(roots) == 2:
-            factors = [f for f in sympy.Mul.make_args(factored) if f.has(x)]
-            if len(factors) == 2:
-                steps.append(Step(say("zero_product", language),
-                                  r",\quad ".join(f"{tex(f)} = 0" for f in factors),
-                                  ", ".join(f"{plain(f)} = 0" for f in factors)))
-    else:
-        def shown(value: sympy.Expr) -> str:
-            return f"\\left({tex(value)}\\right)" if value.is_negative else tex(value)
-
-        steps.append(Step(say("discriminant", language),
-                          f"D = b^2 - 4ac = {shown(b)}^2 - 4 \\cdot {shown(a)} \\cdot {shown(c)} = {tex(discriminant)}",
-                          f"D = b^2 - 4ac = {plain(discriminant)}"))
-        if discriminant < 0:
-            steps.append(Step(say("no_real_roots", language), f"D = {tex(discriminant)} < 0",
-                              f"D = {plain(discriminant)} < 0"))
-        elif discriminant == 0:
-            steps.append(Step(say("double_root", language), f"x = -\\frac{{b}}{{2a}} = {tex(roots[0])}",
-                              f"x = {plain(roots[0])}"))
-        else:
-            formula = (f"{tex(x)} = \\frac{{-b \\pm \\sqrt{{D}}}}{{2a}} = "
-                       f"\\frac{{{tex(-b)} \\pm \\sqrt{{{tex(discriminant)}}}}}{{{tex(2 * a)}}}")
-            steps.append(Step(say("quadratic_formula", language), formula,
-                              f"{x} = (-b ± √D) / (2a)"))
+    steps, roots = quadratic_steps(left, right, x, language)
     if roots:
         text, latex = roots_text(x, roots)
         if any(not root.is_Rational for root in roots):
             latex += r"\quad (" + r",\ ".join(rf"\approx {approx(root, 3)}" for root in roots) + ")"
-            latex = latex.replace(r"(\approx", r"(\approx", 1)
-        steps.append(Step(say("solutions", language), latex, text))
     else:
-        text, latex = say("no_real_solution", language), r"D < 0"
+        # The formula path shows D < 0; x² = negative needs no discriminant.
+        text, latex = say("no_real_solution", language), r"D < 0" if moved.coeff(x, 1) != 0 else r"\varnothing"
     reference = ReferenceAnswer("quadratic_equation", text, "roots", (x,), values=tuple(roots),
                                 solution_set=sympy.FiniteSet(*roots), special="" if roots else "none")
     caption = say("roots_on_graph" if roots else "no_roots_on_graph", language)
     figure = _polynomial_figure(moved, x, roots, caption)
     return Worked("quadratic_equation", say("title.quadratic_equation", language),
-                  relation_latex((left, right), ("=",)), tuple(steps), latex, text, reference, figure)
-
-
-def _general(request: Request, left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol) -> Worked:
-    language = request.language
-    try:
-        solutions = sympy.solveset(sympy.Eq(left, right), x, domain=S.Reals)
-    except (NotImplementedError, ValueError, TypeError) as exc:
-        raise UnsupportedProblem("The built-in solver cannot solve this equation.") from exc
-    if not isinstance(solutions, sympy.FiniteSet) and solutions != S.EmptySet:
-        raise UnsupportedProblem(
-            "This equation has infinitely many or no closed-form solutions; the built-in solver lists only "
-            "finitely many exact ones."
-        )
-    roots = list(solutions) if isinstance(solutions, sympy.FiniteSet) else []
-    if len(roots) > MAX_LISTED_SOLUTIONS or not all(_is_nice(root) for root in roots):
-        raise UnsupportedProblem("The solutions of this equation are too complicated for the built-in solver.")
-    roots = _sorted_real(roots)
-    steps: list[Step] = []
-    moved = sympy.expand(left - right)
-    numerator, denominator = sympy.fraction(sympy.together(left - right))
-    polynomial = moved.is_polynomial(x)
-    if denominator.has(x):
-        steps.append(Step(say("numerator_zero", language),
-                          rf"{tex(sympy.expand(numerator))} = 0,\quad {tex(denominator)} \neq 0",
-                          f"{plain(sympy.expand(numerator))} = 0, {plain(denominator)} ≠ 0"))
-    elif polynomial:
-        if (left, right) != (moved, 0):
-            steps.append(_step(say("move_all", language), (moved, sympy.Integer(0)), ("=",)))
-        factored = sympy.factor(moved)
-        if factored != moved:
-            steps.append(_step(say("factor_poly", language), (factored, sympy.Integer(0)), ("=",)))
-            steps.append(Step(say("zero_product", language)))
-    if roots and not polynomial:
-        checks = []
-        for root in roots[:3]:
-            checks.append(f"{tex(x)} = {tex(root)}:\\ {tex(sympy.simplify(left.subs(x, root)))} = "
-                          f"{tex(sympy.simplify(right.subs(x, root)))}")
-        steps.append(Step(say("check", language), r"\\ ".join(checks), ""))
-    if roots:
-        text, latex = roots_text(x, roots)
-        steps.append(Step(say("solutions", language), latex, text))
-    else:
-        text, latex = say("no_real_solution", language), r"\varnothing"
-    reference = ReferenceAnswer("equation", text, "roots", (x,), values=tuple(roots),
-                                solution_set=sympy.FiniteSet(*roots), special="" if roots else "none")
-    if polynomial:
-        caption = say("roots_on_graph" if roots else "no_roots_on_graph", language)
-        figure = _polynomial_figure(moved, x, roots, caption)
-    else:
-        figure = _two_sides_curves(left, right, x, roots, language)
-    return Worked("equation", say("title.equation", language), relation_latex((left, right), ("=",)),
-                  tuple(steps), latex, text, reference, figure)
+                  relation_latex((left, right), ("=",)), tuple(fit_steps(steps)), latex, text, reference, figure)
 
 
 def _polynomial_figure(poly: sympy.Expr, x: sympy.Symbol, roots: list[sympy.Expr], caption: str) -> GraphFigure | None:
@@ -263,6 +651,277 @@ def _two_sides_curves(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol,
     return GraphFigure(x_range, y_range, tuple(curves), markers, caption=say("intersection_on_graph", language))
 
 
+
+
+# -- other equations -------------------------------------------------------------------------------
+
+
+def _general(request: Request, left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol) -> Worked:
+    language = request.language
+    try:
+        solutions = sympy.solveset(sympy.Eq(left, right), x, domain=S.Reals)
+    except (NotImplementedError, ValueError, TypeError) as exc:
+        raise UnsupportedProblem("The built-in solver cannot solve this equation.") from exc
+    if not isinstance(solutions, sympy.FiniteSet) and solutions != S.EmptySet:
+        raise UnsupportedProblem(
+            "This equation has infinitely many or no closed-form solutions; the built-in solver lists only "
+            "finitely many exact ones."
+        )
+    roots = list(solutions) if isinstance(solutions, sympy.FiniteSet) else []
+    if len(roots) > MAX_LISTED_SOLUTIONS or not all(_is_nice(root) for root in roots):
+        raise UnsupportedProblem("The solutions of this equation are too complicated for the built-in solver.")
+    roots = _sorted_real(roots)
+    moved = sympy.expand(left - right)
+    polynomial = moved.is_polynomial(x)
+    steps: list[Step] | None = None
+    for method in (_polynomial_steps, _rational_steps, _radical_steps, _exponential_steps, _log_steps):
+        try:
+            steps = method(left, right, x, language, roots)
+        except (sympy.PolynomialError, NotImplementedError, ValueError, TypeError, ZeroDivisionError):
+            steps = None
+        if steps is not None:
+            break
+    if steps is None:
+        steps = _general_steps(left, right, x, language, roots, polynomial)
+    if roots:
+        text, latex = roots_text(x, roots)
+    else:
+        text, latex = say("no_real_solution", language), r"\varnothing"
+    reference = ReferenceAnswer("equation", text, "roots", (x,), values=tuple(roots),
+                                solution_set=sympy.FiniteSet(*roots), special="" if roots else "none")
+    if polynomial:
+        caption = say("roots_on_graph" if roots else "no_roots_on_graph", language)
+        figure = _polynomial_figure(moved, x, roots, caption)
+    else:
+        figure = _two_sides_curves(left, right, x, roots, language)
+    return Worked("equation", say("title.equation", language), relation_latex((left, right), ("=",)),
+                  tuple(fit_steps(steps)), latex, text, reference, figure)
+
+
+def _general_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str, roots: list[sympy.Expr],
+                   polynomial: bool) -> list[Step]:
+    """When no method below applies: what SymPy found, checked in the equation."""
+    steps: list[Step] = []
+    moved = sympy.expand(left - right)
+    numerator, denominator = sympy.fraction(sympy.together(left - right))
+    if denominator.has(x):
+        steps.append(Step(say("numerator_zero", language),
+                          rf"{tex(sympy.expand(numerator))} = 0,\quad {tex(denominator)} \neq 0",
+                          f"{plain(sympy.expand(numerator))} = 0, {plain(denominator)} ≠ 0"))
+    elif polynomial:
+        steps += to_zero_steps(left, right, x, language, compact=True)
+        factored = sympy.factor(moved)
+        if factored != moved:
+            steps.append(_step(say("factor_poly", language), (factored, S.Zero), ("=",)))
+    if roots:
+        check = check_step(left, right, x, roots, language)
+        text, latex = roots_text(x, roots)
+        steps.append(Step(say("solutions", language), latex, text))
+        if check is not None:
+            steps.append(check)
+    return steps
+
+
+def _polynomial_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str,
+                      roots: list[sympy.Expr]) -> list[Step] | None:
+    """Degree three and up: a common x or a whole root found by trying divisors, divided out, the rest
+    factored (with the two numbers for a quadratic), then each factor set to zero."""
+    moved = sympy.expand(left - right)
+    if not moved.is_polynomial(x):
+        return None
+    poly = sympy.Poly(moved, x)
+    if poly.degree() < 3 or not all(coefficient.is_Integer for coefficient in poly.all_coeffs()):
+        return None
+    coefficient, factors = ordered_factors(moved, x)
+    if len(factors) == 1 and factors[0][1] == 1:
+        return None  # nothing to factor: SymPy's roots are all there is to show
+    for compact in (False, True):
+        steps = to_zero_steps(left, right, x, language, compact)
+        reduced: sympy.Expr | None = None
+        constant = moved.coeff(x, 0)
+        if constant == 0:
+            power = min(monomial[0] for monomial in poly.monoms())
+            reduced = sympy.expand(moved / x**power)
+            steps.append(Step(say("common_x", language, var=x.name),
+                              rf"{tex(x**power)} \left({tex(reduced)}\right) = 0",
+                              f"{plain(x**power)}({plain(reduced)}) = 0"))
+        else:
+            whole = sorted((r for r in roots if r.is_Integer), key=lambda r: (abs(r), r))
+            words = spoken(abs(constant), language)
+            if whole and words is not None:
+                root = whole[0]
+                shown, shown_plain = substituted(moved, {x: root})
+                steps.append(Step(say("rational_root", language, c=words, var=x.name, r=spoken(root, language)),
+                                  f"{shown} = 0", f"{shown_plain} = 0"))
+                reduced = sympy.quo(poly, sympy.Poly(x - root, x)).as_expr()
+                steps.append(Step(say("divide_out", language),
+                                  rf"\left({tex(x - root)}\right) \left({tex(reduced)}\right) = 0",
+                                  f"({plain(x - root)})({plain(reduced)}) = 0"))
+        final_key = "factor_poly"
+        if reduced is not None and reduced.is_polynomial(x) and sympy.degree(reduced, x) == 2:
+            a, b, c = sympy.Poly(reduced, x).all_coeffs()
+            inner = _real_roots(reduced, x)
+            if (a == 1 and b != 0 and c != 0 and len(inner) >= 1 and all(r.is_Integer for r in inner)
+                    and all(v.is_Integer for v in (b, c))):
+                steps.append(two_numbers_step(b, c, -inner[0], -inner[-1], language))
+                final_key = "factors_from_numbers"
+        latex, text = factored_latex(coefficient, factors)
+        if not steps or steps[-1].latex != f"{latex} = 0":
+            steps.append(Step(say(final_key, language), f"{latex} = 0", f"{text} = 0"))
+        steps += _zero_product_steps(coefficient, factors, x, roots, language)
+        if len(steps) <= MAX_STEPS:
+            return steps
+    return None
+
+
+def _solve_polynomial(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str,
+                      budget: int) -> tuple[list[Step], list[sympy.Expr]] | None:
+    """Steps and real roots of a polynomial equation of degree one or two."""
+    moved = sympy.expand(left - right)
+    if moved == 0 or not moved.is_polynomial(x):
+        return None
+    degree = sympy.degree(moved, x)
+    if degree == 1:
+        root = sympy.solve(moved, x)[0]
+        return linear_steps(left, "=", right, x, language, budget=budget), [root]
+    if degree == 2:
+        return quadratic_steps(left, right, x, language, budget=budget, check=False)
+    return None
+
+
+def _rational_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str,
+                    roots: list[sympy.Expr]) -> list[Step] | None:
+    """Fractions: multiply both sides by the denominator (which may not be zero), solve, drop what it forbids."""
+    denominators = [sympy.fraction(sympy.together(side))[1] for side in (left, right)]
+    denominator = sympy.factor(sympy.lcm(denominators[0], denominators[1]))
+    if not denominator.has(x) or not denominator.is_polynomial(x):
+        return None
+    cleared = []
+    for side, own in zip((left, right), denominators, strict=True):
+        if own.has(x):
+            cleared.append(sympy.cancel(side * denominator))
+        elif side in (0, 1):
+            cleared.append(side * denominator)
+        else:
+            cleared.append(sympy.Mul(side, denominator, evaluate=False))
+    if not all(sympy.expand(side).is_polynomial(x) for side in cleared):
+        return None
+    forbidden_set = sympy.solveset(denominator, x, S.Reals)
+    forbidden = _sorted_real(list(forbidden_set)) if isinstance(forbidden_set, sympy.FiniteSet) else []
+    latex = relation_latex((cleared[0], cleared[1]), ("=",))
+    text = relation_plain((cleared[0], cleared[1]), ("=",))
+    if forbidden:
+        latex += r",\quad " + r",\ ".join(rf"{tex(x)} \neq {tex(value)}" for value in forbidden)
+        text += ", " + ", ".join(f"{x} ≠ {plain(value)}" for value in forbidden)
+    steps = [Step(say("clear_denominator", language), latex, text)]
+    solved = _solve_polynomial(cleared[0], cleared[1], x, language, budget=MAX_STEPS - 1)
+    if solved is None:
+        return None
+    inner, candidates = solved
+    steps += inner
+    kept = [value for value in candidates if all(sympy.simplify(value - bad) != 0 for bad in forbidden)]
+    dropped = [value for value in candidates if value not in kept]
+    if sympy.FiniteSet(*kept) != sympy.FiniteSet(*roots):
+        return None
+    if dropped:
+        lines, texts = [], []
+        for value in dropped:
+            shown, shown_plain = substituted(denominator, {x: value})
+            lines.append(rf"{tex(x)} = {tex(value)}:\ {shown} = 0")
+            texts.append(f"{x} = {plain(value)}: {shown_plain} = 0")
+        steps.append(Step(say("excluded", language), r",\quad ".join(lines), ", ".join(texts)))
+    check = check_step(left, right, x, kept, language)
+    if check is not None and len(steps) < MAX_STEPS:
+        steps.append(check)
+    return fit_steps(steps)
+
+
+def _radical_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str,
+                   roots: list[sympy.Expr]) -> list[Step] | None:
+    """√A = B: square both sides, solve, and check each candidate (squaring can add false roots)."""
+    for radical, other, radical_left in ((left, right, True), (right, left, False)):
+        if not (radical.is_Pow and radical.exp == S.Half and radical.base.has(x)):
+            continue
+        if not sympy.expand(other).is_polynomial(x):
+            return None
+        inner, squared = radical.base, sympy.expand(other**2)
+        sides = (inner, squared) if radical_left else (squared, inner)
+        steps = [_step(say("square_both", language), sides, ("=",))]
+        solved = _solve_polynomial(sides[0], sides[1], x, language, budget=MAX_STEPS - 2)
+        if solved is None:
+            return None
+        inner_steps, candidates = solved
+        steps += inner_steps
+        lines, texts, kept = [], [], []
+        for value in candidates:
+            latex, text, agree = _check_line(left, right, {x: value})
+            if len(candidates) > 1:
+                latex, text = rf"{tex(x)} = {tex(value)}:\ {latex}", f"{x} = {plain(value)}: {text}"
+            lines.append(latex)
+            texts.append(text)
+            if agree:
+                kept.append(value)
+        if sympy.FiniteSet(*kept) != sympy.FiniteSet(*roots):
+            return None
+        steps.append(Step(say("check_squared", language), r" \\ ".join(lines), "; ".join(texts)))
+        return steps
+    return None
+
+
+def _exponential_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str,
+                       roots: list[sympy.Expr]) -> list[Step] | None:
+    """b^f(x) = N with N a power of b: write N as b^k, then f(x) = k."""
+    for power, other, power_left in ((left, right, True), (right, left, False)):
+        if not (power.is_Pow and power.base.is_number and power.exp.has(x) and not power.base.has(x)):
+            continue
+        base = power.base
+        if other.has(x) or not other.is_number or not other.is_positive or not base.is_positive or base == 1:
+            return None
+        exponent = sympy.nsimplify(sympy.simplify(sympy.log(other) / sympy.log(base)))
+        if not exponent.is_Rational:
+            return None
+        words = spoken(base, language) or ("e" if base == sympy.E else None)
+        if words is None:
+            return None
+        rewritten = sympy.Pow(base, exponent, evaluate=False)
+        sides = (power, rewritten) if power_left else (rewritten, power)
+        steps = [Step(say("same_base", language, b=words), relation_latex(sides, ("=",)),
+                      relation_plain(sides, ("=",)))]
+        steps.append(_step(say("equal_exponents", language), (power.exp, exponent), ("=",)))
+        inner = power.exp
+        if inner != x:
+            if not inner.is_polynomial(x) or sympy.degree(inner, x) != 1:
+                return None
+            steps += linear_steps(inner, "=", exponent, x, language, budget=MAX_STEPS - 3)
+        check = check_step(left, right, x, roots, language)
+        if check is not None:
+            steps.append(check)
+        return steps
+    return None
+
+
+def _log_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str,
+               roots: list[sympy.Expr]) -> list[Step] | None:
+    """ln A = c: raise e to both sides (A = e^c, and A must be positive), then solve A = e^c."""
+    for logarithm, other, log_left in ((left, right, True), (right, left, False)):
+        if not (isinstance(logarithm, sympy.log) and logarithm.args[0].has(x)):
+            continue
+        if other.has(x) or not other.is_number:
+            return None
+        inner, value = logarithm.args[0], sympy.exp(other)
+        sides = (inner, value) if log_left else (value, inner)
+        steps = [_step(say("undo_log", language), sides, ("=",))]
+        solved = _solve_polynomial(sides[0], sides[1], x, language, budget=MAX_STEPS - 2)
+        if solved is None:
+            return None
+        inner_steps, candidates = solved
+        kept = [c for c in candidates if sympy.simplify(inner.subs(x, c)).is_positive]
+        if sympy.FiniteSet(*kept) != sympy.FiniteSet(*roots):
+            return None
+        return steps + inner_steps
+    return None
+
+
 # -- systems -----------------------------------------------------------------------------------
 
 
@@ -292,32 +951,111 @@ def solve_system(request: Request) -> Worked:
         text = say("no_solution", language)
         reference = ReferenceAnswer("linear_system", text, "assignment", (u, v), special="none")
         return Worked("linear_system", title, problem, tuple(steps), r"\varnothing", text, reference, figure)
-    # Substitution: isolate the variable with coefficient ±1 if there is one (no fractions on screen).
-    candidates = [(abs(matrix[i, j]) != 1, i, j) for i in range(2) for j in range(2) if matrix[i, j] != 0]
-    _, row, column = min(candidates)
-    isolated, other = (u, v) if column == 0 else (v, u)
-    expression = sympy.solve(sympy.Eq(*relations[row].sides), isolated)[0]
-    steps.append(Step(say("from_equation", language, n=row + 1, var=isolated),
-                      f"{tex(isolated)} = {tex(expression)}", f"{isolated} = {plain(expression)}"))
-    second = relations[1 - row]
-    substituted = (second.sides[0].subs(isolated, expression), second.sides[1].subs(isolated, expression))
-    steps.append(_step(say("substitute", language), substituted, ("=",)))
-    other_value = sympy.solve(sympy.Eq(*substituted), other)[0]
-    expanded = (sympy.expand(substituted[0]), sympy.expand(substituted[1]))
-    if expanded != substituted and expanded[1] != other_value:
-        steps.append(_step(say("combine", language), expanded, ("=",)))
-    steps.append(_step(say("solve_for", language, var=other), (other, other_value), ("=",)))
-    isolated_value = expression.subs(other, other_value)
-    shown = expression.subs(other, sympy.UnevaluatedExpr(other_value))
-    steps.append(Step(say("back_substitute", language, var=isolated),
-                      f"{tex(isolated)} = {tex(shown)} = {tex(isolated_value)}",
-                      f"{isolated} = {plain(isolated_value)}"))
-    values = {u: other_value if other == u else isolated_value, v: other_value if other == v else isolated_value}
+    solution = sympy.solve([sympy.Eq(*r.sides) for r in relations], [u, v], dict=True)[0]
+    values = {u: solution[u], v: solution[v]}
+    worked = _elimination_steps(relations, u, v, language) or _substitution_steps(relations, matrix, u, v, language)
+    steps += worked
+    check = _system_check(relations, values, language)
+    if check is not None:
+        steps.append(check)
     text = f"{u} = {plain(values[u])}, {v} = {plain(values[v])}"
     latex = rf"{tex(u)} = {tex(values[u])},\quad {tex(v)} = {tex(values[v])}"
     reference = ReferenceAnswer("linear_system", text, "assignment", (u, v), values=(values[u], values[v]))
     figure = _system_figure(relations, u, v, (values[u], values[v]), language)
-    return Worked("linear_system", title, problem, tuple(steps), latex, text, reference, figure)
+    return Worked("linear_system", title, problem, tuple(fit_steps(steps)), latex, text, reference, figure)
+
+
+def _standard(relation: ParsedRelation, u: sympy.Symbol, v: sympy.Symbol) -> bool:
+    """Written as a·u + b·v = number."""
+    left, right = relation.sides
+    return (not right.free_symbols and right.is_number and sympy.expand(left) == left
+            and left.subs({u: 0, v: 0}) == 0)
+
+
+def _elimination_steps(relations: tuple[ParsedRelation, ...], u: sympy.Symbol, v: sympy.Symbol,
+                       language: str) -> list[Step] | None:
+    """Both equations as a·x + b·y = c with one variable's coefficients equal or opposite: add or subtract."""
+    if not all(_standard(relation, u, v) for relation in relations):
+        return None
+    (left_1, right_1), (left_2, right_2) = (relation.sides for relation in relations)
+    # Opposite coefficients (add) before equal ones (subtract).
+    for operation, gone, kept in (("+", u, v), ("+", v, u), ("-", u, v), ("-", v, u)):
+        first, second = left_1.coeff(gone), left_2.coeff(gone)
+        if first == 0 or first != (-second if operation == "+" else second):
+            continue
+        combined_left = sympy.expand(left_1 + left_2 if operation == "+" else left_1 - left_2)
+        combined_right = right_1 + right_2 if operation == "+" else right_1 - right_2
+        if combined_left.coeff(kept) == 0:
+            continue
+        steps = [Step(say("add_equations" if operation == "+" else "subtract_equations", language, var=gone.name),
+                      rf"\left({tex(left_1)}\right) {operation} \left({tex(left_2)}\right) = "
+                      rf"{wrapped(right_1)} {operation} {wrapped(right_2)}",
+                      f"({plain(left_1)}) {operation} ({plain(left_2)}) = {wrapped_plain(right_1)} {operation} "
+                      f"{wrapped_plain(right_2)}")]
+        steps.append(_step(say("simplify_sides", language), (combined_left, combined_right), ("=",)))
+        coefficient = combined_left.coeff(kept)
+        value = combined_right / coefficient
+        if coefficient != 1:
+            steps += _isolate_steps(coefficient, combined_right, "=", kept, language, kept.name, show=False)
+        shown, shown_plain = substituted(left_1, {kept: value})
+        steps.append(Step(say("put_into", language, n=1), f"{shown} = {tex(right_1)}",
+                          f"{shown_plain} = {plain(right_1)}"))
+        steps += linear_steps(left_1.subs(kept, value), "=", right_1, gone, language, budget=2)
+        return steps
+    return None
+
+
+def _replace_variable(text: str, variable: str, replacement: str) -> str:
+    return re.sub(rf"(?<![\\A-Za-z]){re.escape(variable)}(?![A-Za-z])", lambda _: replacement, text)
+
+
+def _substitution_steps(relations: tuple[ParsedRelation, ...], matrix: sympy.Matrix, u: sympy.Symbol,
+                        v: sympy.Symbol, language: str) -> list[Step]:
+    """One variable from one equation (one already alone, or with coefficient ±1 if there is one), put
+    into the other equation, solved, and put back."""
+    steps: list[Step] = []
+    given = [(i, side) for i, relation in enumerate(relations) for side in relation.sides[:1]
+             if side in (u, v) and not relation.sides[1].has(side)]
+    if given:
+        row, isolated = given[0]
+        isolated = isolated if isinstance(isolated, sympy.Symbol) else u
+    else:
+        candidates = [(abs(matrix[i, j]) != 1, i, j) for i in range(2) for j in range(2) if matrix[i, j] != 0]
+        _, row, column = min(candidates)
+        isolated = u if column == 0 else v
+    other = v if isolated == u else u
+    expression = sympy.solve(sympy.Eq(*relations[row].sides), isolated)[0]
+    if not given:
+        steps.append(Step(say("from_equation", language, n=row + 1, var=isolated.name),
+                          f"{tex(isolated)} = {tex(expression)}", f"{isolated} = {plain(expression)}"))
+    second = relations[1 - row]
+    latex = _replace_variable(relation_latex(second.sides, second.signs), tex(isolated),
+                              rf"\left({tex(expression)}\right)")
+    text = _replace_variable(relation_plain(second.sides, second.signs), isolated.name, f"({plain(expression)})")
+    steps.append(Step(say("substitute", language), latex, text))
+    sides = (sympy.expand(second.sides[0].subs(isolated, expression)),
+             sympy.expand(second.sides[1].subs(isolated, expression)))
+    steps.append(_step(say("expand_collect", language), sides, ("=",)))
+    steps += linear_steps(sides[0], "=", sides[1], other, language, budget=MAX_STEPS - len(steps) - 2)
+    other_value = sympy.solve(sympy.Eq(*sides), other)[0]
+    isolated_value = expression.subs(other, other_value)
+    shown, shown_plain = substituted(expression, {other: other_value})
+    steps.append(Step(say("back_substitute", language, var=isolated.name),
+                      f"{tex(isolated)} = {shown} = {tex(isolated_value)}",
+                      f"{isolated} = {shown_plain} = {plain(isolated_value)}"))
+    return steps
+
+
+def _system_check(relations: tuple[ParsedRelation, ...], values: dict[sympy.Symbol, sympy.Expr],
+                  language: str) -> Step | None:
+    lines, texts = [], []
+    for relation in relations:
+        latex, text, agree = _check_line(relation.sides[0], relation.sides[1], values)
+        if not agree:
+            return None
+        lines.append(latex.removesuffix(CHECK))
+        texts.append(text.removesuffix(" ✓"))
+    return Step(say("check_system", language), r",\quad ".join(lines) + CHECK, "; ".join(texts) + " ✓")
 
 
 def _system_figure(relations: tuple[ParsedRelation, ...], u: sympy.Symbol, v: sympy.Symbol,
@@ -370,18 +1108,23 @@ def solve_inequality(request: Request) -> Worked:
         solution = _solve_relation(sides[0], signs[0], sides[1], x)
         moved = sympy.expand(sides[0] - sides[1])
         if moved.is_polynomial(x) and sympy.degree(moved, x) == 1:
-            steps += _linear_inequality_steps(sides[0], signs[0], sides[1], x, language)
+            steps += linear_steps(sides[0], signs[0], sides[1], x, language, budget=MAX_STEPS - 1)
         else:
-            steps += _sign_chart_steps(sides[0], signs[0], sides[1], x, language)
+            steps += _sign_chart_steps(sides[0], signs[0], sides[1], x, solution, language)
     else:
         first = _solve_relation(sides[0], signs[0], sides[1], x)
         second = _solve_relation(sides[1], signs[1], sides[2], x)
         solution = sympy.Intersection(first, second)
-        steps.append(Step(say("each_part", language),
-                          rf"{relation_latex(sides[:2], signs[:1])}:\ {set_latex(first, x)}\qquad "
-                          rf"{relation_latex(sides[1:], signs[1:])}:\ {set_latex(second, x)}",
-                          f"{set_plain(first, x, language)}; {set_plain(second, x, language)}"))
-        steps.append(Step(say("both_hold", language), set_latex(solution, x), set_plain(solution, x, language)))
+        chained = _double_steps(sides, signs, x, language)
+        if chained is not None:
+            steps += chained
+        else:
+            steps.append(Step(say("each_part", language),
+                              rf"{relation_latex(sides[:2], signs[:1])}:\ {set_latex(first, x)}\qquad "
+                              rf"{relation_latex(sides[1:], signs[1:])}:\ {set_latex(second, x)}",
+                              f"{set_plain(first, x, language)}; {set_plain(second, x, language)}"))
+            steps.append(Step(say("both_hold", language), set_latex(solution, x),
+                              set_plain(solution, x, language)))
     text = set_plain(solution, x, language)
     latex = set_latex(solution, x)
     if not steps or steps[-1].latex != latex:
@@ -389,7 +1132,7 @@ def solve_inequality(request: Request) -> Worked:
     special = "all" if solution == S.Reals else "none" if solution == S.EmptySet else ""
     reference = ReferenceAnswer("inequality", text, "set", (x,), solution_set=solution, special=special)
     figure = number_line_figure(solution, say("number_line", language))
-    return Worked("inequality", say("title.inequality", language), problem, tuple(steps), latex, text,
+    return Worked("inequality", say("title.inequality", language), problem, tuple(fit_steps(steps)), latex, text,
                   reference, figure)
 
 
@@ -404,45 +1147,115 @@ def _solve_relation(left: sympy.Expr, sign: str, right: sympy.Expr, x: sympy.Sym
     return solution
 
 
-def _linear_inequality_steps(left: sympy.Expr, sign: str, right: sympy.Expr, x: sympy.Symbol,
-                             language: str) -> list[Step]:
-    steps = []
-    left_expanded, right_expanded = sympy.expand(left), sympy.expand(right)
-    if (left_expanded, right_expanded) != (left, right):
-        steps.append(_step(say("expand_both", language), (left_expanded, right_expanded), (sign,)))
-    coefficient = left_expanded.coeff(x, 1) - right_expanded.coeff(x, 1)
-    constant = right_expanded.coeff(x, 0) - left_expanded.coeff(x, 0)
-    if (coefficient * x, constant) != (left_expanded, right_expanded):
-        steps.append(_step(say("collect", language, var=x), (coefficient * x, constant), (sign,)))
+
+
+def _chain(sides: tuple[sympy.Expr, ...] | list[str], signs: tuple[str, ...], latex: bool = True) -> str:
+    table = _SIGN_LATEX if latex else _SIGN_PLAIN
+    parts = [str(sides[0])]
+    for sign, side in zip(signs, sides[1:], strict=True):
+        parts += [table[sign], str(side)]
+    return " ".join(parts)
+
+
+def _double_steps(sides: tuple[sympy.Expr, ...], signs: tuple[str, ...], x: sympy.Symbol,
+                  language: str) -> list[Step] | None:
+    """low < a·x + b <= high: the same operation on all three parts."""
+    low, middle, high = sides
+    if low.has(x) or high.has(x) or not low.is_number or not high.is_number:
+        return None
+    expanded = sympy.expand(middle)
+    if not expanded.is_polynomial(x) or sympy.degree(expanded, x) != 1:
+        return None
+    steps: list[Step] = []
+    if expanded != middle:
+        steps.append(_step(say("expand_both", language), (low, expanded, high), signs))
+    coefficient, constant = expanded.coeff(x, 1), expanded.coeff(x, 0)
+    current = [low, expanded, high]
+    if constant != 0:
+        words = spoken(abs(constant), language)
+        key = "all_parts_subtract" if constant > 0 else "all_parts_add"
+        phrase = say(key, language, a=words) if words is not None else say("collect", language, var=x.name)
+        shown = [_with_added(part, [-constant]) for part in current]
+        steps.append(Step(phrase, _chain([s[0] for s in shown], signs), _chain([s[1] for s in shown], signs, False)))
+        current = [sympy.expand(part - constant) for part in current]
+        steps.append(_step(say("simplify_sides", language), tuple(current), signs))
     if coefficient != 1:
-        final_sign = _FLIPPED[sign] if coefficient < 0 else sign
-        words = say("divide", language, a=plain(coefficient))
+        words = spoken(coefficient, language)
+        new_signs = tuple(_FLIPPED[sign] for sign in signs) if coefficient < 0 else signs
+        phrase = (say("all_parts_divide", language, a=words) if words is not None
+                  else say("divide_coefficient", language, var=x.name))
         if coefficient < 0:
-            words += ". " + say("flip", language)
-        steps.append(_step(words, (x, constant / coefficient), (final_sign,)))
+            phrase += ". " + say("flip", language)
+        shown_latex = [rf"\frac{{{tex(part)}}}{{{tex(coefficient)}}}" for part in current]
+        shown_plain = [f"{wrapped_plain(part)}/{wrapped_plain(coefficient)}" for part in current]
+        steps.append(Step(phrase, _chain(shown_latex, new_signs), _chain(shown_plain, new_signs, False)))
+        current = [part / coefficient for part in current]
+        steps.append(_step(say("solved", language, var=x.name), tuple(current), new_signs))
     return steps
 
 
-def _sign_chart_steps(left: sympy.Expr, sign: str, right: sympy.Expr, x: sympy.Symbol,
+def _sign_chart_steps(left: sympy.Expr, sign: str, right: sympy.Expr, x: sympy.Symbol, solution: sympy.Set,
                       language: str) -> list[Step]:
+    """Factor, find the zeros (of the top and the bottom), test a point in each interval, keep the right ones."""
     moved = sympy.factor(sympy.together(left - right))
     steps = []
-    if (left, right) != (moved, 0):
-        key = "factor_poly" if right == 0 else "move_all"
-        steps.append(_step(say(key, language), (moved, sympy.Integer(0)), (sign,)))
+    combined = sympy.together(left - right)
+    if right != 0 and combined != left:
+        steps.append(_step(say("move_all", language), (sympy.expand(combined) if not sympy.fraction(combined)[1].has(x)
+                                                       else combined, S.Zero), (sign,)))
     numerator, denominator = sympy.fraction(moved)
+    shown = [factored_latex(*ordered_factors(part, x)) if part.has(x) else (tex(part), plain(part))
+             for part in (numerator, denominator)]
+    if denominator.has(x):
+        chart_latex = rf"\frac{{{shown[0][0]}}}{{{shown[1][0]}}}"
+        chart_plain = f"({shown[0][1]})/({shown[1][1]})"
+    else:
+        chart_latex, chart_plain = shown[0]
+    products = [len(ordered_factors(part, x)[1]) > 1 or any(m > 1 for _, m in ordered_factors(part, x)[1])
+                for part in (numerator, denominator) if part.has(x)]
+    if any(products) and chart_latex != tex(left):
+        steps.append(Step(say("factor_poly", language), f"{chart_latex} {_SIGN_LATEX[sign]} 0",
+                          f"{chart_plain} {_SIGN_PLAIN[sign]} 0"))
     zeros = sympy.solveset(numerator, x, S.Reals)
     poles = sympy.solveset(denominator, x, S.Reals) if denominator.has(x) else S.EmptySet
-    critical = []
-    if isinstance(zeros, sympy.FiniteSet):
-        critical += list(zeros)
-    if isinstance(poles, sympy.FiniteSet):
-        critical += list(poles)
-    critical = _sorted_real([c for c in set(critical) if c.is_real])
-    if critical and len(critical) <= MAX_LISTED_SOLUTIONS:
-        steps.append(Step(say("zeros", language), r",\quad ".join(f"{tex(x)} = {tex(c)}" for c in critical),
-                          ", ".join(f"{x} = {plain(c)}" for c in critical)))
-        steps.append(Step(say("sign", language)))
+    if not all(isinstance(found, sympy.FiniteSet) or found == S.EmptySet for found in (zeros, poles)):
+        return steps
+    top = _sorted_real([z for z in zeros if z.is_real]) if zeros != S.EmptySet else []
+    bottom = _sorted_real([p for p in poles if p.is_real]) if poles != S.EmptySet else []
+    critical = _sorted_real(list(set(top) | set(bottom)))
+    if not critical or len(critical) > MAX_LISTED_SOLUTIONS:
+        return steps
+
+    def listed(values: list[sympy.Expr]) -> tuple[str, str]:
+        return (r",\ ".join(f"{tex(x)} = {tex(value)}" for value in values),
+                ", ".join(f"{x} = {plain(value)}" for value in values))
+
+    if bottom:
+        parts = [(numerator, top), (denominator, bottom)]
+        shown = [(f"{tex(part)} = 0:\\ {listed(values)[0]}", f"{plain(part)} = 0: {listed(values)[1]}")
+                 if part != x else listed(values) for part, values in parts if values]
+        steps.append(Step(say("zeros_fraction", language), r";\quad ".join(s[0] for s in shown),
+                          "; ".join(s[1] for s in shown)))
+    else:
+        latex, text = listed(top)
+        steps.append(Step(say("zeros", language), latex.replace(r",\ ", r",\quad "), text))
+    tests = [critical[0] - 1] + [(a + b) / 2 for a, b in itertools.pairwise(critical)]
+    tests.append(critical[-1] + 1)
+    signs_latex, signs_plain = [], []
+    for index, point in enumerate(tests):
+        value = float(moved.subs(x, point))
+        mark = "+" if value > 0 else "-"
+        if index == 0:
+            where, where_plain = f"{tex(x)} < {tex(critical[0])}", f"{x} < {plain(critical[0])}"
+        elif index == len(tests) - 1:
+            where, where_plain = f"{tex(x)} > {tex(critical[-1])}", f"{x} > {plain(critical[-1])}"
+        else:
+            a, b = critical[index - 1], critical[index]
+            where, where_plain = f"{tex(a)} < {tex(x)} < {tex(b)}", f"{plain(a)} < {x} < {plain(b)}"
+        signs_latex.append(rf"{where}:\ {mark}")
+        signs_plain.append(f"{where_plain}: {mark}")
+    steps.append(Step(say("sign", language), r",\quad ".join(signs_latex), "; ".join(signs_plain)))
+    steps.append(Step(say("keep_sign", language), set_latex(solution, x), set_plain(solution, x, language)))
     return steps
 
 

@@ -27,18 +27,30 @@ def _unit_suffix(unit: str, power: int) -> tuple[str, str]:
     return f" {unit}{exponent}", latex
 
 
+def _measure(value: sympy.Expr, unit: str, squared: bool = False) -> str:
+    """A length with its unit, bracketed when it is squared: (5 cm)^2; a bare number otherwise."""
+    if unit and unit.isascii():
+        shown = rf"{tex(value)}\,\text{{{unit}}}"
+        return rf"\left({shown}\right)^2" if squared else shown
+    return f"{tex(value)}^2" if squared else tex(value)
+
+
 def solve_pythagorean(request: Request) -> Worked:
     language = request.language
     numbers = request.numbers
-    unit_plain, unit_latex = _unit_suffix(request.unit, 1)
+    unit = request.unit
+    unit_plain, unit_latex = _unit_suffix(unit, 1)
+    area_plain, area_latex = _unit_suffix(unit, 2)
     steps = [Step(say("pythagoras", language), "a^2 + b^2 = c^2", "a² + b² = c²")]
     if "hypotenuse" in numbers:
         c, a = numbers["hypotenuse"], numbers["leg"]
         square = c**2 - a**2
         b = sympy.sqrt(square)
+        steps.append(Step(say("solve_for_leg", language), "b^2 = c^2 - a^2", "b² = c² - a²"))
         steps.append(Step(say("substitute_values", language),
-                          rf"b^2 = c^2 - a^2 = {tex(c)}^2 - {tex(a)}^2 = {tex(c**2)} - {tex(a**2)} = {tex(square)}",
-                          f"b² = {plain(square)}"))
+                          rf"b^2 = {_measure(c, unit, True)} - {_measure(a, unit, True)} = {tex(c**2)} - {tex(a**2)}"
+                          rf" = {tex(square)}{area_latex}",
+                          f"b² = {plain(c)}² - {plain(a)}² = {plain(square)}{area_plain}"))
         unknown, value, legs = "b", b, (a, b)
         labels = (f"a = {tex(a)}", "b = ?", f"c = {tex(c)}")
     else:
@@ -46,12 +58,15 @@ def solve_pythagorean(request: Request) -> Worked:
         square = a**2 + b**2
         c = sympy.sqrt(square)
         steps.append(Step(say("substitute_values", language),
-                          rf"c^2 = {tex(a)}^2 + {tex(b)}^2 = {tex(a**2)} + {tex(b**2)} = {tex(square)}",
-                          f"c² = {plain(square)}"))
+                          rf"c^2 = {_measure(a, unit, True)} + {_measure(b, unit, True)} = {tex(a**2)} + {tex(b**2)}"
+                          rf" = {tex(square)}{area_latex}",
+                          f"c² = {plain(a)}² + {plain(b)}² = {plain(square)}{area_plain}"))
         unknown, value, legs = "c", c, (a, b)
         labels = (f"a = {tex(a)}", f"b = {tex(b)}", "c = ?")
     value_plain, value_latex = with_approximation(value)
-    shown = rf"\sqrt{{{tex(square)}}} = {value_latex if not value.is_Integer else tex(value)}"
+    shown = rf"\sqrt{{{tex(square)}{area_latex}}} = {value_latex if not value.is_Integer else tex(value)}"
+    if value_latex.startswith(rf"\sqrt{{{tex(square)}}}"):
+        shown = value_latex  # √2 ≈ 1.414: the root is already the simplest form
     steps.append(Step(say("take_root", language), f"{unknown} = {shown}{unit_latex}",
                       f"{unknown} = {value_plain}{unit_plain}"))
     text = f"{unknown} = {value_plain}{unit_plain}"
@@ -80,7 +95,7 @@ def solve_area(request: Request) -> Worked:
             radius = numbers["radius"]
         area = sympy.pi * radius**2
         steps.append(Step(say("area_formula", language), r"A = \pi r^2", "A = πr²"))
-        substituted = rf"A = \pi \cdot {tex(radius)}^2 = {tex(area)}"
+        substituted = rf"A = \pi \cdot {_measure(radius, request.unit, True)} = {tex(area)}{unit_latex}"
         figure = ShapeFigure("circle", float(radius), float(radius), (f"r = {tex(radius)}{length_latex}",))
         problem = f"r = {tex(radius)}{length_latex}" if "radius" in numbers else \
             f"d = {tex(numbers['diameter'])}{length_latex}"
@@ -88,14 +103,15 @@ def solve_area(request: Request) -> Worked:
         side = numbers["side"]
         area = side**2
         steps.append(Step(say("area_formula", language), r"A = a^2", "A = a²"))
-        substituted = rf"A = {tex(side)}^2 = {tex(area)}"
+        substituted = rf"A = {_measure(side, request.unit, True)} = {tex(area)}{unit_latex}"
         figure = ShapeFigure("square", float(side), float(side), (f"a = {tex(side)}{length_latex}",))
         problem = f"a = {tex(side)}{length_latex}"
     elif shape == "rectangle":
         width, length = numbers["width"], numbers["length"]
         area = width * length
         steps.append(Step(say("area_formula", language), r"A = a \cdot b", "A = a · b"))
-        substituted = rf"A = {tex(width)} \cdot {tex(length)} = {tex(area)}"
+        substituted = (rf"A = {_measure(width, request.unit)} \cdot {_measure(length, request.unit)} = "
+                       rf"{tex(area)}{unit_latex}")
         figure = ShapeFigure("rectangle", float(length), float(width),
                              (f"{tex(length)}{length_latex}", f"{tex(width)}{length_latex}"))
         problem = rf"a = {tex(width)}{length_latex},\quad b = {tex(length)}{length_latex}"
@@ -103,12 +119,13 @@ def solve_area(request: Request) -> Worked:
         base, height = numbers["base"], numbers["height"]
         area = base * height / 2
         steps.append(Step(say("area_formula", language), r"A = \frac{1}{2}\, b\, h", "A = ½ · b · h"))
-        substituted = rf"A = \frac{{1}}{{2}} \cdot {tex(base)} \cdot {tex(height)} = {tex(area)}"
+        substituted = (rf"A = \frac{{1}}{{2}} \cdot {_measure(base, request.unit)} \cdot "
+                       rf"{_measure(height, request.unit)} = {tex(area)}{unit_latex}")
         figure = ShapeFigure("triangle", float(base), float(height),
                              (f"b = {tex(base)}{length_latex}", f"h = {tex(height)}{length_latex}"))
         problem = rf"b = {tex(base)}{length_latex},\quad h = {tex(height)}{length_latex}"
     value_plain, value_latex = with_approximation(area)
-    steps.append(Step(say("substitute_values", language), substituted, f"A = {plain(area)}"))
+    steps.append(Step(say("substitute_values", language), substituted, f"A = {plain(area)}{unit_plain}"))
     text = f"A = {value_plain}{unit_plain}"
     latex = f"A = {value_latex}{unit_latex}"
     if value_plain != plain(area):

@@ -1,13 +1,21 @@
-"""Plotting a function: its graph with the intercepts and turning points marked."""
+"""Plotting a function: its graph with the intercepts and turning points marked.
+
+The steps compute what the graph shows: where it crosses the y-axis (f(0) with
+0 put in), where it crosses the x-axis (f(x) = 0, factored when it can be),
+and its turning points: the vertex at x = -b/2a for a parabola, f'(x) = 0
+for anything else.
+"""
 
 from __future__ import annotations
 
 import math
 
 import sympy
+from sympy import S
 
 from appliance.errors import UnsupportedProblem
 from appliance.generation.builtin import plots
+from appliance.generation.builtin.equations import factored_latex, ordered_factors, substituted, wrapped
 from appliance.generation.builtin.kinds import Request
 from appliance.generation.builtin.language import say
 from appliance.generation.builtin.worked import GraphFigure, Marker, Step, Worked, plain, tex
@@ -29,28 +37,59 @@ def _points_in(expr: sympy.Expr, x: sympy.Symbol) -> list[sympy.Expr]:
     return sorted(values[:MAX_POINTS], key=float)
 
 
+def _never_zero(expr: sympy.Expr, x: sympy.Symbol) -> bool:
+    try:
+        return bool(sympy.solveset(expr, x, S.Reals) == S.EmptySet)
+    except (NotImplementedError, ValueError, TypeError):
+        return False
+
+
+def _shown_value(function: sympy.Expr, x: sympy.Symbol, at: sympy.Expr) -> tuple[str, str, sympy.Expr]:
+    """f(at) written out with the value put in, and worked out: "0^2 - 4·0 + 3 = 3"."""
+    value = sympy.simplify(function.subs(x, at))
+    latex, text = substituted(function, {x: at})
+    if latex == tex(value):
+        return tex(value), plain(value), value
+    return f"{latex} = {tex(value)}", f"{text} = {plain(value)}", value
+
+
 def solve_plot(request: Request) -> Worked:
     language = request.language
     function, x = request.expression, request.variable
     assert function is not None and x is not None
     f = plots.numeric(function, x)
-    steps = [Step(say("function", language), f"f({tex(x)}) = {tex(function)}", f"f({x}) = {plain(function)}")]
+    x_tex = tex(x)
+    steps: list[Step] = []
     summary: list[str] = []
+    answer: list[str] = []
     markers: list[Marker] = []
     y_intercept = function.subs(x, 0)
     if y_intercept.is_finite and y_intercept.is_real:
-        steps.append(Step(say("y_intercept", language), f"f(0) = {tex(y_intercept)}", f"(0, {plain(y_intercept)})"))
+        shown, shown_plain, _ = _shown_value(function, x, S.Zero)
+        steps.append(Step(say("y_intercept", language, var=x.name), f"f(0) = {shown}", f"f(0) = {shown_plain}"))
         summary.append(f"f(0) = {plain(y_intercept)}")
+        answer.append(f"f(0) = {tex(y_intercept)}")
         markers.append(Marker(0.0, float(y_intercept), plots.coordinate_label(0.0, float(y_intercept)), "YELLOW"))
     zeros = _points_in(function, x)
+    polynomial = function.is_polynomial(x)
+    degree = sympy.degree(function, x) if polynomial and function.has(x) else 0
     if zeros:
-        steps.append(Step(say("x_intercepts", language), r",\quad ".join(f"{tex(x)} = {tex(z)}" for z in zeros),
+        listed = r",\ ".join(f"{x_tex} = {tex(z)}" for z in zeros)
+        equation = f"{tex(function)} = 0"
+        if polynomial and degree == 2:
+            coefficient, factors = ordered_factors(function, x)
+            if len(factors) > 1 or any(m > 1 for _, m in factors):
+                equation = f"{tex(function)} = {factored_latex(coefficient, factors)[0]} = 0"
+        elif polynomial and degree > 2 and sympy.factor(function) != function:
+            equation = f"{tex(function)} = {tex(sympy.factor(function))} = 0"
+        steps.append(Step(say("x_intercepts", language), rf"{equation}\ \Rightarrow\ {listed}",
                           ", ".join(f"{x} = {plain(z)}" for z in zeros)))
         summary.append(f"{say('zeros_word', language)}: " + ", ".join(f"{x} = {plain(z)}" for z in zeros))
+        answer.append(" = ".join(f"f({tex(z)})" for z in zeros) + " = 0")
         markers += [Marker(float(z), 0.0, plots.coordinate_label(float(z), 0.0), "RED") for z in zeros
                     if abs(float(z)) > 1e-9 or not markers]
-    else:
-        steps.append(Step(say("no_zeros", language)))
+    elif _never_zero(function, x):
+        steps.append(Step(say("no_zeros", language), rf"{tex(function)} \neq 0", f"{plain(function)} ≠ 0"))
     derivative = sympy.diff(function, x)
     second = sympy.diff(derivative, x)
     extrema: list[tuple[sympy.Expr, sympy.Expr, str]] = []
@@ -60,12 +99,20 @@ def solve_plot(request: Request) -> Worked:
             extrema.append((critical, sympy.simplify(function.subs(x, critical)), "minimum"))
         elif curvature.is_negative:
             extrema.append((critical, sympy.simplify(function.subs(x, critical)), "maximum"))
+    if polynomial and degree == 2:
+        steps += _vertex_steps(function, x, language)
+    elif extrema:
+        points = r",\ ".join(f"{x_tex} = {tex(cx)}" for cx, _, _ in extrema)
+        steps.append(Step(say("extrema", language), rf"f'({x_tex}) = {tex(derivative)} = 0\ \Rightarrow\ {points}",
+                          f"f'({x}) = {plain(derivative)} = 0"))
+        values = r",\quad ".join(rf"f({tex(cx)}) = {tex(cy)}\ (\{'min' if kind == 'minimum' else 'max'})"
+                                 for cx, cy, kind in extrema)
+        steps.append(Step(say("extrema_values", language), values,
+                          "; ".join(f"{say(kind, language)} ({plain(cx)}, {plain(cy)})" for cx, cy, kind in extrema)))
     if extrema:
-        described = [f"{say(kind, language)} ({plain(cx)}, {plain(cy)})" for cx, cy, kind in extrema]
-        steps.append(Step(say("extrema", language),
-                          rf"f'({tex(x)}) = {tex(derivative)} = 0",
-                          "; ".join(described)))
-        summary += described
+        summary += [f"{say(kind, language)} ({plain(cx)}, {plain(cy)})" for cx, cy, kind in extrema]
+        answer += [rf"f_{{\{'min' if kind == 'minimum' else 'max'}}} = f({tex(cx)}) = {tex(cy)}"
+                   for cx, cy, kind in extrema]
         markers += [Marker(float(cx), float(cy), plots.coordinate_label(float(cx), float(cy)), "GREEN")
                     for cx, cy, _ in extrema if not any(abs(m.x - float(cx)) < 1e-9 and abs(m.y - float(cy)) < 1e-9
                                                       for m in markers)]
@@ -73,13 +120,27 @@ def solve_plot(request: Request) -> Worked:
     x_range = plots.x_window(focus_x)
     y_range = plots.y_window([f], x_range, [m.y for m in markers],
                              core=plots.core_interval([m.x for m in markers]))
-    graph = plots.curve(function, x, x_range, y_range, "BLUE", f"f({tex(x)}) = {tex(function)}")
+    graph = plots.curve(function, x, x_range, y_range, "BLUE", f"f({x_tex}) = {tex(function)}")
     if graph is None:
         raise UnsupportedProblem("The built-in solver cannot draw this function.")
     visible = tuple(m for m in markers if x_range[0] <= m.x <= x_range[1] and y_range[0] <= m.y <= y_range[1]
                     and math.isfinite(m.y))
     figure = GraphFigure(x_range, y_range, (graph,), visible, caption=say("graph", language))
     text = "; ".join(summary) if summary else f"f({x}) = {plain(function)}"
-    return Worked("plot", say("title.plot", language), f"f({tex(x)}) = {tex(function)}", tuple(steps),
-                  "", text, None, figure)
+    latex = r" \\ ".join(answer) if answer else f"f({x_tex}) = {tex(function)}"
+    return Worked("plot", say("title.plot", language), f"f({x_tex}) = {tex(function)}", tuple(steps),
+                  latex, text, None, figure)
 
+
+def _vertex_steps(function: sympy.Expr, x: sympy.Symbol, language: str) -> list[Step]:
+    """A parabola's vertex: x = -b/2a, then its height f(x), a minimum when a > 0."""
+    a, b, _ = sympy.Poly(function, x).all_coeffs()
+    vertex = -b / (2 * a)
+    shown, shown_plain, height = _shown_value(function, x, vertex)
+    return [
+        Step(say("vertex_x", language),
+             rf"{tex(x)}_v = -\frac{{b}}{{2a}} = -\frac{{{tex(b)}}}{{2 \cdot {wrapped(a)}}} = {tex(vertex)}",
+             f"{x} = -b/(2a) = {plain(vertex)}"),
+        Step(say("vertex_min" if a > 0 else "vertex_max", language),
+             f"y_v = f({tex(vertex)}) = {shown}", f"y = f({plain(vertex)}) = {shown_plain}"),
+    ] if height.is_finite else []

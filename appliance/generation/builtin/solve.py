@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from appliance.errors import UnsupportedProblem
 from appliance.generation.builtin import algebra, arithmetic, calculus, equations, geometry, graphing, templates
@@ -56,6 +56,7 @@ class BuiltinSolution:
     steps: list[str]
     code: str
     scene_name: str = templates.SCENE_NAME
+    narration: list[str] = field(default_factory=list)  # what the scene says, in order
 
 
 def work(problem_text: str, language: str | None = None) -> tuple[Worked, str]:
@@ -91,6 +92,7 @@ def solve_in_process(problem_text: str, language: str | None = None) -> BuiltinS
         answer_text=worked.answer_text,
         steps=[step.as_text() for step in worked.steps],
         code=code,
+        narration=templates.narration_texts(worked, chosen),
     )
 
 

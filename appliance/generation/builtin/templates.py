@@ -469,7 +469,7 @@ def narration_texts(worked: Worked, language: str) -> list[str]:
     said = [worked.title] + [step.say for step in worked.steps[:MAX_STEPS]]
     if worked.figure is not None:
         said.append(_caption(worked, language))
-    return said + [spoken_answer(worked, language)]
+    return [*said, spoken_answer(worked, language)]
 
 
 def _caption(worked: Worked, language: str) -> str:
