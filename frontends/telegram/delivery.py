@@ -1,33 +1,30 @@
 """Sending a finished video into a chat.
 
 ``send_video_file`` uploads the MP4 with ``send_video`` (streamable, captioned, with
-its size and length and a JPEG thumbnail taken from the video), retrying network
+its size and length from the job: the bounded checker read them), retrying network
 faults and flood waits with backoff; it reports what happened instead of raising, so
 the caller can mark the job DELIVERED only after a confirmed send and tell the person
-otherwise. ``probe_video`` reads the size, length and a thumbnail with PyAV.
+otherwise. Nothing here opens the video's bytes but to upload them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ChatAction
 
+from appliance.models import ProcessingJob
 from frontends.telegram.errors import Fault, TelegramError, classify
 
 log = logging.getLogger(__name__)
 
 TELEGRAM_UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024  # the Bot API's limit for bot uploads
-THUMBNAIL_PX = 320  # Telegram: at most 320 px wide and high, JPEG, under 200 kB
-THUMBNAIL_MAX_BYTES = 200 * 1024
 # Upload timeout: a generous floor plus time for a slow uplink (128 KiB/s).
 UPLOAD_TIMEOUT_FLOOR_S = 60.0
 UPLOAD_BYTES_PER_S = 128 * 1024
@@ -39,7 +36,6 @@ class VideoInfo:
     width: int | None = None
     height: int | None = None
     duration_s: int | None = None
-    thumbnail: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -55,53 +51,17 @@ def upload_timeout_s(size_bytes: int) -> float:
     return UPLOAD_TIMEOUT_FLOOR_S + size_bytes / UPLOAD_BYTES_PER_S
 
 
-def probe_video(path: Path, thumbnail_at: float = 0.75) -> VideoInfo:
-    """Width, height, whole seconds and a JPEG thumbnail of an MP4; empty on any failure
-    (a missing thumbnail must never stop a delivery). Blocking: run it in a thread."""
-    try:
-        import av
-    except ImportError:  # pragma: no cover - av is a dependency
-        return VideoInfo()
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            width = stream.codec_context.width or None
-            height = stream.codec_context.height or None
-            duration: float | None = None
-            if container.duration:
-                duration = container.duration / av.time_base
-            elif stream.duration and stream.time_base:
-                duration = float(stream.duration * stream.time_base)
-            thumbnail = _thumbnail(container, stream, (duration or 0.0) * thumbnail_at)
-    except Exception as exc:
-        log.info("could not read video %s: %s", path.name, exc)
-        return VideoInfo()
-    whole_seconds = max(1, round(duration)) if duration else None
-    return VideoInfo(width, height, whole_seconds, thumbnail)
+def video_info(job: ProcessingJob) -> VideoInfo:
+    """Width, height and whole seconds of a job's video, as the appliance's bounded checker read
+    them from the file. The video came out of a sandbox: it is never parsed in this process,
+    which holds the bot token (Telegram makes the thumbnail itself)."""
+    seconds = job.video_duration_seconds
+    return VideoInfo(job.video_width, job.video_height, max(1, round(seconds)) if seconds else None)
 
 
-def _thumbnail(container: Any, stream: Any, at_s: float) -> bytes | None:
-    """A frame from late in the video (where the answer is usually shown), as a small JPEG."""
-    try:
-        if at_s > 0 and stream.time_base:
-            container.seek(int(at_s / stream.time_base), stream=stream, backward=True)
-        frame = None
-        for decoded in container.decode(stream):
-            frame = decoded
-            if decoded.time is None or decoded.time >= at_s:
-                break
-        if frame is None:
-            return None
-        image = frame.to_image()
-        image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-        for quality in (85, 70, 50, 30):
-            out = io.BytesIO()
-            image.convert("RGB").save(out, format="JPEG", quality=quality)
-            if out.tell() <= THUMBNAIL_MAX_BYTES:
-                return out.getvalue()
-    except Exception as exc:
-        log.info("no thumbnail: %s", exc)
-    return None
+def reply_parameters(reply_to: int | None) -> ReplyParameters | None:
+    """Answer the person's message when there is one, and still send if it was deleted."""
+    return ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
 
 
 @contextlib.asynccontextmanager
@@ -142,14 +102,14 @@ async def send_video_file(
     timeout = upload_timeout_s(size)
     attempts = len(retry_delays_s) + 1
     reason = "sendfail_network"
-    reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+    reply = reply_parameters(reply_to)
     for attempt in range(attempts):
         try:
             async with chat_action(bot, chat_id):
                 message = await bot.send_video(
                     chat_id, data, caption=caption, supports_streaming=True,
                     width=info.width, height=info.height, duration=info.duration_s,
-                    thumbnail=info.thumbnail, filename=filename, reply_parameters=reply,
+                    filename=filename, reply_parameters=reply,
                     write_timeout=timeout, read_timeout=timeout, connect_timeout=30, pool_timeout=30,
                 )
             return SendOutcome(True, message)

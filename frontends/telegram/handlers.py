@@ -18,7 +18,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity, ReplyParameters, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
@@ -31,6 +31,7 @@ from appliance.models import (
     ProcessingStatus,
 )
 from appliance.service import Appliance, Channel
+from frontends.telegram.delivery import reply_parameters
 from frontends.telegram.errors import TelegramError
 from frontends.telegram.keyboards import (
     CANCEL_PREFIX,
@@ -61,7 +62,7 @@ S = ProcessingStatus
 REFUSAL_QUIET_S = 20.0
 HISTORY_SHOWN = 10
 LANGUAGE_CACHE_SIZE = 10_000
-COMMANDS = ("start", "help", "status", "cancel", "history", "language")
+COMMANDS = ("start", "help", "status", "cancel", "history", "language", "voice")
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -80,7 +81,8 @@ class Handlers:
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         new = filters.UpdateType.MESSAGE  # edited messages go to on_edited, never run again
         commands = {"start": self.on_start, "help": self.on_help, "status": self.on_status,
-                    "cancel": self.on_cancel, "history": self.on_history, "language": self.on_language}
+                    "cancel": self.on_cancel, "history": self.on_history, "language": self.on_language,
+                    "voice": self.on_voice}
         for name in COMMANDS:
             application.add_handler(CommandHandler(name, commands[name], filters=new))
         application.add_handler(CallbackQueryHandler(self.on_callback))
@@ -125,7 +127,7 @@ class Handlers:
     @staticmethod
     async def _reply(bot: Bot, chat_id: int, text: str, reply_to: int | None = None,
                      reply_markup: InlineKeyboardMarkup | None = None) -> Message | None:
-        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        reply = reply_parameters(reply_to)
         try:
             return await bot.send_message(chat_id, text, reply_parameters=reply, reply_markup=reply_markup)
         except TelegramError as exc:
@@ -310,6 +312,20 @@ class Handlers:
             return
         lang = await self._lang_of(update)
         await self._reply(context.bot, chat.id, t(lang, "language_prompt"), reply_markup=language_markup())
+
+    async def on_voice(self, update: Update, context: Context) -> None:
+        """Narrated or silent videos from now on, for this chat: ``/voice`` switches, ``/voice on``
+        and ``/voice off`` say which."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        lang = await self._lang_of(update)
+        session = await self.appliance.session_for_chat(chat.id)
+        current = session.voice_preference if session.voice_preference is not None else self.settings.voice_default
+        asked = (context.args or [""])[0].strip().lower() if context.args else ""
+        wanted = {"on": True, "off": False}.get(asked, not current)
+        await self.appliance.set_voice(session.session_id, wanted)
+        await self._reply(context.bot, chat.id, t(lang, "voice_on" if wanted else "voice_off"))
 
     async def _jobs(self, chat_id: int) -> list[ProcessingJob]:
         session = await self.appliance.session_for_chat(chat_id)

@@ -58,31 +58,31 @@ TEXTS: dict[str, dict[str, str]] = {
               "that explains it. You can have {active} videos in progress at once and send {hourly} "
               "problems per hour.\n\n"
               "/status: your current video\n/cancel: stop it\n/history: your recent videos\n"
-              "/language: change my language\n\n"
+              "/language: change my language\n/voice: narration on or off (subtitles stay)\n\n"
               "In a group, mention me or reply to my message.",
         "es": "Envía un problema de matemáticas como texto (de {min} a {max} caracteres) y te respondo "
               "con un vídeo corto que lo explica. Puedes tener {active} vídeos en curso a la vez y enviar "
               "{hourly} problemas por hora.\n\n"
               "/status: tu vídeo actual\n/cancel: detenerlo\n/history: tus vídeos recientes\n"
-              "/language: cambiar mi idioma\n\n"
+              "/language: cambiar mi idioma\n/voice: narración sí o no (los subtítulos quedan)\n\n"
               "En un grupo, menciónome o responde a mi mensaje.",
         "ru": "Пришлите математическую задачу текстом (от {min} до {max} символов), и я отвечу "
               "коротким видео с объяснением. Одновременно может готовиться {active} видео, "
               "в час можно отправить {hourly} задач.\n\n"
               "/status: текущее видео\n/cancel: остановить его\n/history: недавние видео\n"
-              "/language: сменить язык\n\n"
+              "/language: сменить язык\n/voice: озвучка вкл./выкл. (субтитры остаются)\n\n"
               "В группе упомяните меня или ответьте на моё сообщение.",
         "de": "Schick eine Matheaufgabe als Text ({min} bis {max} Zeichen), und ich antworte mit einem "
               "kurzen Erklärvideo. Du kannst {active} Videos gleichzeitig in Arbeit haben und {hourly} "
               "Aufgaben pro Stunde senden.\n\n"
               "/status: dein aktuelles Video\n/cancel: abbrechen\n/history: deine letzten Videos\n"
-              "/language: Sprache ändern\n\n"
+              "/language: Sprache ändern\n/voice: Sprecherstimme an oder aus (Untertitel bleiben)\n\n"
               "In einer Gruppe erwähne mich oder antworte auf meine Nachricht.",
         "fr": "Envoyez un problème de maths en texte ({min} à {max} caractères) et je réponds avec une "
               "courte vidéo qui l'explique. Vous pouvez avoir {active} vidéos en cours à la fois et "
               "envoyer {hourly} problèmes par heure.\n\n"
               "/status : votre vidéo en cours\n/cancel : l'arrêter\n/history : vos vidéos récentes\n"
-              "/language : changer de langue\n\n"
+              "/language : changer de langue\n/voice : voix ou non (les sous-titres restent)\n\n"
               "Dans un groupe, mentionnez-moi ou répondez à mon message.",
     },
     "cmd_start": {"en": "What I do, with examples", "es": "Qué hago, con ejemplos",
@@ -99,6 +99,8 @@ TEXTS: dict[str, dict[str, str]] = {
                     "de": "Deine letzten Videos", "fr": "Vos vidéos récentes"},
     "cmd_language": {"en": "Change the language", "es": "Cambiar el idioma", "ru": "Сменить язык",
                      "de": "Sprache ändern", "fr": "Changer de langue"},
+    "cmd_voice": {"en": "Narration on or off", "es": "Narración sí o no", "ru": "Озвучка вкл./выкл.",
+                  "de": "Stimme an oder aus", "fr": "Voix ou non"},
     # -- progress ------------------------------------------------------------------------------
     "status_queued_at": {"en": "⏳ In line: number {position}", "es": "⏳ En la cola: número {position}",
                          "ru": "⏳ В очереди: номер {position}", "de": "⏳ In der Warteschlange: Nummer {position}",
@@ -225,6 +227,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "ru": "готового видео уже нет", "de": "das fertige Video war nicht mehr da",
         "fr": "la vidéo terminée n'était plus disponible"},
     # -- delivery ------------------------------------------------------------------------------
+    "steps_title": {"en": "📝 The solution, step by step (the video follows):",
+                    "es": "📝 La solución, paso a paso (el vídeo llega después):",
+                    "ru": "📝 Решение по шагам (видео придёт следом):",
+                    "de": "📝 Die Lösung Schritt für Schritt (das Video folgt):",
+                    "fr": "📝 La solution, étape par étape (la vidéo suit) :"},
+    "voice_on": {"en": "🔊 Your videos will be narrated. /voice turns the voice off (subtitles stay).",
+                 "es": "🔊 Tus vídeos tendrán narración. /voice la desactiva (los subtítulos quedan).",
+                 "ru": "🔊 Видео будут с озвучкой. /voice выключает её (субтитры остаются).",
+                 "de": "🔊 Deine Videos werden gesprochen. /voice schaltet die Stimme aus (Untertitel bleiben).",
+                 "fr": "🔊 Vos vidéos seront commentées. /voice coupe la voix (les sous-titres restent)."},
+    "voice_off": {"en": "🔇 Your videos will be silent, with subtitles. /voice turns the voice back on.",
+                  "es": "🔇 Tus vídeos serán mudos, con subtítulos. /voice vuelve a activar la voz.",
+                  "ru": "🔇 Видео будут без звука, с субтитрами. /voice снова включает озвучку.",
+                  "de": "🔇 Deine Videos sind stumm, mit Untertiteln. /voice schaltet die Stimme wieder ein.",
+                  "fr": "🔇 Vos vidéos seront muettes, avec sous-titres. /voice remet la voix."},
     "answer_verified": {"en": "Answer: {answer} (checked)", "es": "Respuesta: {answer} (comprobada)",
                         "ru": "Ответ: {answer} (проверен)", "de": "Antwort: {answer} (geprüft)",
                         "fr": "Réponse : {answer} (vérifiée)"},
@@ -476,6 +493,17 @@ def answer_line(job: ProcessingJob, lang: str) -> str | None:
     if job.answer_check == "corrected":
         return t(lang, "answer_corrected", answer=answer)
     return t(lang, "answer_unverified", answer=answer)
+
+
+def steps_message(job: ProcessingJob, lang: str) -> str:
+    """The solution as text, sent before the video: the steps, numbered, then the answer.
+    Plain text (no parse mode), so nothing in a step needs escaping."""
+    lines = [t(lang, "steps_title")]
+    lines += [f"{number}. {step}" for number, step in enumerate(job.steps, start=1)]
+    answer = answer_line(job, lang)
+    if answer:
+        lines += ["", answer]
+    return clip("\n".join(lines), MESSAGE_LIMIT)
 
 
 def caption(job: ProcessingJob, lang: str, limit: int = CAPTION_LIMIT) -> str:

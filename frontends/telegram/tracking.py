@@ -30,14 +30,15 @@ from appliance.service import Appliance
 from frontends.telegram.delivery import (
     TELEGRAM_UPLOAD_LIMIT_BYTES,
     SendOutcome,
-    probe_video,
+    reply_parameters,
     send_video_file,
+    video_info,
 )
 from frontends.telegram.errors import TelegramError
 from frontends.telegram.keyboards import cancel_markup
 from frontends.telegram.progress import ChatThrottle, StatusMessage
 from frontends.telegram.ratelimit import PeopleFirst
-from frontends.telegram.texts import MESSAGE_LIMIT, caption, clip, status_line, status_message, t
+from frontends.telegram.texts import MESSAGE_LIMIT, caption, clip, status_line, status_message, steps_message, t
 
 log = logging.getLogger(__name__)
 S = ProcessingStatus
@@ -53,13 +54,15 @@ class Tracked:
     message_id: int | None
     language: str
     reply_to: int | None = None
+    steps_sent: bool = False  # the solution as text went out (once, before the video)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Tracked:
         return cls(str(data["job_id"]), int(data["chat_id"]),
                    int(data["message_id"]) if data.get("message_id") is not None else None,
                    str(data.get("language") or "en"),
-                   int(data["reply_to"]) if data.get("reply_to") is not None else None)
+                   int(data["reply_to"]) if data.get("reply_to") is not None else None,
+                   bool(data.get("steps_sent", False)))
 
 
 class JobTracker:
@@ -187,6 +190,8 @@ class JobTracker:
             try:
                 async for job in jobs:
                     current = job
+                    if job.steps and not job.status.is_terminal:
+                        await self._send_steps(job, tracked)
                     if shown_text and job.status is S.QUEUED:
                         continue  # the status message went out with its place; the ticker refreshes it
                     if not job.status.is_terminal and job.status is not S.READY:
@@ -225,8 +230,24 @@ class JobTracker:
         else:  # FAILED, EXPIRED
             await status.finish(status_message(job.problem_text, status_line(job, lang)))
 
+    async def _send_steps(self, job: ProcessingJob, tracked: Tracked) -> None:
+        """The steps and the answer as text, as soon as the scene is written: the person reads
+        the solution while the video renders. Once per job (remembered across restarts)."""
+        if tracked.steps_sent:
+            return
+        tracked.steps_sent = True
+        self._save()
+        try:
+            await self._bot().send_message(tracked.chat_id, steps_message(job, tracked.language),
+                                           reply_parameters=reply_parameters(tracked.reply_to))
+            self.throttle.sent(tracked.chat_id)
+        except TelegramError as exc:
+            log.warning("sending the steps of job %s failed: %s", job.job_id, exc)
+
     async def _deliver(self, job: ProcessingJob, tracked: Tracked, status: StatusMessage) -> None:
         bot, lang, chat_id = self._bot(), tracked.language, tracked.chat_id
+        if job.steps:
+            await self._send_steps(job, tracked)  # a job that was ready at once: steps still first
         status.show(status_message(job.problem_text, t(lang, "status_sending")))
         video = self.appliance.video_file(job)
         try:
@@ -241,8 +262,9 @@ class JobTracker:
             if size > self.max_upload_bytes:
                 outcome = SendOutcome(False, reason="sendfail_refused", too_large=True)
             else:
-                await self.people_first.background()  # the thumbnail costs CPU: people first
-                info = await asyncio.to_thread(probe_video, path)
+                # Size and length as the bounded checker read them: no byte of the video is parsed
+                # here, in the process that holds the keys (Telegram makes its own thumbnail).
+                info = video_info(job)
                 outcome = await send_video_file(bot, chat_id, path, caption(job, lang), info,
                                                 reply_to=tracked.reply_to, retry_delays_s=self.send_retry_delays_s)
         finally:

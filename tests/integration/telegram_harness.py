@@ -66,13 +66,18 @@ class Mp4Sandbox(FakeSandbox):
 
     def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
                voice: object = None) -> FakeResult:
-        result = super().render(code, scene_name, quality, prelude)
+        result = super().render(code, scene_name, quality, prelude, voice=voice)  # type: ignore[arg-type]
         if self.delay_s:
             time.sleep(self.delay_s)
         if result.ok and result.video_path is not None:
             shutil.copy(self.video, result.video_path)
             result.video_size_bytes = result.video_path.stat().st_size
             result.duration_s = 0.5
+            # What the appliance's bounded checker would have read from this file.
+            with av.open(str(self.video)) as container:
+                stream = container.streams.video[0]
+                result.video_width, result.video_height = stream.width, stream.height
+                result.video_duration_s = float(container.duration or 0) / 1_000_000
         return result
 
 

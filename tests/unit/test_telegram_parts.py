@@ -4,7 +4,6 @@ the edit throttle, video probing and group addressing (no network)."""
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import re
 import stat
@@ -13,14 +12,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from PIL import Image
 from telegram import Message
 
 from appliance.config import Settings
 from appliance.errors import ConfigError
 from appliance.models import ProcessingJob
 from frontends.telegram.bot import file_base_url
-from frontends.telegram.delivery import probe_video, upload_timeout_s
+from frontends.telegram.delivery import upload_timeout_s, video_info
 from frontends.telegram.handlers import Handlers
 from frontends.telegram.progress import ChatThrottle
 from frontends.telegram.ratelimit import PeopleFirst, PriorityRateLimiter
@@ -32,10 +30,10 @@ from frontends.telegram.texts import (
     failure_text,
     language_of,
     reason_key,
+    steps_message,
     t,
 )
 from frontends.telegram.webhook import SECRET_FILE, webhook_secret
-from tests.integration.telegram_harness import make_mp4
 
 PLACEHOLDER = re.compile(r"{(\w+)}")
 SESSION = "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
@@ -193,15 +191,27 @@ async def test_the_throttle_spaces_turns_per_chat_but_not_across_chats():
     assert times[-5][1] - times[-5][0] >= 0.39  # groups get longer gaps
 
 
-def test_probe_reads_size_length_and_a_small_jpeg_thumbnail(tmp_path):
-    video = make_mp4(tmp_path / "v.mp4", seconds=2.0, width=640, height=360)
-    info = probe_video(video)
-    assert (info.width, info.height, info.duration_s) == (640, 360, 2)
-    assert info.thumbnail is not None and info.thumbnail[:2] == b"\xff\xd8"
-    assert Image.open(io.BytesIO(info.thumbnail)).size == (320, 180)
-    garbage = tmp_path / "bad.mp4"
-    garbage.write_bytes(b"\x00\x00\x00\x18ftypmp42not-really")
-    assert probe_video(garbage).thumbnail is None and probe_video(garbage).width is None
+def test_the_video_facts_come_from_the_checked_job_never_from_the_file(tmp_path, monkeypatch):
+    """The upload carries the size and length the bounded checker recorded; the video itself
+    (made in a sandbox) is never opened by a decoder in the bot's process."""
+    import av
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the bot process must not parse a video")
+
+    monkeypatch.setattr(av, "open", no_decoding)
+    info = video_info(job(video_width=854, video_height=480, video_duration_seconds=35.6))
+    assert (info.width, info.height, info.duration_s) == (854, 480, 36)
+    assert video_info(job()).duration_s is None
+
+
+def test_the_steps_message_numbers_the_steps_and_ends_with_the_answer():
+    text = steps_message(job(steps=["Subtract 3 from both sides: 2x = 8", "Divide by 2: x = 4"],
+                             answer_text="x = 4", answer_check="verified"), "ru")
+    assert text.splitlines() == ["📝 Решение по шагам (видео придёт следом):", "1. Subtract 3 from both sides: 2x = 8",
+                                 "2. Divide by 2: x = 4", "", "Ответ: x = 4 (проверен)"]
+    long = steps_message(job(steps=["x" * 3000, "y" * 3000], answer_text="x = 4"), "en")
+    assert len(long) <= 4096
 
 
 def message(text: str, entities: list[dict] | None = None, reply_from: int | None = None) -> Message:
