@@ -3,6 +3,7 @@ reads right, short enough for one caption line, at most MAX_STEPS steps, and LaT
 
 from __future__ import annotations
 
+import itertools
 import re
 import string
 
@@ -51,7 +52,8 @@ def solutions() -> dict[str, object]:
 def test_every_phrase_has_the_same_placeholders_in_every_language() -> None:
     for key, table in PHRASES.items():
         assert set(table) == set(LANGUAGES), key
-        fields = {frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name) for text in table.values()}
+        fields = {frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
+                  for text in table.values()}
         assert len(fields) == 1, (key, fields)
 
 
@@ -77,7 +79,7 @@ def test_every_step_is_short_speakable_and_balanced(problem: str, solutions: dic
         assert "$" not in latex and "**" not in latex, latex
     # Consecutive steps are different lines: nothing is shown twice in a row.
     lines = [step.latex for step in steps if step.latex]
-    assert all(a != b for a, b in zip(lines, lines[1:], strict=False)), lines
+    assert all(a != b for a, b in itertools.pairwise(lines)), lines
 
 
 @pytest.mark.parametrize(("problem", "language"), [

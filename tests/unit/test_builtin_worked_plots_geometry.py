@@ -69,7 +69,8 @@ def test_factoring_a_trinomial_shows_the_two_numbers_and_for_a_not_one_the_group
 
 
 def test_identities_are_shown_with_the_expressions_own_terms() -> None:
-    assert worked("Factoriza x^2 - 9").steps[0].latex == r"x^{2} - 9 = x^{2} - 3^{2} = \left(x - 3\right) \left(x + 3\right)"
+    squares = worked("Factoriza x^2 - 9").steps[0].latex
+    assert squares == r"x^{2} - 9 = x^{2} - 3^{2} = \left(x - 3\right) \left(x + 3\right)"
     lines = [step.latex for step in worked("Expande (2x - 1)^2").steps]
     assert lines[1] == r"\left(2 x - 1\right)^{2} = \left(2 x\right)^{2} - 2 \cdot 2 x \cdot 1 + 1^{2}"
 

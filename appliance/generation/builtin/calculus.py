@@ -89,6 +89,8 @@ def why_key(expr: sympy.Expr, x: sympy.Symbol) -> str:
         return "why.chain"
     if g == x or (g.is_Pow and g.base == x and not g.exp.has(x)):
         return "why.power"
+    if g.is_Pow and g.base.has(x) and g.exp.has(x):
+        return "why.exp_log"
     return "why.table"
 
 
@@ -374,11 +376,14 @@ def antiderivative(integrand: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
 
 
 _ATOMIC_WHY = {"PowerRule": "why.int_power", "ConstantRule": "why.int_constant"}
-_COMPOSITE = ("substep", "substeps", "alternatives", "second_step", "v_step")
+# Rules that are one line of a table of integrals (anything else is explained or left to the fallback).
+_TABLE_RULES = frozenset({"PowerRule", "ConstantRule", "ExpRule", "ReciprocalRule", "SinRule", "CosRule",
+                          "SecTanRule", "CscCotRule", "Sec2Rule", "Csc2Rule", "ArctanRule", "ArcsinRule",
+                          "ArcsinhRule", "SinhRule", "CoshRule", "NestedPowRule"})
 
 
 def _is_atomic(rule: Any) -> bool:
-    return not any(hasattr(rule, name) for name in _COMPOSITE)
+    return type(rule).__name__ in _TABLE_RULES
 
 
 def _choose(rule: Any, x: sympy.Symbol, first: bool) -> Any:
@@ -389,6 +394,7 @@ def _choose(rule: Any, x: sympy.Symbol, first: bool) -> Any:
             return rule
         preferred = [a for a in alternatives if type(a).__name__ == "URule"
                      and getattr(a, "u_func", x).is_polynomial(x)]
+        preferred += [a for a in alternatives if type(a).__name__ == "PartsRule"]
         rule = alternatives[0] if first or not preferred else preferred[0]
     return rule
 
@@ -412,6 +418,8 @@ def _scaled(constant: sympy.Expr, latex: str, several_terms: bool) -> str:
         return latex
     if constant == -1:
         return rf"-\left({latex}\right)" if several_terms else f"-{latex}"
+    if latex.startswith(r"\int"):
+        return f"{tex(constant)} {latex}"
     return rf"{tex(constant)} \left({latex}\right)" if several_terms else rf"{tex(constant)} \cdot {latex}"
 
 
@@ -676,8 +684,10 @@ def _known_limit(function: sympy.Expr, x: sympy.Symbol, point: sympy.Expr) -> st
     if point == 0 and any(sympy.simplify(function - known) == 0
                           for known in (sympy.sin(x) / x, x / sympy.sin(x), sympy.tan(x) / x)):
         return "known_limit"
-    if point == sympy.oo and sympy.simplify(function - (1 + 1 / x) ** x) == 0:
-        return "known_limit_e"
+    if point == sympy.oo and function.is_Pow and function.exp == x:
+        k = sympy.simplify((function.base - 1) * x)
+        if k.is_number and k != 0:
+            return "known_limit_e"
     return None
 
 
@@ -760,7 +770,7 @@ def _lhopital_steps(numerator: sympy.Expr, denominator: sympy.Expr, x: sympy.Sym
     for attempt in range(3):
         previous = rf"\frac{{\left({tex(top)}\right)'}}{{\left({tex(bottom)}\right)'}}"
         top, bottom = sympy.diff(top, x), sympy.diff(bottom, x)
-        ratio = rf"{limit_latex}\frac{{{tex(top)}}}{{{tex(bottom)}}}"
+        ratio = limit_latex + (_grouped(top) if bottom == 1 else rf"\frac{{{tex(top)}}}{{{tex(bottom)}}}")
         start = body if attempt == 0 else ""
         latex = f"{limit_latex}{start} = {limit_latex}{previous} = {ratio}" if attempt == 0 else ratio
         steps.append(Step(say("lhopital" if attempt == 0 else "still_indeterminate", language), latex, ""))
@@ -769,9 +779,9 @@ def _lhopital_steps(numerator: sympy.Expr, denominator: sympy.Expr, x: sympy.Sym
             break
     if at_bottom != 0 and sympy.simplify(at_top / at_bottom - value) == 0:
         shown_top, shown_bottom = substituted(top, {x: point})[0], substituted(bottom, {x: point})[0]
-        steps.append(Step(say("substitute_now", language),
-                          rf"{limit_latex}\frac{{{tex(top)}}}{{{tex(bottom)}}} = "
-                          rf"\frac{{{shown_top}}}{{{shown_bottom}}} = {tex(value)}", plain(value)))
+        shown = shown_top if bottom == 1 else rf"\frac{{{shown_top}}}{{{shown_bottom}}}"
+        middle = f" = {shown}" if shown != tex(value) else ""
+        steps.append(Step(say("substitute_now", language), f"{ratio}{middle} = {tex(value)}", plain(value)))
     else:
         steps.append(Step(say("evaluate_limit", language), f"{limit_latex}{body} = {tex(value)}", plain(value)))
     return steps

@@ -78,7 +78,7 @@ def wrapped_plain(expr: sympy.Expr) -> str:
 
 def power_base(expr: sympy.Expr) -> str:
     """LaTeX of ``expr`` as the base of a power: bare only for a letter or a natural number."""
-    if expr.is_Symbol or (expr.is_Integer and expr >= 0):
+    if expr.is_Symbol or (expr.is_Integer and expr >= 0) or expr in (sympy.E, sympy.pi):
         return tex(expr)
     return rf"\left({tex(expr)}\right)"
 
@@ -102,8 +102,13 @@ def _put_in(text: str, name: str, value: sympy.Expr, latex: bool) -> str:
         after = text[match.end():].lstrip()
         opens = written == "" or written.endswith(("(", "{", "="))
         closes = after == "" or after.startswith(("+", "-", ")", "}", "=", "\\right", ",", "\\quad"))
-        shown = bare if _bare(value) or (opens and closes) else bracketed
-        if written and (written[-1].isdigit() or written.endswith(("}", ")"))):
+        # A product like 2y can stand bare between signs: x + 2y; a sum or a negative needs brackets.
+        simple = not value.is_Add and not bare.startswith("-")
+        between_signs = closes and written.endswith(("+", "-"))
+        shown = bare if _bare(value) or (opens and closes) or (simple and between_signs) else bracketed
+        # 2x -> 2·4 needs a dot; 2(y + 1) and 3(-8) do not.
+        product = bool(written) and (written[-1].isdigit() or written.endswith(("}", ")")))
+        if product and not shown.startswith(("\\left(", "(")):
             shown = (r"\cdot " if latex else "·") + shown
         out.append(shown)
     return "".join(out) + text[position:]
@@ -401,6 +406,13 @@ def quadratic_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, langua
     a, b, c = sympy.Poly(moved, x).all_coeffs()
     roots = _real_roots(moved, x)
     steps: list[Step] = []
+    factors = [f for f in sympy.Mul.make_args(left) if f.has(x)]
+    if right == 0 and len(factors) == 2 and all(f.is_polynomial(x) and sympy.degree(f, x) == 1 for f in factors):
+        # (x - 1)(x + 2) = 0 is already a product: each factor zero, no expanding.
+        coefficient, ordered = ordered_factors(left, x)
+        steps = _zero_product_steps(coefficient, ordered, x, roots, language)
+        closing = check_step(left, right, x, roots, language) if check else None
+        return steps + ([closing] if closing is not None else []), roots
     for compact in (False, True):
         work_left, work_right = left, right
         steps = []
@@ -872,27 +884,32 @@ def _exponential_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, lan
                        roots: list[sympy.Expr]) -> list[Step] | None:
     """b^f(x) = N with N a power of b: write N as b^k, then f(x) = k."""
     for power, other, power_left in ((left, right, True), (right, left, False)):
-        if not (power.is_Pow and power.base.is_number and power.exp.has(x) and not power.base.has(x)):
+        base, power_exp = (sympy.E, power.args[0]) if isinstance(power, sympy.exp) else \
+            (power.base, power.exp) if power.is_Pow else (None, None)
+        if base is None or power_exp is None or not base.is_number or not power_exp.has(x):
             continue
-        base = power.base
         if other.has(x) or not other.is_number or not other.is_positive or not base.is_positive or base == 1:
             return None
-        exponent = sympy.nsimplify(sympy.simplify(sympy.log(other) / sympy.log(base)))
-        if not exponent.is_Rational:
-            return None
+        exponent = sympy.simplify(sympy.log(other) / sympy.log(base))
         words = spoken(base, language) or ("e" if base == sympy.E else None)
-        if words is None:
+        if exponent.is_Rational and words is not None:
+            rewritten = rf"{power_base(base)}^{{{tex(exponent)}}}"
+            rewritten_plain = f"{plain(base)}^{wrapped_plain(exponent)}"
+            latex = f"{tex(power)} = {rewritten}" if power_left else f"{rewritten} = {tex(power)}"
+            text = f"{plain(power)} = {rewritten_plain}" if power_left else f"{rewritten_plain} = {plain(power)}"
+            steps = [Step(say("same_base", language, b=words), latex, text)]
+            steps.append(_step(say("equal_exponents", language), (power_exp, exponent), ("=",)))
+        elif _is_nice(exponent):
+            steps = [_step(say("take_log", language), (power_exp, exponent), ("=",))]
+        else:
             return None
-        rewritten = sympy.Pow(base, exponent, evaluate=False)
-        sides = (power, rewritten) if power_left else (rewritten, power)
-        steps = [Step(say("same_base", language, b=words), relation_latex(sides, ("=",)),
-                      relation_plain(sides, ("=",)))]
-        steps.append(_step(say("equal_exponents", language), (power.exp, exponent), ("=",)))
-        inner = power.exp
+        inner = power_exp
         if inner != x:
             if not inner.is_polynomial(x) or sympy.degree(inner, x) != 1:
                 return None
             steps += linear_steps(inner, "=", exponent, x, language, budget=MAX_STEPS - 3)
+        if sympy.FiniteSet(sympy.solve(sympy.Eq(inner, exponent), x)[0]) != sympy.FiniteSet(*roots):
+            return None
         check = check_step(left, right, x, roots, language)
         if check is not None:
             steps.append(check)
@@ -1005,10 +1022,6 @@ def _elimination_steps(relations: tuple[ParsedRelation, ...], u: sympy.Symbol, v
     return None
 
 
-def _replace_variable(text: str, variable: str, replacement: str) -> str:
-    return re.sub(rf"(?<![\\A-Za-z]){re.escape(variable)}(?![A-Za-z])", lambda _: replacement, text)
-
-
 def _substitution_steps(relations: tuple[ParsedRelation, ...], matrix: sympy.Matrix, u: sympy.Symbol,
                         v: sympy.Symbol, language: str) -> list[Step]:
     """One variable from one equation (one already alone, or with coefficient ±1 if there is one), put
@@ -1029,10 +1042,9 @@ def _substitution_steps(relations: tuple[ParsedRelation, ...], matrix: sympy.Mat
         steps.append(Step(say("from_equation", language, n=row + 1, var=isolated.name),
                           f"{tex(isolated)} = {tex(expression)}", f"{isolated} = {plain(expression)}"))
     second = relations[1 - row]
-    latex = _replace_variable(relation_latex(second.sides, second.signs), tex(isolated),
-                              rf"\left({tex(expression)}\right)")
-    text = _replace_variable(relation_plain(second.sides, second.signs), isolated.name, f"({plain(expression)})")
-    steps.append(Step(say("substitute", language), latex, text))
+    put = [substituted(side, {isolated: expression}) if side.has(isolated) else (tex(side), plain(side))
+           for side in second.sides]
+    steps.append(Step(say("substitute", language), f"{put[0][0]} = {put[1][0]}", f"{put[0][1]} = {put[1][1]}"))
     sides = (sympy.expand(second.sides[0].subs(isolated, expression)),
              sympy.expand(second.sides[1].subs(isolated, expression)))
     steps.append(_step(say("expand_collect", language), sides, ("=",)))

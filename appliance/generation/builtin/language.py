@@ -333,6 +333,8 @@ _phrase("check_squared", "Squaring can add false roots, so check each one in the
 _phrase("same_base", "Write both sides as powers of {b}", "Escribimos ambos lados como potencias de {b}",
         "Записываем обе части как степени числа {b}", "Wir schreiben beide Seiten als Potenzen von {b}",
         "Écrivons les deux membres comme puissances de {b}")
+_phrase("take_log", "Take the logarithm of both sides", "Tomamos logaritmos en ambos lados",
+        "Логарифмируем обе части", "Wir logarithmieren beide Seiten", "Prenons le logarithme des deux membres")
 _phrase("equal_exponents", "The bases are equal, so the exponents are equal",
         "Las bases son iguales, así que los exponentes también", "Основания равны, значит, равны и показатели",
         "Gleiche Basen, also gleiche Exponenten", "Les bases sont égales, donc les exposants aussi")
@@ -345,9 +347,6 @@ _phrase("no_roots_on_graph", "The graph never crosses the x-axis", "La gráfica 
 _phrase("intersection_on_graph", "The solution is where the two graphs meet",
         "La solución es donde se cortan las dos gráficas", "Решение — точка пересечения графиков",
         "Die Lösung ist der Schnittpunkt der Graphen", "La solution est l'intersection des deux courbes")
-_phrase("check", "Check each solution in the original equation",
-        "Comprobamos cada solución en la ecuación original", "Проверяем каждый корень подстановкой",
-        "Jede Lösung in die Gleichung einsetzen und prüfen", "Vérifions chaque solution dans l'équation")
 _phrase("numerator_zero", "The numerator must be zero and the denominator must not",
         "El numerador debe ser cero y el denominador no", "Числитель равен нулю, а знаменатель не равен нулю",
         "Der Zähler muss null sein, der Nenner nicht", "Le numérateur doit être nul, pas le dénominateur")
@@ -359,8 +358,6 @@ _phrase("from_equation", "From equation {n} express {var}", "De la ecuación {n}
 _phrase("substitute", "Substitute this into the other equation", "Lo sustituimos en la otra ecuación",
         "Подставляем это в другое уравнение", "Wir setzen das in die andere Gleichung ein",
         "Remplaçons dans l'autre équation")
-_phrase("solve_for", "Solve for {var}", "Despejamos {var}", "Находим {var}", "Wir lösen nach {var} auf",
-        "Trouvons {var}")
 _phrase("back_substitute", "Substitute back to find {var}", "Sustituimos para hallar {var}",
         "Подставляем и находим {var}", "Wir setzen ein, um {var} zu finden", "Remplaçons pour trouver {var}")
 _phrase("add_equations", "Add the two equations, so that {var} cancels out",
@@ -412,19 +409,6 @@ _phrase("both_hold", "Both conditions must hold", "Deben cumplirse ambas condici
 _phrase("number_line", "The solution on the number line", "La solución en la recta numérica",
         "Решение на числовой прямой", "Die Lösung auf dem Zahlenstrahl", "La solution sur la droite des réels")
 # -- derivatives ---------------------------------------------------------------------------------
-_phrase("rule.sum", "Sum rule", "Regla de la suma", "Производная суммы", "Summenregel", "Dérivée d'une somme")
-_phrase("rule.power", "Power rule", "Regla de la potencia", "Производная степени", "Potenzregel",
-        "Dérivée d'une puissance")
-_phrase("rule.constant", "Constant factor rule", "Regla del factor constante",
-        "Константа выносится за знак производной", "Faktorregel", "Constante multiplicative")
-_phrase("rule.product", "Product rule", "Regla del producto", "Производная произведения", "Produktregel",
-        "Dérivée d'un produit")
-_phrase("rule.quotient", "Quotient rule", "Regla del cociente", "Производная частного", "Quotientenregel",
-        "Dérivée d'un quotient")
-_phrase("rule.chain", "Chain rule", "Regla de la cadena", "Производная сложной функции", "Kettenregel",
-        "Dérivée d'une fonction composée")
-_phrase("rule.table", "Standard derivatives", "Derivadas básicas", "Табличные производные", "Grundableitungen",
-        "Dérivées usuelles")
 _phrase("use_product", "This is a product of two functions, so we use the product rule",
         "Es un producto de dos funciones: usamos la regla del producto",
         "Это произведение двух функций: применяем правило произведения",
@@ -466,6 +450,11 @@ _phrase("why.power", "Power rule: bring the exponent down and lower it by one",
         "Puissance : l'exposant passe devant et diminue de un")
 _phrase("why.table", "This is a standard derivative from the table", "Es una derivada de la tabla",
         "Это табличная производная", "Das ist eine Grundableitung", "C'est une dérivée usuelle")
+_phrase("why.exp_log", "Write it as e to the power of its logarithm, then use the chain rule",
+        "La escribimos como e elevado a su logaritmo y usamos la regla de la cadena",
+        "Записываем как e в степени логарифма и применяем правило сложной функции",
+        "Wir schreiben sie als e hoch ihren Logarithmus und nutzen die Kettenregel",
+        "Écrivons-la comme e puissance son logarithme, puis dérivons la composée")
 _phrase("why.constant", "A constant has derivative zero", "La derivada de una constante es cero",
         "Производная константы равна нулю", "Die Ableitung einer Konstanten ist null",
         "La dérivée d'une constante est nulle")
@@ -501,7 +490,6 @@ _phrase("multiply_chain", "Multiply the outer derivative by the inner one, and p
         "Умножаем производную внешней функции на производную внутренней и возвращаем u",
         "Äußere Ableitung mal innere Ableitung, dann u wieder einsetzen",
         "Multiplions la dérivée extérieure par la dérivée intérieure, puis remplaçons u")
-_phrase("differentiate", "Differentiate", "Derivamos", "Дифференцируем", "Wir leiten ab", "Dérivons")
 _phrase("differentiate_again", "Differentiate once more", "Derivamos otra vez", "Дифференцируем ещё раз",
         "Wir leiten noch einmal ab", "Dérivons encore une fois")
 _phrase("simplify_result", "Simplify", "Simplificamos", "Упрощаем", "Wir vereinfachen", "Simplifions")
