@@ -98,7 +98,7 @@ def test_integration_by_parts_names_u_and_dv() -> None:
 def test_a_substitution_names_u_and_du_and_goes_back_to_x() -> None:
     result = worked("Berechne das Integral von sin(2x) dx")
     step_with(result.steps, r"u = 2 x,\quad du = 2\,dx")
-    step_with(result.steps, r"\int \frac{\sin{\left(u \right)}}{2}\,du")
+    step_with(result.steps, r"\int \frac{\sin u}{2}\,du")
     assert result.steps[-1].say.startswith("Probe")
 
 
@@ -108,7 +108,7 @@ def test_a_definite_integral_substitutes_both_limits_into_the_antiderivative() -
     assert result.steps[-1].latex == (r"\int_{0}^{3} x^{2}\,dx = F(3) - F(0) = \frac{3^{3}}{3} - \frac{0^{3}}{3}"
                                       r" = 9 - 0 = 9")
     assert worked(r"\int_0^{\pi} \sin x \, dx").steps[-1].latex.endswith(
-        r"= - \cos{\left(\pi \right)} - \left(- \cos{\left(0 \right)}\right) = 1 - \left(-1\right) = 2")
+        r"= - \cos \pi - \left(- \cos 0\right) = 1 - \left(-1\right) = 2")
 
 
 # -- limits ------------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_lhopital_is_applied_again_while_the_form_stays_zero_over_zero() -> None
     assert says[0].startswith("Подстановка даёт ноль на ноль")
     assert says[1].startswith("Правило Лопиталя")
     assert says[2].startswith("Снова ноль на ноль")
-    assert result.steps[-1].latex.endswith(r"= \frac{\cos{\left(0 \right)}}{2} = \frac{1}{2}")
+    assert result.steps[-1].latex.endswith(r"= \frac{\cos 0}{2} = \frac{1}{2}")
 
 
 def test_known_limits_and_limits_at_infinity_say_what_they_use() -> None:

@@ -403,16 +403,19 @@ def _figure_code(figure: Figure | None) -> tuple[str, str]:
     return "", ""
 
 
-# LaTeX that must stay in one piece: an environment, \\left...\\right pairs, alignment.
-_UNSPLITTABLE = re.compile(r"\\(left|right|begin|end)\b|&|\\\\")
-_TOP_LEVEL_BREAK = re.compile(r"\s*(=|<|>|\\leq?|\\geq?|\\neq|\\approx|\\Rightarrow|\\quad|\+|-|\\pm)\s*")
+# LaTeX that must stay in one piece: an environment, alignment, several rows.
+_UNSPLITTABLE = re.compile(r"\\(begin|end)\b|&|\\\\")
+_TOP_LEVEL_BREAK = re.compile(r"\s*(=|<|>|\\leq?\b|\\geq?\b|\\neq\b|\\approx\b|\\Rightarrow\b|\\quad\b|\+|-|\\pm\b)\s*")
+_OPEN = re.compile(r"\\left\b")
+_CLOSE = re.compile(r"\\right\b")
 
 
 def working_parts(latex: str) -> list[str]:
     """``latex`` split before each top-level relation and + or - sign ("2x", "+ 3", "- 3",
     "=", "11", "- 3"), so that Manim's TransformMatchingTex can move the parts one step keeps
-    into the next and the parts that change stand out. Manim typesets every part on its own,
-    so each part is a balanced piece of LaTeX; anything that cannot be cut safely is one part.
+    into the next and the parts that change stand out. Braces and \\left...\\right pairs are
+    never cut: Manim typesets every part on its own, so each part must be balanced LaTeX.
+    Anything that cannot be cut safely is one part.
     """
     latex = latex.strip()
     if not latex or _UNSPLITTABLE.search(latex):
@@ -423,13 +426,26 @@ def working_parts(latex: str) -> list[str]:
     index = 0
     while index < len(latex):
         char = latex[index]
+        if _OPEN.match(latex, index):
+            depth += 1
+            index += len("\\left")
+            continue
+        if _CLOSE.match(latex, index):
+            depth -= 1
+            index += len("\\right")
+            continue
+        if char == "\\":  # a command name or an escaped character: never a break
+            index += 2
+            while index < len(latex) and latex[index].isalpha():
+                index += 1
+            continue
         if char == "{":
             depth += 1
         elif char == "}":
             depth -= 1
-            if depth < 0:
-                return [latex]
-        elif depth == 0:
+        if depth < 0:
+            return [latex]
+        if depth == 0:
             match = _TOP_LEVEL_BREAK.match(latex, index)
             if match and match.group(0).strip() and latex[piece_start:index].strip():
                 parts.append(latex[piece_start:index].strip())

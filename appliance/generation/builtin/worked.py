@@ -106,8 +106,12 @@ class Worked:
 # -- formatting ----------------------------------------------------------------------------------
 
 
+# SymPy writes sin(x) as \sin{\left(x \right)}; a teacher writes \sin x when the argument is one symbol.
+_SIMPLE_FUNCTION = re.compile(r"\\(sin|cos|tan|cot|sec|csc|ln|log)\{\\left\((\w) \\right\)\}")
+
+
 def tex(expr: sympy.Basic) -> str:
-    return str(sympy.latex(expr, ln_notation=True))
+    return _SIMPLE_FUNCTION.sub(r"\\\1 \2", str(sympy.latex(expr, ln_notation=True)))
 
 
 def plain(expr: sympy.Basic) -> str:
