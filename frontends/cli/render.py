@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import shutil
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from appliance.config import QUALITIES, Settings
-from appliance.errors import LimitExceeded, QueueFull, ValidationError
+from appliance.errors import ApplianceError, LimitExceeded, QueueFull, ValidationError
 from appliance.models import ProcessingJob, ProcessingStatus
 from frontends.cli.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from frontends.cli.parsing import Subcommands
@@ -85,6 +86,7 @@ async def _render(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Handing the job to the appliance already running on {settings.data_dir}: "
               f"{appliance.data_dir_owner() or 'another process'}", file=sys.stderr)
     progress = ProgressBar()
+    ended = False  # our own job reached its end (not interrupted)
     try:
         try:
             response = await appliance.submit(args.problem, Channel("cli"), quality=args.quality)
@@ -95,9 +97,17 @@ async def _render(settings: Settings, args: argparse.Namespace) -> int:
             print(f"appliance: {exc}", file=sys.stderr)
             return EXIT_USAGE
         job = await appliance.get(response.job_id)
-        async for job in appliance.watch(response.job_id, poll_interval_s=1.0):
-            if not args.json:
-                progress.show(job)
+        try:
+            async for job in appliance.watch(response.job_id, poll_interval_s=1.0):
+                if not args.json:
+                    progress.show(job)
+        except asyncio.CancelledError:
+            # Ctrl-C: nobody is left to collect the video, so the data directory's owner (maybe
+            # a server) must not spend a render slot on it.
+            with contextlib.suppress(ApplianceError):
+                await appliance.cancel(response.job_id)
+            raise
+        ended = True
         progress.close()
         if job.status is not S.READY:
             if args.json:
@@ -123,7 +133,7 @@ async def _render(settings: Settings, args: argparse.Namespace) -> int:
             print(f"Video: {output.resolve()} ({output.stat().st_size} bytes)")
         return EXIT_OK
     finally:
-        others = appliance.store.running_count() if appliance.owns_data_dir else 0
+        others = appliance.store.running_count() if ended and appliance.owns_data_dir else 0
         if others:
             # This process is the data directory's owner and runs jobs other processes submitted.
             print(f"Finishing {others} job(s) submitted by other processes (up to "
