@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from types import FrameType
 from typing import Any, Protocol
 
-import gradio as gr
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -31,7 +30,6 @@ from appliance.config import Settings
 from appliance.service import Appliance
 from frontends.api import install_api
 from frontends.telegram import TelegramFrontend
-from frontends.web import build_ui, mount_options
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +129,12 @@ def create_app(
             app.include_router(router)
 
     if settings.web_ui:
+        # Gradio takes about 7 s to import: a server without the web page (and every restart of
+        # one, and the tests that restart it) does not pay for it.
+        import gradio as gr
+
+        from frontends.web import build_ui, mount_options
+
         blocks = build_ui(appliance, settings, stopping=draining.is_set)
         gr.mount_gradio_app(app, blocks, path="/", server_name=settings.host, server_port=settings.port,
                             **mount_options(settings))

@@ -32,6 +32,11 @@ def register(sub: Subcommands) -> None:
     render.add_argument("-o", "--output", default="out.mp4", help="where to save the video (default out.mp4)")
     render.add_argument("--quality", choices=QUALITIES, help="video quality (default: APPLIANCE_RENDER_QUALITY)")
     render.add_argument("--json", action="store_true", help="print the final job record as JSON")
+    voice = render.add_mutually_exclusive_group()
+    voice.add_argument("--voice", dest="voice", action="store_true", default=None,
+                       help="narrate the video (default: APPLIANCE_VOICE_DEFAULT)")
+    voice.add_argument("--no-voice", dest="voice", action="store_false",
+                       help="a silent video (subtitles and pacing stay)")
     render.set_defaults(handler=cmd_render)
 
 
@@ -63,6 +68,23 @@ class ProgressBar:
             self.stream.write("\n")
             self.stream.flush()
 
+    def interrupt(self, text: str) -> None:
+        """Print ``text`` on its own lines (stdout), then carry on with the progress line."""
+        if self.tty and self.last:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+        print(text, flush=True)
+        if self.tty and self.last:
+            self.stream.write(self.last[:200])
+            self.stream.flush()
+
+
+def steps_text(job: ProcessingJob) -> str:
+    lines = ["Solution:", *(f"  {number}. {step}" for number, step in enumerate(job.steps, start=1))]
+    if job.answer_text:
+        lines.append(f"  Answer: {job.answer_text}")
+    return "\n".join(lines)
+
 
 def cmd_render(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
@@ -89,7 +111,7 @@ async def _render(settings: Settings, args: argparse.Namespace) -> int:
     ended = False  # our own job reached its end (not interrupted)
     try:
         try:
-            response = await appliance.submit(args.problem, Channel("cli"), quality=args.quality)
+            response = await appliance.submit(args.problem, Channel("cli"), quality=args.quality, voice=args.voice)
         except QueueFull as exc:
             print(f"appliance: {exc}", file=sys.stderr)
             return EXIT_BUSY
@@ -98,8 +120,13 @@ async def _render(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_USAGE
         job = await appliance.get(response.job_id)
         try:
+            steps_shown = False
             async for job in appliance.watch(response.job_id, poll_interval_s=1.0):
                 if not args.json:
+                    if job.steps and not steps_shown:
+                        # The solution as text as soon as it is known, while the video renders.
+                        progress.interrupt(steps_text(job))
+                        steps_shown = True
                     progress.show(job)
         except asyncio.CancelledError:
             # Ctrl-C: nobody is left to collect the video, so the data directory's owner (maybe
@@ -130,6 +157,9 @@ async def _render(settings: Settings, args: argparse.Namespace) -> int:
             check = f" ({job.answer_check})" if job.answer_check else ""
             print(f"Answer: {job.answer_text or 'see the video'}{check}")
             print(f"Scene by: {job.ai_provider_used}; rendered in {job.render_duration_seconds or 0:.1f}s")
+            spoken = (f"narrated by {job.voice_engine} ({job.voice_language})" if job.voice_engine not in (None, "none")
+                      else "silent")
+            print(f"Voice: {spoken}; {len(job.subtitles)} subtitle(s)")
             print(f"Video: {output.resolve()} ({output.stat().st_size} bytes)")
         return EXIT_OK
     finally:

@@ -34,6 +34,9 @@ def test_render_makes_a_valid_video_with_no_api_key(tmp_path):
     assert record["answer_text"] == "x = 4" and record["answer_check"] == "verified"
     with av.open(str(out)) as media:
         assert media.streams.video and media.duration / 1_000_000 > 3
+        assert media.streams.audio and media.streams.subtitles  # narrated by default, with subtitles
+    assert record["voice_engine"] == "espeak-ng" and record["voice_language"] == "en"
+    assert record["steps"] and record["subtitles"]
     # Delivered: the stored copy is gone, only the file the user asked for remains.
     videos = tmp_path / "data" / "videos"
     assert not any(p.suffix == ".mp4" for p in videos.iterdir())
@@ -89,3 +92,17 @@ def test_every_command_has_help(tmp_path):
                     ["sandbox", "run", "--help"]):
         result = _appliance(*command, env=_env(tmp_path), timeout=60)
         assert result.returncode == 0 and "usage:" in result.stdout, command
+
+
+def test_render_prints_the_solution_first_and_makes_a_silent_video_when_asked(tmp_path):
+    out = tmp_path / "silent.mp4"
+    result = _appliance("render", "Résous 2x + 3 = 11", "-o", str(out), "--quality", "low", "--no-voice",
+                        env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Solution:" and lines[1].startswith("  1. ")
+    assert lines[1] == "  1. Soustrayons 3 aux deux membres: 2x + 3 - 3 = 11 - 3"  # in the problem's language
+    assert lines.index("  Answer: x = 4") < next(i for i, line in enumerate(lines) if line.startswith("Answer:"))
+    assert "Voice: silent" in result.stdout
+    with av.open(str(out)) as media:
+        assert not media.streams.audio and media.streams.subtitles

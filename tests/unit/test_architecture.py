@@ -30,6 +30,7 @@ ALLOWED_LAZY: dict[tuple[str, str], str] = {
     ("frontends.cli.render", "appliance.assemble"): "the whole service, SymPy included: about 1.2 s",
     ("frontends.cli.render", "appliance.service"): "the same 1.2 s as appliance.assemble",
     ("frontends.cli.doctor", "appliance.doctor"): "every part's client (SymPy, boto3, docker-py): 0.8-1.0 s",
+    ("frontends.server", "frontends.web"): "Gradio: about 7 s of the server's 11 s, only with APPLIANCE_WEB_UI on",
 }
 
 
