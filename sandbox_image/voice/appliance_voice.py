@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import wave
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,14 @@ MAX_TEXT_CHARS = 600
 ESPEAK_TIMEOUT_S = 30
 
 _BOOKMARK = re.compile(r"<bookmark\s+mark\s*=\s*['\"]([^'\"]*)['\"]\s*/>")
+# Sentences are spoken one by one and joined with this much silence: espeak-ng's own pause
+# after a full stop is long enough to sound like the end of a step.
+SENTENCE_GAP_S = 0.2
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)")
+# Quieter than this (of 32767) at the start and end of a clip is silence, cut off so that a
+# narration starts when its step starts.
+SILENCE_LEVEL = 400
+EDGE_KEEP_S = 0.03
 
 
 @dataclass
@@ -100,6 +109,40 @@ def _espeak(text: str, destination: Path) -> None:
         timeout=ESPEAK_TIMEOUT_S)
 
 
+def _trimmed_samples(path: Path) -> tuple[array, int]:
+    """A mono 16-bit WAV's samples without the silence before the first and after the last sound."""
+    with wave.open(str(path), "rb") as audio:
+        rate = audio.getframerate()
+        samples = array("h", audio.readframes(audio.getnframes()))
+    loud = [index for index in range(0, len(samples), 64) if abs(samples[index]) > SILENCE_LEVEL]
+    if not loud:
+        return array("h"), rate
+    keep = int(EDGE_KEEP_S * rate)
+    return samples[max(0, loud[0] - keep):min(len(samples), loud[-1] + keep)], rate
+
+
+def _speak_sentences(text: str, destination: Path) -> None:
+    """``text`` spoken sentence by sentence into one WAV: trimmed, with even short gaps."""
+    sentences = [part for part in _SENTENCE_END.split(text) if part.strip()] or [text]
+    joined = array("h")
+    rate = 22050
+    for index, sentence in enumerate(sentences):
+        part_path = destination.with_name(f"{destination.stem}-{index}.wav")
+        _espeak(sentence, part_path)
+        samples, rate = _trimmed_samples(part_path)
+        part_path.unlink(missing_ok=True)
+        if joined and samples:
+            joined.extend(array("h", bytes(2 * int(SENTENCE_GAP_S * rate))))
+        joined.extend(samples)
+    if not joined:
+        joined = array("h", bytes(2 * rate // 2))  # nothing audible: half a second of silence
+    with wave.open(str(destination), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(joined.tobytes())
+
+
 def speak(text: str) -> Clip:
     """A clip saying ``text`` (bookmarks removed)."""
     said = plain_text(text)[:MAX_TEXT_CHARS]
@@ -118,7 +161,7 @@ def speak(text: str) -> Clip:
         except (OSError, EOFError, wave.Error):
             pass  # a missing or broken clip: the offline voice says it instead
     destination = VOICE_DIR / f"{len(SPOKEN):03d}.wav"
-    _espeak(said, destination)
+    _speak_sentences(said, destination)
     clip = Clip(said, destination, wav_duration(destination), "espeak-ng")
     SPOKEN.append(clip)
     return clip

@@ -155,6 +155,10 @@ _phrase("title.area.triangle", "Area of a triangle", "Área del triángulo", "П
 # -- common --------------------------------------------------------------------------------------
 _phrase("answer", "Answer", "Respuesta", "Ответ", "Antwort", "Réponse")
 _phrase("graph", "On the graph", "En la gráfica", "На графике", "Am Graphen", "Sur le graphique")
+_phrase("figure_points", "The marked points are the ones we found", "Los puntos marcados son los que hemos encontrado",
+        "Отмеченные точки мы и нашли", "Die markierten Punkte haben wir gefunden",
+        "Les points marqués sont ceux que nous avons trouvés")
+_phrase("figure", "Here is the figure", "Aquí está la figura", "Вот рисунок", "Hier ist die Figur", "Voici la figure")
 _phrase("result", "This is the result", "Este es el resultado", "Это и есть результат", "Das ist das Ergebnis",
         "Voici le résultat")
 _phrase("no_solution", "no solution", "no tiene solución", "решений нет", "keine Lösung", "pas de solution")

@@ -48,6 +48,8 @@ ANSWER_SAID = {answer_said!r}
 ANSWER_LATEX = {answer_latex!r}
 ANSWER_TEXT = {answer_text!r}
 CAPTION = {caption!r}
+POINTS_SAID = {points_said!r}
+FIGURE_SAID = {figure_said!r}
 '''
 
 _HELPERS = '''
@@ -72,23 +74,28 @@ class SolutionScene(VoiceoverScene):
         title = fit(Text(TITLE, font_size=40, color=YELLOW), 12.5, 0.8).to_edge(UP, buff=0.35)
         problem = fit(MathTex(*PROBLEM_PARTS, font_size=50), 12.5, 1.4).next_to(title, DOWN, buff=0.3)
         self.problem = problem
-        with self.voiceover(text=TITLE):
-            self.play(Write(title), run_time=1)
-            self.play(FadeIn(problem, shift=DOWN * 0.2), run_time=1)
+        with self.voiceover(text=TITLE) as tracker:
+            # As long as the title is being said, no longer: silence is time lost.
+            self.play(Write(title), run_time=max(0.5, min(0.8, tracker.duration / 2)))
+            self.play(FadeIn(problem, shift=DOWN * 0.2), run_time=max(0.5, min(0.6, tracker.get_remaining_duration())))
         top = problem.get_bottom()[1] - 0.3
 {body}
 
     def narrate(self, words, *animations):
         \"\"\"Say ``words`` (voice, subtitle and the caption at the bottom) while ``animations``
         play; the next step starts only when the voice has finished.\"\"\"
-        new = fit(Text(words, font_size=30), 13.0, 0.6).to_edge(DOWN, buff=0.3)
         with self.voiceover(text=words) as tracker:
-            if self.caption is None:
-                self.play(FadeIn(new), run_time=0.4)
-            else:
-                self.play(FadeOut(self.caption), FadeIn(new), run_time=0.4)
+            self.show_caption(words)
             if animations:
                 self.play(*animations, run_time=max(0.8, min(2.0, tracker.get_remaining_duration() * 0.8)))
+
+    def show_caption(self, words):
+        """The caption at the bottom of the frame says what the voice says."""
+        new = fit(Text(words, font_size=30), 13.0, 0.6).to_edge(DOWN, buff=0.3)
+        if self.caption is None:
+            self.play(FadeIn(new), run_time=0.4)
+        else:
+            self.play(FadeOut(self.caption), FadeIn(new), run_time=0.4)
         self.caption = new
 
     def show_steps(self, top, left, right, bottom=-2.6):
@@ -143,7 +150,7 @@ class SolutionScene(VoiceoverScene):
         with self.voiceover(text=ANSWER_SAID):
             self.play(FadeIn(label), Write(body), run_time=1.2)
             self.play(Create(box), run_time=0.6)
-        self.wait(1.5)
+        self.wait(0.8)
 '''
 
 _BODY_STEPS_THEN_FIGURE = '''\
@@ -187,16 +194,26 @@ _GRAPH_METHOD = '''
                            "decimal_number_config": {"num_decimal_places": NUMBER_DECIMALS[1]}},
         ).move_to(LEFT * 1.9 + DOWN * 0.45)
         axis_labels = axes.get_axis_labels(x_label=MathTex("x"), y_label=MathTex("y"))
-        self.narrate(CAPTION, Create(axes), FadeIn(axis_labels))
         legend_rows = []
+        drawn = []
         for function, segments, colour, label in CURVES:
-            pieces = VGroup(*[
+            drawn.append(VGroup(*[
                 axes.plot(function, x_range=[low, high, (high - low) / 100], color=colour)
                 for low, high in segments
-            ])
-            self.play(Create(pieces), run_time=1.5)
+            ]))
             swatch = Line(ORIGIN, RIGHT * 0.5, color=colour, stroke_width=6)
             legend_rows.append(VGroup(swatch, MathTex(label, font_size=30, color=colour)).arrange(RIGHT, buff=0.2))
+        # Said while the axes and the curves are drawn.
+        self.narrate(CAPTION, Create(axes), FadeIn(axis_labels), *[Create(curve) for curve in drawn])
+        if POINTS_SAID:
+            with self.voiceover(text=POINTS_SAID):  # said while the points and lines appear
+                self.show_caption(POINTS_SAID)
+                self.draw_points(axes, legend_rows)
+        else:
+            self.draw_points(axes, legend_rows)
+        self.wait(0.5)
+
+    def draw_points(self, axes, legend_rows):
         for x_value, label, colour in VERTICAL_LINES:
             line = Line(axes.c2p(x_value, Y_RANGE[0]), axes.c2p(x_value, Y_RANGE[1]), color=colour)
             self.play(Create(line), run_time=1)
@@ -227,7 +244,6 @@ _GRAPH_METHOD = '''
             text = MathTex(label, font_size=26, color=colour).next_to(dot, directions[index % 4], buff=0.1)
             text.add_background_rectangle(opacity=0.75)
             self.play(FadeIn(dot, scale=0.5), FadeIn(text), run_time=0.7)
-        self.wait(2)
 '''
 
 _NUMBER_LINE_FIGURE = '''
@@ -243,7 +259,13 @@ _NUMBER_LINE_METHOD = '''
         line = NumberLine(x_range=LINE_RANGE, length=11, include_numbers=True, font_size=28,
                           decimal_number_config={"num_decimal_places": LINE_DECIMALS}).move_to(DOWN * 0.6)
         variable = MathTex("x", font_size=36).next_to(line, RIGHT, buff=0.25)
-        self.narrate(CAPTION, Create(line), FadeIn(variable))
+        with self.voiceover(text=CAPTION):  # said while the line and the solution set are drawn
+            self.show_caption(CAPTION)
+            self.draw_solution_set(line, variable)
+        self.wait(0.5)
+
+    def draw_solution_set(self, line, variable):
+        self.play(Create(line), FadeIn(variable), run_time=1.2)
         if ANSWER_LATEX:
             statement = fit(MathTex(ANSWER_LATEX, font_size=44, color=YELLOW), 12, 1.2).next_to(line, UP, buff=1.2)
             self.play(Write(statement), run_time=1)
@@ -275,7 +297,6 @@ _NUMBER_LINE_METHOD = '''
         if drawn:
             self.play(*[Create(mobject) if isinstance(mobject, Line) else FadeIn(mobject) for mobject in drawn],
                       run_time=1.5)
-        self.wait(2)
 '''
 
 _TRIANGLE_FIGURE = '''
@@ -301,8 +322,10 @@ _TRIANGLE_METHOD = '''
         figure = VGroup(triangle, mark, label_a, label_b, label_c)
         fit(figure, 6.0, top + 2.9)
         figure.move_to([-3.5, (top - 2.9) / 2, 0])
-        self.play(Create(triangle), Create(mark), run_time=1.5)
-        self.play(FadeIn(label_a), FadeIn(label_b), FadeIn(label_c), run_time=1)
+        with self.voiceover(text=FIGURE_SAID) as tracker:
+            self.show_caption(FIGURE_SAID)
+            self.play(Create(triangle), Create(mark), run_time=max(0.8, tracker.get_remaining_duration() * 0.6))
+            self.play(FadeIn(label_a), FadeIn(label_b), FadeIn(label_c), run_time=0.6)
         return figure
 '''
 
@@ -345,8 +368,10 @@ _SHAPE_METHOD = '''
         figure = VGroup(*parts)
         fit(figure, 6.0, top + 2.9)
         figure.move_to([-3.5, (top - 2.9) / 2, 0])
-        self.play(Create(parts[0]), run_time=1.2)
-        self.play(*[FadeIn(part) for part in parts[1:]], run_time=1)
+        with self.voiceover(text=FIGURE_SAID) as tracker:
+            self.show_caption(FIGURE_SAID)
+            self.play(Create(parts[0]), run_time=max(0.8, tracker.get_remaining_duration() * 0.6))
+            self.play(*[FadeIn(part) for part in parts[1:]], run_time=0.6)
         return figure
 '''
 
@@ -466,30 +491,77 @@ def working_parts(latex: str) -> list[str]:
     return [" ".join(part.split()) for part in parts if part]
 
 
-# Said aloud as it is written only when a speech synthesizer reads it right in every
-# language: letters, digits, = and a few separators. Anything else is said as the word only.
-_SPEAKABLE_ANSWER = re.compile(r"^[\w\s=.,;:+()/-]{1,80}$")
+# The answer is said as it is written once its symbols are words: a speech synthesizer reads
+# letters, digits, = and a few separators right in every language, and mangles the rest.
+_SPOKEN_SYMBOLS: dict[str, dict[str, str]] = {
+    "en": {"<": " less than ", ">": " greater than ",
+           "π": " pi ", "≈": ", approximately ", "^2": " squared", "²": " squared", "^3": " cubed", "³": " cubed",
+           "·": " times ", "√": " root of ", "±": " plus or minus ", "≤": " at most ", "≥": " at least ",
+           "∞": " infinity "},
+    "es": {"<": " menor que ", ">": " mayor que ",
+           "π": " pi ", "≈": ", aproximadamente ", "^2": " al cuadrado", "²": " al cuadrado", "^3": " al cubo",
+           "³": " al cubo", "·": " por ", "√": " raíz de ", "±": " más o menos ", "≤": " como mucho ",
+           "≥": " como mínimo ", "∞": " infinito "},
+    "ru": {"<": " меньше ", ">": " больше ",
+           "π": " пи ", "≈": ", примерно ", "^2": " в квадрате", "²": " в квадрате", "^3": " в кубе", "³": " в кубе",
+           "·": " умножить на ", "√": " корень из ", "±": " плюс-минус ", "≤": " не больше ", "≥": " не меньше ",
+           "∞": " бесконечность "},
+    "de": {"<": " kleiner als ", ">": " größer als ",
+           "π": " pi ", "≈": ", ungefähr ", "^2": " Quadrat", "²": " Quadrat", "^3": " hoch drei", "³": " hoch drei",
+           "·": " mal ", "√": " Wurzel aus ", "±": " plus minus ", "≤": " höchstens ", "≥": " mindestens ",
+           "∞": " unendlich "},
+    "fr": {"<": " inférieur à ", ">": " supérieur à ",
+           "π": " pi ", "≈": ", environ ", "^2": " carré", "²": " carré", "^3": " cube", "³": " cube",
+           "·": " fois ", "√": " racine de ", "±": " plus ou moins ", "≤": " au plus ", "≥": " au moins ",
+           "∞": " infini "},
+}
+_SPEAKABLE_ANSWER = re.compile(r"^[\w\s=.,;:+()/-]{1,120}$")
 
 
 def spoken_answer(worked: Worked, language: str) -> str:
+    """"Answer: x = 4." as the voice says it; the word alone when the answer cannot be said
+    reliably (a function's formula, a set in symbols)."""
     word = say("answer", language)
     text = worked.answer_text.strip()
+    for symbol, words in _SPOKEN_SYMBOLS.get(language, _SPOKEN_SYMBOLS["en"]).items():
+        text = text.replace(symbol, words)
+    text = " ".join(text.split()).replace(" ,", ",")
     if text and _SPEAKABLE_ANSWER.match(text) and not re.search(r"[a-z]{2,}\(", text):
         return f"{word}: {text.replace(';', ',')}."
     return f"{word}."
 
 
 def narration_texts(worked: Worked, language: str) -> list[str]:
-    """What the scene says, in order: the title, each step, the figure, the answer (the
-    subtitles carry the same texts; tests compare them)."""
-    said = [worked.title] + [step.say for step in worked.steps[:MAX_STEPS]]
-    if worked.figure is not None:
+    """What the scene says, in order (the subtitles carry the same texts; tests compare them):
+    the title; a figure drawn first (geometry) is named; each step; a graph or a number line
+    drawn after the steps is introduced, and a graph's marked points are pointed out; the answer."""
+    said = [worked.title]
+    figure = worked.figure
+    if isinstance(figure, TriangleFigure | ShapeFigure):
+        said.append(_figure_said(worked, language))
+    said += [step.say for step in worked.steps[:MAX_STEPS]]
+    if isinstance(figure, GraphFigure | NumberLineFigure):
         said.append(_caption(worked, language))
+    if _points_said(worked, language):
+        said.append(_points_said(worked, language))
     return [*said, spoken_answer(worked, language)]
 
 
 def _caption(worked: Worked, language: str) -> str:
     return getattr(worked.figure, "caption", "") or say("graph", language)
+
+
+def _figure_said(worked: Worked, language: str) -> str:
+    return getattr(worked.figure, "caption", "") or say("figure", language)
+
+
+def _points_said(worked: Worked, language: str) -> str:
+    """A graph with marked points or lines says what they are (the template then speaks while
+    it draws them)."""
+    figure = worked.figure
+    if isinstance(figure, GraphFigure) and (figure.markers or figure.vertical_lines):
+        return say("figure_points", language)
+    return ""
 
 
 def scene_code(worked: Worked, language: str) -> str:
@@ -499,7 +571,8 @@ def scene_code(worked: Worked, language: str) -> str:
                             problem_parts=working_parts(worked.problem_latex) or [" "], steps=steps,
                             answer_word=say("answer", language), answer_said=spoken_answer(worked, language),
                             answer_latex=worked.answer_latex, answer_text=worked.answer_text,
-                            caption=_caption(worked, language))
+                            caption=_caption(worked, language), points_said=_points_said(worked, language),
+                            figure_said=_figure_said(worked, language))
     figure_data, figure_method = _figure_code(worked.figure)
     if not figure_method:
         body = _BODY_STEPS_ONLY
