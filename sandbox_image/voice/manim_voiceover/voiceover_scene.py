@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from math import ceil
 from typing import Any
 
+import appliance_voice
 from manim import Scene, config
 
-import appliance_voice
 from manim_voiceover.tracker import VoiceoverTracker
 
 PAUSE_AFTER_S = 0.6  # between two narrations: a breath, and a gap a listener (and a test) can hear
