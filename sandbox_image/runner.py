@@ -283,8 +283,8 @@ def add_subtitle_track(movie: Path, cues: list[tuple[float, float, str]]) -> Pat
             sample = av.Packet(struct.pack(">H", len(data)) + data)
             sample.stream = subtitle_stream
             sample.time_base = millisecond
-            sample.pts = sample.dts = int(round(start * 1000))
-            sample.duration = max(1, int(round((end - start) * 1000)))
+            sample.pts = sample.dts = round(start * 1000)
+            sample.duration = max(1, round((end - start) * 1000))
             output.mux(sample)
     return combined
 
