@@ -222,3 +222,11 @@ def test_the_checker_limits_its_own_memory(tmp_path: Path) -> None:
     assert '"duration"' in verdict
     assert limits.split() == [str(video.PROBE_MEMORY_BYTES), str(video.PROBE_CPU_S)]
     assert resource.getrlimit(resource.RLIMIT_AS)[0] != video.PROBE_MEMORY_BYTES  # only the child
+
+
+def test_the_subtitle_track_template_is_in_the_tree() -> None:
+    """runner.py copies the mov_text track's parameters from this file; a clean clone must
+    have it (*.mp4 is ignored by git and Docker elsewhere)."""
+    template = Path(__file__).resolve().parents[2] / "sandbox_image" / "voice" / "subtitle-track.mp4"
+    with av.open(str(template)) as container:
+        assert [stream.codec_context.name for stream in container.streams] == ["mov_text"]
