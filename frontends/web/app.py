@@ -3,26 +3,29 @@
 The page shows a card per job (``cards.py``): two problems sent one after the other are two
 cards, each following its own job to its own video. The handlers:
 
-- ``generate`` submits the problem and shows its card (one update), then ``follow`` takes over.
-- ``follow`` watches every job on the page (``Appliance.watch``, no polling) and redraws the
-  cards on each change until none is running. A page has one follower at a time: a newer one
-  (started by the next submission, a replay, a reload) makes the older one stop before it draws
+- ``generate`` submits the problem and draws the page with its card (one update).
+- ``follow`` redraws the page whenever one of its jobs changes (``Appliance.watch``, no polling),
+  for as long as the page is open. A page has one follower at a time: the one started by a newer
+  event (a submission, a replay, the page loading) makes the older one stop before it draws
   anything stale. It only awaits, so one visitor's render never blocks another's page.
 - ``cancel`` / ``cancel_job`` ask the appliance to cancel; the follower shows "Cancelling" and,
-  once the job has stopped, "Cancelled".
+  once the job has stopped, "Cancelled". With nothing running, the line says so.
 - ``restore`` runs when the page loads: the browser's signed session key (``session.py``, kept
   in local storage) brings back "your videos" and the cards of jobs still running.
 
 The video is played from its (signed, expiring) URL, fetched by the browser itself, never
 copied into Gradio's cache: once delivered it is deleted after the replay grace, and only
-metadata stays.
+metadata stays. The answer is drawn as MathML (``math.py``); the look and the few lines of
+script (Ctrl+Enter, the character count, a ready video brought into view) are in ``assets.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import gradio as gr
@@ -47,7 +50,7 @@ Updates = dict[Block, Any]  # what an event handler returns: component -> new va
 WEB_CONCURRENCY = 100
 QUEUE_MAX_SIZE = 500
 MAX_CARDS = 6  # the cards a page keeps; the history lists every job of the session
-FOLLOW_TICK_S = 1.0  # how often a quiet follower checks whether it is still the page's one
+FOLLOW_TICK_S = 1.0  # how often a quiet follower checks that it is still the page's one and the page is open
 SESSION_STORAGE_KEY = "manim-appliance-session"
 
 TITLE = "Manim Appliance"
@@ -58,6 +61,7 @@ PRIVACY_LINE = (
     "keeps a signed key to your list of videos, so the list survives a reload."
 )
 NOTHING_TO_CANCEL = "Nothing is running to cancel."
+LOOKING = '<p class="ma-empty" data-loading="true">Looking for your videos…</p>'  # until the page has loaded
 
 # One per kind the built-in solver knows (so each works with no model configured), then
 # word problems and other languages.
@@ -97,7 +101,10 @@ def theme() -> gr.themes.Base:
         body_text_color_subdued="*neutral_600",
         body_text_color_subdued_dark="*neutral_300",
         input_placeholder_color="*neutral_500",
-        input_placeholder_color_dark="*neutral_400",
+        input_placeholder_color_dark="*neutral_300",
+        link_text_color_dark="*primary_300",
+        link_text_color_visited_dark="*primary_300",
+        link_text_color_hover_dark="*primary_200",
         block_label_text_color="*primary_700",
         block_label_text_color_dark="*primary_100",
         block_title_text_color="*primary_700",
@@ -167,7 +174,7 @@ def client_of(request: gr.Request | None, settings: Settings) -> str | None:
 
 
 def _tab_of(request: gr.Request | None) -> str | None:
-    """The browser tab an event comes from (Gradio's session hash: one per page load)."""
+    """The open page an event comes from (Gradio's session hash: one per page load)."""
     value = getattr(request, "session_hash", None) if request is not None else None
     return value if isinstance(value, str) and value else None
 
@@ -193,18 +200,55 @@ def hint_html(builtin_only: bool) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Drawing:
+    """What the page shows of its jobs: the cards, the list, the replay choices."""
+
+    cards: str
+    history: str
+    choices: tuple[tuple[str, str], ...]
+
+
+@dataclass
+class PageState:
+    """One open page (a Gradio session: one per page load): the jobs it shows a card for, oldest
+    first, and the follower drawing them. Kept in a ``gr.State``, so every event of the page gets
+    this same object and changes it in place; Gradio drops it when the page is closed."""
+
+    job_ids: list[str] = field(default_factory=list)
+    session_id: str | None = None  # from the browser's verified key, or the session a submission was filed under
+    follower: object | None = None
+    closed: bool = False
+
+    def session(self, keys: SessionKeys, token: str | None) -> str | None:
+        """The page's session: the one it knows, else the one the browser's key names (if the key
+        is this server's)."""
+        if self.session_id is None:
+            self.session_id = keys.verify(token)
+        return self.session_id
+
+    def show(self, job_id: str) -> None:
+        """Give ``job_id`` a card (after the others), keeping the newest ``MAX_CARDS``."""
+        self.job_ids = [*(item for item in self.job_ids if item != job_id), job_id][-MAX_CARDS:]
+
+
 def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bool] = _never) -> gr.Blocks:
     """The page. Mount it with ``gr.mount_gradio_app(app, blocks, path="/", **mount_options(settings))``.
 
     ``stopping`` says when the server is shutting down: the cards stop updating then, and
-    the page says to reload it in a minute."""
+    the page says to reload it in a minute.
+
+    Gradio 6 mishandles an update without a value sent to a ``gr.HTML`` (``gr.skip()``, or an
+    event's output its handler left out): it becomes the component's ``props``, and the component
+    stops showing the values it gets afterwards. So every handler here gives each HTML output it
+    has a full value, every time: the cards and the list are always drawn whole, from the store."""
     keys = SessionKeys.for_settings(settings)
     builtin_only = not appliance.source.providers()
-    followers: dict[str, object] = {}  # browser tab -> the follower drawing its cards now
+    open_pages: dict[str, PageState] = {}  # Gradio session hash -> its page, while a follower draws it
 
-    async def jobs_on_page(job_ids: list[str] | None, session_id: str | None) -> list[ProcessingJob]:
+    async def jobs_on_page(job_ids: list[str], session_id: str | None) -> list[ProcessingJob]:
         """The page's jobs that still exist and belong to this browser's session."""
-        if not session_id or not job_ids:
+        if not session_id:
             return []
         found = []
         for job_id in job_ids:
@@ -225,68 +269,78 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
             views.append(JobView(job, _playable_url(job, settings, request), position))
         return views
 
-    async def history_updates(session_id: str | None) -> Updates:
-        """The session's jobs as a table, and the ones whose video still exists as replay choices."""
-        jobs: list[ProcessingJob] = []
+    async def drawn(page: PageState, request: gr.Request | None, origin: str = "live",
+                    notice: str | None = None) -> tuple[Drawing, list[ProcessingJob]]:
+        """The cards, the list and the replay choices as they are now, and the page's jobs."""
+        session_id = page.session_id
+        jobs = await jobs_on_page(page.job_ids, session_id)
+        everything: list[ProcessingJob] = []
         if session_id:
             try:
-                jobs = await appliance.jobs_of(session_id)
+                everything = await appliance.jobs_of(session_id)
             except NotFound:
-                jobs = []
-        jobs.sort(key=lambda job: job.created_at, reverse=True)
+                everything = []
+        everything.sort(key=lambda job: job.created_at, reverse=True)
         choices = [(f"{clock(job.created_at)} · {preview(job.problem_text, 50)}", job.job_id)
-                   for job in jobs if playable(job)]
-        return {history: history_html(jobs), replay_choice: gr.Dropdown(choices=choices, value=None)}
+                   for job in everything if playable(job)]
+        return Drawing(cards_html(await views_of(jobs, request), origin=origin, notice=notice),
+                       history_html(everything), tuple(choices)), jobs
 
-    def supersede(request: gr.Request | None) -> None:
-        """The follower drawing this tab's cards stops before its next update."""
-        tab = _tab_of(request)
-        print("SUPERSEDE", tab, flush=True)
-        if tab is not None:
-            followers[tab] = object()
+    def updates_of(drawing: Drawing) -> Updates:
+        return {cards: drawing.cards, history: drawing.history,
+                replay_choice: gr.Dropdown(choices=list(drawing.choices), value=None)}
 
     async def generate(
-        problem_text: str, token: str | None, request: gr.Request, shown: list[str] | None = None
+        problem_text: str, token: str | None, request: gr.Request, page: PageState | None = None,
+        voice: bool | None = None,
     ) -> AsyncIterator[Updates]:
-        """Submit the problem and show its card beside the others (one update; ``follow`` goes on)."""
-        session_id = keys.verify(token)
+        """Submit the problem and show its card beside the others; ``follow`` goes on from there.
+        (One update: a generator, as the page's handlers were, for callers that iterate it.)"""
+        page = page if page is not None else PageState()
+        session_id = page.session(keys, token)
+        refusal = None
         length = len((problem_text or "").replace("\r\n", "\n").strip())
         if builtin_only and BUILTIN_MAX_CHARS < length <= PROBLEM_MAX_CHARS:
-            yield {status: message_html(
-                f"No AI model is configured here, and the built-in solver reads problems of at most "
-                f"{BUILTIN_MAX_CHARS} characters (this one has {length}). Please shorten it.", "refused")}
-            return
-        try:
-            channel = Channel.web(session_id, client=client_of(request, settings))
-            accepted = await appliance.submit(problem_text, channel)
-        except ProblemRejected as exc:
-            yield {status: message_html(_rejection_message(exc), "refused")}
-            return
-        except LimitExceeded as exc:
-            yield {status: message_html(str(exc), "refused")}
+            refusal = (f"No AI model is configured here, and the built-in solver reads problems of at most "
+                       f"{BUILTIN_MAX_CHARS} characters (this one has {length}). Please shorten it.")
+        else:
+            try:
+                channel = Channel.web(session_id, client=client_of(request, settings))
+                accepted = await appliance.submit(problem_text, channel, voice=voice)
+            except ProblemRejected as exc:
+                refusal = _rejection_message(exc)
+            except LimitExceeded as exc:
+                refusal = str(exc)
+        if refusal is not None:
+            drawing, _ = await drawn(page, request)
+            yield {status: message_html(refusal, "refused"), **updates_of(drawing)}
             return
         job = await appliance.get(accepted.job_id)
-        supersede(request)
-        page = [job_id for job_id in (shown or []) if job_id != job.job_id]
-        page = [*page, job.job_id][-MAX_CARDS:]
-        jobs = await jobs_on_page(page, job.session_id)
-        views = await views_of(jobs, request)
+        page.session_id = job.session_id  # a new one when the key was missing or its session had expired
+        page.show(job.job_id)
+        page.follower = None  # the follower drawing the page stops; the one started next takes over
+        drawing, jobs = await drawn(page, request)
         if accepted.queue_position:  # the place in line as the submission found it
-            views = [JobView(view.job, view.video_url, accepted.queue_position) if view.job.job_id == job.job_id
-                     else view for view in views]
-        yield {status: "", token_state: keys.sign(job.session_id), shown_state: page, cards: cards_html(views),
-               **await history_updates(job.session_id)}
+            views = [JobView(item, _playable_url(item, settings, request),
+                             accepted.queue_position if item.job_id == job.job_id else None) for item in jobs]
+            drawing = replace(drawing, cards=cards_html(views))
+        yield {status: message_html(None), token_state: keys.sign(job.session_id), **updates_of(drawing)}
 
-    async def follow(token: str | None, shown: list[str] | None, request: gr.Request) -> AsyncIterator[Updates]:
-        """Redraw the page's cards on every change of its jobs until none is running."""
-        session_id = keys.verify(token)
+    async def follow(page: PageState, request: gr.Request) -> AsyncIterator[Updates]:
+        """Redraw the page whenever one of its jobs changes, for as long as the page is open.
+
+        It outlives the jobs on purpose: while a page has an event running, Gradio's client keeps
+        its one event stream open. When the last running event ends, the client closes the stream,
+        and an event sent at that same moment (a click right after a result appeared) can lose its
+        answer (Gradio 6.31). With a follower always running, the stream is never closed."""
         tab = _tab_of(request)
         me = object()
+        page.follower = me
         if tab is not None:
-            followers[tab] = me
-        print("FOLLOW start", tab, shown, id(me), flush=True)
-        jobs = {job.job_id: job for job in await jobs_on_page(shown, session_id)}
+            open_pages[tab] = page
         changes: asyncio.Queue[ProcessingJob] = asyncio.Queue()
+        pumps: dict[str, asyncio.Task[None]] = {}
+        shown: Drawing | None = None
 
         async def pump(job_id: str) -> None:
             try:
@@ -295,55 +349,66 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
             except NotFound:
                 pass
 
-        pumps = [asyncio.create_task(pump(job.job_id)) for job in jobs.values() if job.status in ACTIVE_STATUSES]
-        try:
-            dirty = True
-            while True:
-                if dirty:
-                    drawn = cards_html(await views_of(list(jobs.values()), request))
-                    if tab is not None and followers.get(tab) is not me:
-                        print("FOLLOW superseded", id(me), flush=True)
-                        return  # a newer follower draws this page now
-                    print("FOLLOW yield", id(me), drawn.count('<article'), flush=True)
-                    yield {cards: drawn}
-                    dirty = False
-                    for job in list(jobs.values()):
-                        if job.status is S.READY:
-                            # The video is on its way to the browser: delivered, kept for the replay grace.
-                            try:
-                                jobs[job.job_id] = await appliance.mark_delivered(job.job_id, keep_for_replay_s=None)
-                            except (InvalidTransition, NotFound):
-                                pass
-                if not any(job.status in ACTIVE_STATUSES for job in jobs.values()):
-                    break
-                if stopping():
-                    yield {status: message_html("The server is restarting. Your video is still being made: "
-                                                "reload this page in a minute.", "info")}
-                    return
-                try:
-                    change = await asyncio.wait_for(changes.get(), FOLLOW_TICK_S)
-                except TimeoutError:
-                    if tab is not None and followers.get(tab) is not me:
-                        return
-                    continue
-                while True:
-                    jobs[change.job_id] = change
-                    if changes.empty():
-                        break
-                    change = changes.get_nowait()
-                dirty = True
-            if tab is None or followers.get(tab) is me:
-                yield await history_updates(session_id)
-        finally:
-            for task in pumps:
-                task.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
-            if tab is not None and followers.get(tab) is me:
-                del followers[tab]
+        def current() -> bool:
+            return page.follower is me and not page.closed
 
-    async def cancel(token: str | None, shown: list[str] | None) -> Updates:
+        try:
+            while current():
+                drawing, jobs = await drawn(page, request)
+                if not current():
+                    break  # a newer follower draws this page now, or it was closed
+                if drawing != shown:
+                    yield updates_of(drawing)
+                    shown = drawing
+                delivered = False
+                for job in jobs:
+                    if job.status is S.READY:
+                        # The video is on its way to the browser: delivered, kept for the replay grace.
+                        with contextlib.suppress(InvalidTransition, NotFound):
+                            await appliance.mark_delivered(job.job_id, keep_for_replay_s=None)
+                            delivered = True
+                if delivered:
+                    continue  # the list says so at once
+                if stopping():
+                    notice = "The server is restarting. Your video is still being made: reload this page in a minute."
+                    drawing, _ = await drawn(page, request, notice=notice)
+                    yield updates_of(drawing)
+                    return
+                for job in jobs:
+                    if job.status in ACTIVE_STATUSES and job.job_id not in pumps:
+                        pumps[job.job_id] = asyncio.create_task(pump(job.job_id))
+                while current() and not stopping():  # until one of the jobs changes
+                    try:
+                        await asyncio.wait_for(changes.get(), FOLLOW_TICK_S)
+                        break
+                    except TimeoutError:
+                        continue
+                while not changes.empty():
+                    changes.get_nowait()
+            # Gradio applies a generator's last update once more when it ends: make it the page
+            # as it is now, whichever follower draws it from here.
+            drawing, _ = await drawn(page, request)
+            if drawing != shown:
+                yield updates_of(drawing)
+        finally:
+            for task in pumps.values():
+                task.cancel()
+            await asyncio.gather(*pumps.values(), return_exceptions=True)
+            if page.follower is me:
+                page.follower = None
+                if tab is not None and open_pages.get(tab) is page:
+                    del open_pages[tab]
+
+    def closed(request: gr.Request) -> None:
+        """The page was closed (or reloaded): its follower ends."""
+        page = open_pages.pop(_tab_of(request) or "", None)
+        if page is not None:
+            page.closed = True
+
+    async def cancel(token: str | None, page: PageState) -> Updates:
         """Cancel every job of this page that is still running."""
-        running = [job for job in await jobs_on_page(shown, keys.verify(token)) if job.status in ACTIVE_STATUSES]
+        running = [job for job in await jobs_on_page(page.job_ids, page.session(keys, token))
+                   if job.status in ACTIVE_STATUSES]
         cancelled = 0
         for job in running:
             try:
@@ -352,24 +417,24 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
             except (InvalidTransition, NotFound):
                 pass  # it finished meanwhile
         # The cards say "Cancelling" and then "Cancelled"; this line only speaks when they cannot.
-        return {status: "" if cancelled else message_html(NOTHING_TO_CANCEL, "info")}
+        return {status: message_html(None) if cancelled else message_html(NOTHING_TO_CANCEL, "info")}
 
-    async def cancel_job(token: str | None, event: gr.EventData) -> Updates:
+    async def cancel_job(token: str | None, page: PageState, event: gr.EventData) -> Updates:
         """A card's own Cancel button."""
         data = getattr(event, "_data", None)
         job_id = data.get("job") if isinstance(data, dict) else None
-        jobs = await jobs_on_page([job_id] if isinstance(job_id, str) else [], keys.verify(token))
+        jobs = await jobs_on_page([job_id] if isinstance(job_id, str) else [], page.session(keys, token))
         if not jobs or jobs[0].status not in ACTIVE_STATUSES:
             return {status: message_html("That video is not running any more.", "info")}
         try:
             await appliance.cancel(jobs[0].job_id)
         except (InvalidTransition, NotFound):
             return {status: message_html("That video is not running any more.", "info")}
-        return {status: ""}
+        return {status: message_html(None)}
 
-    async def restore(token: str | None, request: gr.Request) -> Updates:
-        """On page load: the session the browser's key names, its history, and the cards of the
-        jobs still running or waiting to be watched."""
+    async def restore(token: str | None, page: PageState, request: gr.Request) -> Updates:
+        """On page load: the session the browser's key names, its list, and the cards of the jobs
+        still running or waiting to be watched."""
         session_id = keys.verify(token)
         jobs: list[ProcessingJob] = []
         if session_id:
@@ -378,35 +443,38 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
             except NotFound:
                 session_id = None
         jobs.sort(key=lambda job: job.created_at)
-        page = [job for job in jobs if job.status in ACTIVE_STATUSES or job.status is S.READY][-MAX_CARDS:]
-        updates: Updates = {shown_state: [job.job_id for job in page],
-                            cards: cards_html(await views_of(page, request), origin="load"),
-                            **await history_updates(session_id)}
+        page.session_id = session_id
+        page.job_ids = [job.job_id for job in jobs
+                        if job.status in ACTIVE_STATUSES or job.status is S.READY][-MAX_CARDS:]
+        drawing, _ = await drawn(page, request, origin="load")
+        updates = updates_of(drawing)
         if token and not session_id:
             updates[token_state] = None  # not this server's key, or its session has expired
         return updates
 
-    async def replay(job_id: str | None, token: str | None, shown: list[str] | None, request: gr.Request) -> Updates:
+    async def replay(job_id: str | None, token: str | None, page: PageState) -> Updates:
         """Show a job of this session again (its card, with the video while it is kept)."""
         if not job_id:
-            return {status: ""}
-        jobs = await jobs_on_page([job_id], keys.verify(token))
+            return {status: message_html(None)}
+        jobs = await jobs_on_page([job_id], page.session(keys, token))
         if not jobs:
             return {status: message_html("That job has expired; only recent ones are kept.", "info")}
         if not playable(jobs[0]):
             return {status: message_html("That video has been deleted (videos are kept only briefly after you "
                                          "watch them).", "info")}
-        supersede(request)
-        page = [*(item for item in (shown or []) if item != job_id), job_id][-MAX_CARDS:]
-        return {status: "", shown_state: page}
+        page.show(job_id)
+        page.follower = None
+        return {status: message_html(None)}
 
-    async def refresh(token: str | None) -> Updates:
-        return await history_updates(keys.verify(token))
+    async def refresh(token: str | None, page: PageState, request: gr.Request) -> Updates:
+        page.session(keys, token)
+        drawing, _ = await drawn(page, request)
+        return updates_of(drawing)
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         # The browser's signed session key, in local storage (see session.py).
         token_state = gr.BrowserState(None, storage_key=SESSION_STORAGE_KEY, secret=keys.storage_secret)
-        shown_state = gr.State([])  # the job ids with a card on this page, oldest first
+        page_state = gr.State(PageState())
         gr.Markdown(f"# {TITLE}", elem_id="ma-title")
         gr.Markdown(PRIVACY_LINE, elem_id="ma-privacy")
         with gr.Row(equal_height=False):
@@ -423,15 +491,18 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
                     generate_button = gr.Button("Generate video", variant="primary", elem_id="ma-generate",
                                                 scale=3)
                     cancel_button = gr.Button("Cancel", variant="secondary", elem_id="ma-cancel", scale=1)
-                status = gr.HTML("", elem_id="ma-status", padding=False, container=False)
+                voice = gr.Checkbox(value=settings.voice_default, label="Voice (the video explains itself aloud; "
+                                    "subtitles either way)", elem_id="ma-voice")
+                status = gr.HTML(message_html(None), elem_id="ma-status", padding=False, container=False)
             with gr.Column(scale=6, min_width=300):
-                cards = gr.HTML("", elem_id="ma-cards", js_on_load=JOBS_JS, padding=False, container=False)
+                cards = gr.HTML(cards_html([]), elem_id="ma-cards", js_on_load=JOBS_JS, padding=False,
+                                container=False)
         gr.Examples(examples=[[text] for text in EXAMPLES], inputs=[problem], label="Examples (click one)",
                     examples_per_page=len(EXAMPLES))
         with gr.Accordion("Your videos (kept in this browser)", open=True, elem_id="ma-history-panel"):
             # An HTML table, not a gr.Dataframe: that one pins its columns' pixel widths at first
             # render, so a page opened wide never fits a narrower window again.
-            history = gr.HTML(history_html([]), elem_id="ma-history", padding=False, container=False)
+            history = gr.HTML(LOOKING, elem_id="ma-history", padding=False, container=False)
             with gr.Row():
                 replay_choice = gr.Dropdown(label="Watch again (while the video is kept)", choices=[], value=None,
                                             interactive=True, elem_id="ma-replay", scale=4)
@@ -441,34 +512,34 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
         private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
         # A follower of the page starts while the previous one still runs (and makes it stop):
         # Gradio's default trigger mode would drop the new one instead.
-        following: dict[str, Any] = {**private, "concurrency_id": "follow", "trigger_mode": "multiple"}
-        follow_outputs = [cards, status, history, replay_choice]
-        submitted = generate_button.click(
-            generate, inputs=[problem, token_state, shown_state],
-            outputs=[status, token_state, shown_state, cards, history, replay_choice], concurrency_id="generate",
-            **private)
-        submitted.then(follow, inputs=[token_state, shown_state], outputs=follow_outputs, **following)
-        cancel_button.click(cancel, inputs=[token_state, shown_state], outputs=[status], **private)
-        cards.cancel_job(cancel_job, inputs=[token_state], outputs=[status], **private)
-        replay_choice.input(replay, inputs=[replay_choice, token_state, shown_state], outputs=[status, shown_state],
-                            **private).then(follow, inputs=[token_state, shown_state], outputs=follow_outputs,
-                                            **following)
-        refresh_button.click(refresh, inputs=[token_state], outputs=[history, replay_choice], **private)
-        demo.load(restore, inputs=[token_state], outputs=[token_state, shown_state, cards, history, replay_choice],
-                  **private).then(follow, inputs=[token_state, shown_state], outputs=follow_outputs, **following)
+        # Followers only wait, one per open page: no limit.
+        following: dict[str, Any] = {**private, "concurrency_limit": None, "trigger_mode": "multiple"}
+        drawing = [cards, history, replay_choice]
+        generate_button.click(
+            generate, inputs=[problem, token_state, page_state, voice], outputs=[status, token_state, *drawing],
+            concurrency_id="generate", **private,
+        ).then(follow, inputs=[page_state], outputs=drawing, **following)
+        cancel_button.click(cancel, inputs=[token_state, page_state], outputs=[status], **private)
+        cards.cancel_job(cancel_job, inputs=[token_state, page_state], outputs=[status], **private)
+        replay_choice.input(replay, inputs=[replay_choice, token_state, page_state], outputs=[status],
+                            **private).then(follow, inputs=[page_state], outputs=drawing, **following)
+        refresh_button.click(refresh, inputs=[token_state, page_state], outputs=drawing, **private)
+        demo.load(restore, inputs=[token_state, page_state], outputs=[token_state, *drawing], **private).then(
+            follow, inputs=[page_state], outputs=drawing, **following)
+        demo.unload(closed)
 
     demo.queue(default_concurrency_limit=WEB_CONCURRENCY, max_size=QUEUE_MAX_SIZE, api_open=False)
     return demo
 
 
 def _rejection_message(exc: ProblemRejected) -> str:
-    """The service's own sentence, without the field name it starts with for API clients."""
+    """The service's own sentence (it names the limit and the count), without the field name it
+    starts with for API clients."""
     sentence = str(exc).removeprefix("problem_text: ").strip()
-    sentence = sentence[:1].upper() + sentence[1:]
     if exc.rule == "min_length":
-        return f"That is too short. {sentence}."
+        return f"That is too short: {sentence}."
     if exc.rule == "max_length":
-        return f"That is too long. {sentence}; nothing was cut, please shorten it."
+        return f"That is too long: {sentence}. Nothing was cut; please shorten it."
     if exc.rule == "invalid_text":  # the core's sentence names the character and where it is
         return f"{exc} Please remove it and try again."
     return "Please type a math problem first."

@@ -10,7 +10,8 @@ Scripts (each runs once, when its Gradio HTML component is mounted):
   character count against the limit that applies.
 - ``JOBS_JS`` (the cards): a card's Cancel button, the scene code's Copy and Download
   buttons, an open code panel kept open while the cards update, and a video that has just
-  become ready scrolled into view (below the fold on a phone) and played, one video at a time.
+  become ready scrolled into view (below the fold on a phone) and played, one video at a time
+  (none starts while another plays, and none when a reloaded page shows what was ready).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ CSS = """
 :root, .light { --ma-accent: #4338ca; --ma-accent-text: #3730a3; --ma-error-text: #b91c1c; }
 .dark { --ma-accent: #818cf8; --ma-accent-text: #c7d2fe; --ma-error-text: #fca5a5; }
 .gradio-container { max-width: 1120px !important; margin: 0 auto !important; }
+/* The lines, cards and list say themselves what is happening: Gradio's own progress text
+   ("queue: 1/1 | 0.2s", "Error") would be drawn over them while an event runs. */
+#ma-status [data-testid="status-tracker"], #ma-cards [data-testid="status-tracker"],
+#ma-history [data-testid="status-tracker"] { display: none !important; }
 #ma-title h1 { margin-bottom: 0.1em; }
 #ma-privacy p { margin-top: 0; }
 .ma-sr { position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;
@@ -33,6 +38,7 @@ CSS = """
   padding: 10px 14px; background: var(--block-background-fill); }
 .ma-status-line { font-weight: 600; margin-bottom: 8px; overflow-wrap: anywhere; }
 .ma-status .ma-status-line { margin-bottom: 0; }
+.ma-notice { margin: 0 0 8px; font-weight: 600; }
 .ma-refused .ma-status-line, .ma-failed .ma-status-line { color: var(--ma-error-text); }
 .ma-jobs { display: flex; flex-direction: column-reverse; gap: 12px; }
 .ma-job { border: 1px solid var(--border-color-primary); border-radius: var(--radius-lg); padding: 10px 14px;
@@ -59,6 +65,10 @@ CSS = """
   border-radius: var(--radius-md); }
 .ma-video-links { margin: 4px 0 0; font-size: 0.85em; }
 .ma-video-links a { color: var(--ma-accent-text); }
+.ma-solution { margin: 8px 0 0; font-size: 0.9em; }
+.ma-solution-title { font-weight: 600; margin: 0 0 2px; }
+.ma-solution ol { margin: 0; padding-left: 1.4em; }
+.ma-solution li { margin: 2px 0; overflow-wrap: anywhere; }
 .ma-details { margin: 6px 0 0; font-size: 0.85em; color: var(--body-text-color-subdued); }
 .ma-code { margin-top: 8px; font-size: 0.9em; }
 .ma-code summary { cursor: pointer; color: var(--ma-accent-text); }
@@ -122,11 +132,23 @@ const seen = new Set();
 const openCode = new Set();
 const fullyVisible = (el) => {
   const r = el.getBoundingClientRect();
-  return r.top >= 0 && r.bottom <= (window.innerHeight || document.documentElement.clientHeight);
+  return r.top >= -1 && r.bottom <= (window.innerHeight || document.documentElement.clientHeight) + 1;  // sub-pixels
 };
+// A video that has just become ready is brought into view (on a phone it is below the fold)
+// and started, unless another one is playing: that one is not interrupted. It is kept in view
+// while its size becomes known and the cards around it change, until the visitor scrolls.
+let keepInView = null;
+const visitorMoved = () => { keepInView = null; };
+['wheel', 'touchmove', 'keydown'].forEach((name) => window.addEventListener(name, visitorMoved, {passive: true}));
+const resized = new ResizeObserver(() => {
+  if (keepInView && keepInView.isConnected && !fullyVisible(keepInView)) keepInView.scrollIntoView({block: 'nearest'});
+});
 const reveal = (video) => {
-  const show = () => { if (!fullyVisible(video)) video.scrollIntoView({block: 'nearest'}); };
-  if (video.readyState >= 1) show(); else video.addEventListener('loadedmetadata', show, {once: true});
+  const busy = [...element.querySelectorAll('video')].some((other) => other !== video && !other.paused && !other.ended);
+  if (busy) return;
+  keepInView = video;
+  resized.observe(video);
+  if (!fullyVisible(video)) video.scrollIntoView({block: 'nearest'});
   const playing = video.play();
   if (playing) playing.catch(() => {});
 };
@@ -195,5 +217,6 @@ element.addEventListener('play', (event) => {
   element.querySelectorAll('video').forEach((video) => { if (video !== event.target) video.pause(); });
 }, true);
 watch('value', update);
+resized.observe(element);  // the cards grow and shrink as their jobs move on
 update();
 """

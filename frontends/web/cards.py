@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from appliance.models import ACTIVE_STATUSES, ProcessingJob, ProcessingStatus
 from frontends.web.math import answer_mathml
@@ -49,11 +50,12 @@ class JobView:
 
 def message_html(message: str | None, kind: str = "info") -> str:
     """The line under the buttons, for what is not one job's: a refusal, "nothing to cancel".
-    Empty when there is nothing to say."""
+    The live region is always there (a screen reader announces what appears in it); it is
+    empty when there is nothing to say."""
     if not message:
-        return ""
-    return (f'<div class="ma-status ma-{kind}" data-status="{kind}" role="status" aria-live="polite">'
-            f'<div class="ma-status-line">{html.escape(message)}</div></div>')
+        return '<div class="ma-message" role="status" aria-live="polite"></div>'
+    return (f'<div class="ma-message" role="status" aria-live="polite"><div class="ma-status ma-{kind}" '
+            f'data-status="{kind}"><div class="ma-status-line">{html.escape(message)}</div></div></div>')
 
 
 # -- a job's progress --------------------------------------------------------------------------
@@ -176,12 +178,12 @@ def details_text(job: ProcessingJob) -> str:
 def card_html(view: JobView) -> str:
     job = view.job
     kind = kind_of(job)
-    preview = _preview(job.problem_text, 160)
+    title = preview(job.problem_text, 160)
     parts = [
         f'<article class="ma-job ma-{kind}" data-job="{job.job_id}" data-status="{job.status.value}" '
-        f'data-kind="{kind}" aria-label="{html.escape(preview, quote=True)}">',
+        f'data-kind="{kind}" aria-label="{html.escape(title, quote=True)}">',
         f'<h3 class="ma-job-problem" title="{html.escape(job.problem_text[:1000], quote=True)}">'
-        f"{html.escape(preview)}</h3>",
+        f"{html.escape(title)}</h3>",
         progress_html(view),
     ]
     if job.status in ACTIVE_STATUSES and not job.cancel_requested:
@@ -191,9 +193,12 @@ def card_html(view: JobView) -> str:
         url = html.escape(view.video_url, quote=True)
         parts.append(
             f'<video class="ma-video" src="{url}" controls preload="auto" playsinline '
-            f'aria-label="Video: {html.escape(preview, quote=True)}"></video>'
+            f'aria-label="Video: {html.escape(title, quote=True)}">{subtitles_track(job)}</video>'
             f'<p class="ma-video-links"><a href="{url}" download="solution.mp4">Download the video</a></p>'
         )
+    if job.steps:
+        steps = "".join(f"<li>{html.escape(step)}</li>" for step in job.steps)
+        parts.append(f'<div class="ma-solution"><p class="ma-solution-title">Solution</p><ol>{steps}</ol></div>')
     details = details_text(job)
     if details and (job.status in DONE or job.status is S.FAILED):
         parts.append(f'<p class="ma-details">{html.escape(details)}</p>')
@@ -208,14 +213,42 @@ def card_html(view: JobView) -> str:
     return "".join(parts)
 
 
-def cards_html(views: list[JobView], origin: str = "live") -> str:
+def cards_html(views: list[JobView], origin: str = "live", notice: str | None = None) -> str:
     """Every card, oldest first in the page (a new one is added at the end, so the ones already
     shown keep their place and a playing video is not restarted); CSS shows the newest first.
-    ``origin`` is "load" for the cards a reloaded page starts with: their videos do not start."""
-    if not views:
-        return ""
+    ``origin`` is "load" for the cards a reloaded page starts with: their videos do not start.
+    ``notice``: a sentence above the cards (the server is restarting)."""
     cards = "".join(card_html(view) for view in views)
-    return f'<div class="ma-jobs" data-origin="{origin}" aria-label="Your videos on this page">{cards}</div>'
+    said = f'<p class="ma-notice" role="status">{html.escape(notice)}</p>' if notice else ""
+    return f'{said}<div class="ma-jobs" data-origin="{origin}" aria-label="Your videos on this page">{cards}</div>'
+
+
+def subtitles_track(job: ProcessingJob) -> str:
+    """The narration's subtitles as a track of the video (the player's CC button), carried in the
+    page itself: no second request, and nothing the API token would have to let through."""
+    if not job.subtitles:
+        return ""
+    language = html.escape(job.voice_language or job.problem_language or "en", quote=True)
+    return (f'<track kind="subtitles" srclang="{language}" label="Subtitles ({language})" '
+            f'src="data:text/vtt;charset=utf-8,{quote(webvtt(job.subtitles))}">')
+
+
+def webvtt(cues: list[dict[str, float | str]]) -> str:
+    """A WebVTT document of subtitle cues. The text came out of a sandbox: it is escaped (&, <, >)
+    and kept on one line, so no cue can carry markup or a timing line."""
+    lines = ["WEBVTT", ""]
+    for cue in cues:
+        text = " ".join(str(cue.get("text", "")).split())
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        lines += [f"{_vtt_time(float(cue['start_s']))} --> {_vtt_time(float(cue['end_s']))}", text, ""]
+    return "\n".join(lines)
+
+
+def _vtt_time(seconds: float) -> str:
+    millis = round(max(0.0, seconds) * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
 
 
 # -- the history -------------------------------------------------------------------------------
@@ -237,7 +270,7 @@ def history_html(jobs: list[ProcessingJob]) -> str:
             status = "cancelled"
         rows.append(
             f'<tr data-job="{job.job_id}"><td class="ma-problem-cell" title="{html.escape(job.problem_text[:1000])}">'
-            f"{html.escape(_preview(job.problem_text, 80))}</td><td>{html.escape(status)}</td>"
+            f"{html.escape(preview(job.problem_text, 80))}</td><td>{html.escape(status)}</td>"
             f"<td>{html.escape(video)}</td><td>{clock(job.created_at)}</td></tr>"
         )
     return (
@@ -250,12 +283,10 @@ def clock(timestamp: str) -> str:
     return timestamp[11:16] if len(timestamp) >= 16 else timestamp
 
 
-def _preview(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def preview(text: str, limit: int) -> str:
-    return _preview(text, limit)
+    """``text`` on one line (line breaks and runs of spaces become one space), cut to ``limit``."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _seconds_between(start: str | None, end: str | None) -> float | None:
