@@ -28,7 +28,7 @@ from appliance.errors import CodeRejected
 
 # -- generation ---------------------------------------------------------------------------------
 
-FeedbackKind = Literal["validation", "render", "answer"]
+FeedbackKind = Literal["validation", "render", "answer", "layout"]
 AnswerCheck = Literal["verified", "corrected", "unverifiable"]
 ANSWER_CHECKS: tuple[AnswerCheck, ...] = ("verified", "corrected", "unverifiable")
 
@@ -38,7 +38,8 @@ class RepairFeedback:
     """What went wrong with the previous attempt, for the model to repair.
 
     ``kind`` is ``validation`` (``error`` is the refusal reason), ``render`` (the render's
-    stderr tail) or ``answer`` (the correct answer, from SymPy).
+    stderr tail), ``answer`` (the correct answer, from SymPy) or ``layout`` (the layout gate's
+    errors: which objects, when, where; ``LayoutReport.feedback``).
     """
 
     previous_code: str
@@ -167,6 +168,101 @@ class SubtitleCue:
         return {"start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3), "text": self.text}
 
 
+# -- the layout gate (appliance/sandbox/layout.py): what the render's recording showed ----------
+
+LayoutKind = Literal["text_outside_frame", "text_overlap", "text_hidden", "text_too_small", "still_frame",
+                     "too_short"]
+LAYOUT_KINDS: tuple[LayoutKind, ...] = ("text_outside_frame", "text_overlap", "text_hidden", "text_too_small",
+                                        "still_frame", "too_short")
+LayoutSeverity = Literal["error", "warning"]
+LAYOUT_SEVERITIES: tuple[LayoutSeverity, ...] = ("error", "warning")
+
+
+@dataclass(frozen=True)
+class LayoutBox:
+    """An axis-aligned box in scene units (the frame is ``config.frame_width`` by
+    ``config.frame_height``, centred on the origin, y up)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def to_list(self) -> list[float]:
+        return [round(self.x0, 3), round(self.y0, 3), round(self.x1, 3), round(self.y1, 3)]
+
+    def describe(self) -> str:
+        return f"x {self.x0:.2f}..{self.x1:.2f}, y {self.y0:.2f}..{self.y1:.2f}"
+
+
+@dataclass(frozen=True)
+class LayoutIssue:
+    """One defect the layout gate found: what, how bad, from when and for how long, which
+    objects (a short text each: ``MathTex "x^2"``), their boxes, and a sentence saying why."""
+
+    kind: LayoutKind
+    severity: LayoutSeverity
+    time_s: float
+    objects: tuple[str, ...] = ()
+    boxes: tuple[LayoutBox, ...] = ()
+    detail: str = ""
+    duration_s: float = 0.0  # how long it stays on screen (0: one moment, e.g. the last frame)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "severity": self.severity, "time_s": round(self.time_s, 2),
+                "duration_s": round(self.duration_s, 2), "objects": list(self.objects),
+                "boxes": [box.to_list() for box in self.boxes], "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class LayoutReport:
+    """What the layout gate found in one render. ``checked`` is False when there was nothing to
+    check (no recording, or one the checker refused), with ``note`` saying why; the counts are
+    of every issue found, ``issues`` the first ``MAX_LAYOUT_ISSUES`` (errors first, each in time
+    order). ``fixes``:
+    how often each mechanical layout fix fired in the sandbox (a claim from inside, recorded
+    only)."""
+
+    checked: bool
+    errors: int = 0
+    warnings: int = 0
+    issues: tuple[LayoutIssue, ...] = ()
+    samples: int = 0
+    frame_width: float = 0.0
+    frame_height: float = 0.0
+    note: str = ""
+    fixes: tuple[tuple[str, int], ...] = ()
+    recording_s: float = 0.0  # the recorder's own time inside the sandbox (a claim; for the bench)
+
+    @property
+    def clean(self) -> bool:
+        return self.checked and self.errors == 0 and self.warnings == 0
+
+    def feedback(self, max_errors: int = 8, max_warnings: int = 2) -> str:
+        """The errors (and a few warnings) as lines a model can act on: which objects, when,
+        where (``RepairFeedback.error`` of kind ``layout``)."""
+        half_width, half_height = self.frame_width / 2, self.frame_height / 2
+        lines = [f"Layout errors in the rendered video (positions in scene units; the frame spans x "
+                 f"{-half_width:.2f}..{half_width:.2f} and y {-half_height:.2f}..{half_height:.2f}):"]
+        warnings = [issue for issue in self.issues if issue.severity == "warning"][:max_warnings]
+        errors = [issue for issue in self.issues if issue.severity == "error"][:max_errors]
+        for issue in errors + warnings:
+            where = "; ".join(f"{name}: {box.describe()}" for name, box in zip(issue.objects, issue.boxes,
+                                                                                 strict=False))
+            prefix = "" if issue.severity == "error" else "(warning) "
+            lines.append(f"- {prefix}at {issue.time_s:.1f} s: {issue.detail}" + (f" [{where}]" if where else ""))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"checked": self.checked, "errors": self.errors, "warnings": self.warnings,
+                "issues": [issue.to_dict() for issue in self.issues], "samples": self.samples,
+                "frame": [round(self.frame_width, 3), round(self.frame_height, 3)], "note": self.note,
+                "fixes": dict(self.fixes), "recording_s": round(self.recording_s, 4)}
+
+
+MAX_LAYOUT_ISSUES = 30
+
+
 class RenderStatus(StrEnum):
     OK = "ok"
     TIMEOUT = "timeout"
@@ -217,6 +313,8 @@ class RenderResult:
     # What the runner says spoke ("espeak-ng", "clips", "none"): a claim from inside the
     # sandbox, checked against VOICE_ENGINES and only recorded.
     voice_engine: str | None = None
+    # The layout gate's findings (None: not checked, e.g. a failed render or a fake renderer).
+    layout: LayoutReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -246,6 +344,8 @@ class RenderResult:
             "has_audio": self.has_audio,
             "subtitles": len(self.subtitles),
             "voice_engine": self.voice_engine,
+            "layout_errors": None if self.layout is None or not self.layout.checked else self.layout.errors,
+            "layout_warnings": None if self.layout is None or not self.layout.checked else self.layout.warnings,
         }
 
 

@@ -89,6 +89,11 @@ _DEFINITIONS = (
     ("appliance_render_seconds_total", "counter", "Seconds spent rendering in the sandbox."),
     ("appliance_renders_total", "counter", "Sandbox renders, by outcome."),
     ("appliance_generation_attempts_total", "counter", "Generation attempts (first tries and repairs)."),
+    ("appliance_layout_checks_total", "counter", "Rendered videos checked by the layout gate, by outcome (clean, "
+     "warnings, errors, unchecked)."),
+    ("appliance_layout_issues_total", "counter", "Layout issues found in rendered videos, by kind and severity."),
+    ("appliance_layout_retries_total", "counter", "Model videos with layout errors sent back to the model once, by "
+     "outcome (improved: the retry shipped; kept_first)."),
     ("appliance_videos_deleted_total", "counter", "Videos deleted, by reason (delivered, expired, stray)."),
     ("appliance_queue_length", "gauge", "Jobs waiting in the queue."),
     ("appliance_jobs_running", "gauge", "Jobs being worked on now."),

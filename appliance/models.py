@@ -363,6 +363,12 @@ class ProcessingJob(JSONRecord):
     video_duration_seconds: float | None = None
     video_width: int | None = None
     video_height: int | None = None
+    # The layout gate (issue 16) on the video that shipped: its error and warning counts (None:
+    # not checked) and its first few issues (LayoutIssue.to_dict: kind, severity, time_s,
+    # duration_s, objects, boxes, detail).
+    layout_errors: int | None = None
+    layout_warnings: int | None = None
+    layout_issues: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_uuid4(self.job_id, "job_id")
@@ -380,6 +386,9 @@ class ProcessingJob(JSONRecord):
         _check_non_negative(self.interruptions, "interruptions")
         _check_optional_number(self.render_duration_seconds, "render_duration_seconds")
         _check_optional_number(self.video_duration_seconds, "video_duration_seconds")
+        for name in ("layout_errors", "layout_warnings"):
+            if getattr(self, name) is not None:
+                _check_non_negative(getattr(self, name), name)
         if self.video_size_bytes is not None:
             _check_non_negative(self.video_size_bytes, "video_size_bytes")
         if self.telegram_chat_id is not None:

@@ -191,6 +191,14 @@ def _record_render(result: RenderResult, job: ProcessingJob) -> None:
     job.voice_engine = result.voice_engine if result.has_audio else "none"
     job.voice_language = _voice(job).language if result.has_audio else None
     job.subtitles = [cue.to_dict() for cue in result.subtitles]
+    checked = result.layout is not None and result.layout.checked
+    job.layout_errors = result.layout.errors if result.layout is not None and checked else None
+    job.layout_warnings = result.layout.warnings if result.layout is not None and checked else None
+    job.layout_issues = [issue.to_dict() for issue in result.layout.issues[:MAX_LAYOUT_ISSUES_KEPT]] \
+        if result.layout is not None else []
+
+
+MAX_LAYOUT_ISSUES_KEPT = 5
 
 
 def _voice(job: ProcessingJob, clips: tuple[SpeechClip, ...] = ()) -> VoiceRequest:
@@ -327,15 +335,19 @@ class Pipeline:
                              partial(_record_scene, cached), interrupted)
             code, scene_name, narration = cached.code, cached.scene_name, cached.narration
             notice = None
+            written: GeneratedScene | None = None
         else:
-            written = self._write_scene(job, feedback, interrupted)
-            if not isinstance(written, GeneratedScene):
-                return written
+            outcome = self._write_scene(job, feedback, interrupted)
+            if not isinstance(outcome, GeneratedScene):
+                return outcome
+            written = outcome
             code, scene_name, notice = written.code, written.scene_name, written.notice
             narration = tuple(written.narration)
             job = self.store.get_job(job_id)
 
         result = self._render(job, code, scene_name, narration, interrupted)
+        if result.ok and written is not None and self._layout_fix_wanted(self.store.get_job(job_id), result):
+            return Finished(self._retry_layout(job_id, written, result, interrupted))
         if result.ok:
             return Finished(self._upload(job, result, interrupted, notice, narration))
         error = (result.stderr_tail or result.message)[-2000:]
@@ -403,7 +415,80 @@ class Pipeline:
             raise SandboxError(result.message)
         if not result.ok:
             result.discard_video()
+        elif result.layout is not None:
+            layout = result.layout
+            outcome = "unchecked" if not layout.checked else "errors" if layout.errors else \
+                "warnings" if layout.warnings else "clean"
+            self.metrics.inc("appliance_layout_checks_total", outcome=outcome)
+            for issue in layout.issues:
+                self.metrics.inc("appliance_layout_issues_total", kind=issue.kind, severity=issue.severity)
         return result
+
+    # -- the layout gate's second chance -------------------------------------------------------
+
+    def _layout_fix_wanted(self, job: ProcessingJob, result: RenderResult) -> bool:
+        """A model's video with layout errors goes back to the model once, if an attempt is left."""
+        return (result.layout is not None and result.layout.checked and result.layout.errors > 0
+                and job.ai_provider_used not in (None, "builtin") and job.attempts < self.settings.max_attempts)
+
+    def _retry_layout(self, job_id: str, first_scene: GeneratedScene, first: RenderResult,
+                      interrupted: Callable[[], bool]) -> ProcessingJob:
+        """Ask the model to fix the first video's layout errors, keeping that video (a file this
+        pipeline owns until it is stored) meanwhile; the better of the two ships (the retry only
+        if it has fewer errors, or as many and fewer warnings), with its own findings."""
+        assert first.layout is not None
+        feedback = RepairFeedback(first_scene.code, first.layout.feedback(), "layout")
+        shipped, scene = first, first_scene
+        second: RenderResult | None = None
+        finished = False
+        try:
+            job = self.store.get_job(job_id)
+            attempt = job.attempts + 1
+            message = (f"The video has layout problems ({first.layout.errors}); asking for a fix "
+                       f"(attempt {attempt} of {self.settings.max_attempts})")
+            self._move(job_id, S.AI_GENERATING, message, partial(_count_attempt, attempt, message), interrupted)
+            self.metrics.inc("appliance_generation_attempts_total")
+            retried = self._write_layout_fix(job, feedback, interrupted)
+            if retried is not None:
+                job = self.store.get_job(job_id)
+                try:
+                    second = self._render(job, retried.code, retried.scene_name, tuple(retried.narration),
+                                          interrupted)
+                except SandboxError as exc:
+                    log.warning("job %s: the layout retry could not render (%s); the first video ships", job_id, exc)
+                if second is not None and second.ok and _layout_rank(second) < _layout_rank(first):
+                    shipped, scene = second, retried
+            self.metrics.inc("appliance_layout_retries_total",
+                             outcome="improved" if shipped is second else "kept_first")
+            if scene is first_scene:
+                # The job records the scene that ships (its code, steps and answer), not the retry's.
+                job = self.store.get_job(job_id)
+                if job.status is S.RENDERING:
+                    self.store.update_job(job_id, partial(_record_scene, first_scene))
+                else:
+                    self._move(job_id, S.RENDERING, _noted(S.RENDERING, first_scene.notice),
+                               partial(_record_scene, first_scene), interrupted)
+            finished = True
+        finally:
+            for result in (first, second):
+                if result is not None and (not finished or result is not shipped):
+                    result.discard_video()
+        return self._upload(self.store.get_job(job_id), shipped, interrupted, scene.notice, tuple(scene.narration))
+
+    def _write_layout_fix(self, job: ProcessingJob, feedback: RepairFeedback,
+                          interrupted: Callable[[], bool]) -> GeneratedScene | None:
+        """The model's scene for ``feedback``, recorded and RENDERING; None (the job still in
+        AI_GENERATING) when it could not write one: then the first video ships."""
+        try:
+            scene = self.source.generate(job.problem_text, job.problem_language, feedback)
+        except (CodeRejected, GenerationError) as exc:
+            log.info("job %s: no layout fix from the model (%s); the first video ships", job.job_id, exc)
+            return None
+        self.metrics.inc("appliance_provider_used_total", provider=scene.provider)
+        self._move(job.job_id, S.CODE_VALIDATING, _noted(S.CODE_VALIDATING, scene.notice),
+                   partial(_record_scene, scene), interrupted)
+        self._move(job.job_id, S.RENDERING, _noted(S.RENDERING, scene.notice), None, interrupted)
+        return scene
 
     def _upload(
         self, job: ProcessingJob, result: RenderResult, interrupted: Callable[[], bool], notice: str | None = None,
@@ -430,12 +515,22 @@ class Pipeline:
         finally:
             video_path.unlink(missing_ok=True)
         self.metrics.inc("appliance_jobs_finished_total", status="ready")
-        if self.settings.code_cache and not job.code_cache_hit and job.manim_code and job.scene_name:
+        # A scene whose video has layout errors is not reused: the next request gets a new one.
+        layout_errors = result.layout is not None and result.layout.errors > 0
+        if self.settings.code_cache and not job.code_cache_hit and job.manim_code and job.scene_name \
+                and not layout_errors:
             scene = CachedScene(job.manim_code, job.scene_name, job.ai_provider_used, job.answer_text,
                                 job.answer_check, tuple(job.steps), narration)
             cache_key = code_cache_key(job.problem_text, job.problem_language, job.quality)
             self.store.put_cached_code(cache_key, scene.to_row(), ttl=self.settings.code_cache_ttl_s)
         return job
+
+
+def _layout_rank(result: RenderResult) -> tuple[int, int]:
+    """Fewer layout errors first, then fewer warnings (an unchecked video ranks last)."""
+    if result.layout is None or not result.layout.checked:
+        return (1_000_000, 1_000_000)
+    return (result.layout.errors, result.layout.warnings)
 
 
 def _noted(status: ProcessingStatus, notice: str | None) -> str | None:

@@ -27,7 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -163,6 +163,17 @@ class JobResponse(BaseModel):
     session_id: str
 
 
+class LayoutIssueView(BaseModel):
+    kind: str = Field(description="text_outside_frame, text_overlap, text_hidden, text_too_small, still_frame or "
+                      "too_short.")
+    severity: str = Field(description="error or warning.")
+    time_s: float = Field(description="When it first shows, in seconds from the start of the video.")
+    duration_s: float = Field(0.0, description="How long it stays on screen.")
+    objects: list[str] = Field(default_factory=list, description='The objects, e.g. MathTex "x^2".')
+    boxes: list[list[float]] = Field(default_factory=list, description="Their boxes [x0, y0, x1, y1] in scene units.")
+    detail: str = Field("", description="What is wrong, in a sentence.")
+
+
 class JobDetails(JobResponse):
     job_status: str = Field(description="The detailed status: " + ", ".join(s.value for s in S))
     status_message: str | None = None
@@ -191,6 +202,10 @@ class JobDetails(JobResponse):
     voice_language: str | None = Field(None, description="The language the narration was spoken in.")
     subtitles_url: str | None = Field(None, description="WebVTT subtitles of the narration, when the video has any.")
     video_duration_seconds: float | None = None
+    layout_errors: int | None = Field(None, description="Layout errors in the video (cut-off, overlapping, hidden or "
+                                      "unreadable text; too short); null when it was not checked.")
+    layout_warnings: int | None = Field(None, description="Layout warnings (e.g. a still frame over 10 s).")
+    layout_issues: list[LayoutIssueView] = Field(default_factory=list, description="The first few layout issues.")
 
 
 class Health(BaseModel):
@@ -265,9 +280,20 @@ def job_details(job: ProcessingJob, queue_position: int | None = None, include_c
         voice_language=job.voice_language,
         subtitles_url=f"/api/jobs/{job.job_id}/subtitles.vtt" if job.subtitles else None,
         video_duration_seconds=job.video_duration_seconds,
+        layout_errors=job.layout_errors,
+        layout_warnings=job.layout_warnings,
+        layout_issues=_layout_issues(job),
     )
 
 
+def _layout_issues(job: ProcessingJob) -> list[LayoutIssueView]:
+    views = []
+    for issue in job.layout_issues:
+        try:
+            views.append(LayoutIssueView.model_validate(issue))
+        except ValidationError:  # a row written by another version: shown without it
+            continue
+    return views
 
 
 

@@ -4,15 +4,17 @@ Protocol (the host side is appliance/sandbox/docker.py):
 
 1. The runner imports Manim first, so a warm-pool container is ready before its job exists.
 2. It reads ONE line of JSON on stdin: {"code", "scene", "quality", "prelude", "encoder_preset",
-   "voice"}; "voice" ({"enabled", "language", "clips"}) configures the narration
-   (voice/appliance_voice.py: espeak-ng offline, or clips the host synthesized).
+   "voice", "layout"}; "voice" ({"enabled", "language", "clips"}) configures the narration
+   (voice/appliance_voice.py: espeak-ng offline, or clips the host synthesized); "layout"
+   (default true) records where things are on screen (layout_recorder.py) for the layout gate.
 3. The scene's own output (print, Manim's console, C libraries) goes to stderr: the
    runner moves fd 1 to a private descriptor first, so stdout carries only the runner's
    messages, each one line: ``@@manim-appliance:<kind>@@ <json>``.
 4. A scene's subcaptions (what narrated scenes say; any ``add_subcaption``) become a soft
    subtitle track (mov_text) in the MP4, so the video carries them and the host's checker
    reads them back from the file like everything else it accepts.
-5. On success the video is moved to /work/output/video.mp4 and the runner prints
+5. On success the video is moved to /work/output/video.mp4 (and the layout recording written
+   to /work/output/layout.json) and the runner prints
    ``done``; it then waits (stdin open) so the host can fetch the file with the Docker
    archive API: /work is a tmpfs volume that disappears when the container stops.
    On failure it prints ``error`` with a classification and exits non-zero.
@@ -40,6 +42,8 @@ from typing import Any
 
 WORK_DIR = Path("/work")
 OUTPUT_PATH = WORK_DIR / "output" / "video.mp4"
+LAYOUT_PATH = WORK_DIR / "output" / "layout.json"
+LAYOUT_RECORDER = Path(__file__).with_name("layout_recorder.py")
 SCENE_FILE = WORK_DIR / "scene.py"
 CONFIG_FILE = Path(__file__).with_name("manim.cfg")
 # manim_voiceover (the appliance's offline stand-in) and appliance_voice live here; python -I
@@ -308,6 +312,8 @@ def render(request: dict[str, Any]) -> Path | None:
     appliance_voice.configure(request.get("voice"))
     configure_manim(str(request.get("quality") or "medium"))
     use_encoder_preset(str(request.get("encoder_preset") or ""))
+    if request.get("layout", True) is not False:
+        install_layout_recorder()
     SCENE_FILE.write_text(code, encoding="utf-8")  # tracebacks then show the scene's lines
     module = types.ModuleType("scene")
     module.__file__ = str(SCENE_FILE)
@@ -322,6 +328,36 @@ def render(request: dict[str, Any]) -> Path | None:
     if not getattr(scene.renderer, "num_plays", 0):
         return None
     return add_subtitle_track(Path(scene.renderer.file_writer.movie_file_path), subtitle_cues(scene))
+
+
+def install_layout_recorder() -> None:
+    """Load layout_recorder.py (beside this file, which python -I keeps off sys.path) and wrap
+    Scene's play and wait with it, before the prelude and the scene wrap them in turn."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.spec_from_file_location("layout_recorder", LAYOUT_RECORDER)
+        if spec is None or spec.loader is None:
+            return
+        recorder = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(recorder)
+        recorder.install()
+        sys.modules["layout_recorder"] = recorder
+    except Exception as exc:  # the video matters more than its layout report
+        sys.stderr.write(f"layout recording off: {type(exc).__name__}: {exc}\n")
+
+
+def write_layout() -> None:
+    """The layout recording, with the layout fixes the prelude counted; never fatal."""
+    recorder = sys.modules.get("layout_recorder")
+    if recorder is None:
+        return
+    try:
+        counted = getattr(sys.modules.get("scene"), "_compat_layout_fixes", None)
+        fixes = {str(name)[:40]: int(count) for name, count in dict(counted or {}).items()}
+        recorder.write(LAYOUT_PATH, fixes)
+    except Exception as exc:
+        sys.stderr.write(f"layout recording not written: {type(exc).__name__}: {exc}\n")
 
 
 def voice_report() -> dict[str, Any]:
@@ -381,6 +417,7 @@ def main() -> None:
     except OSError as exc:
         send("error", kind="no_video", exception=type(exc).__name__, message=str(exc)[:500], latex=[])
         leave(EXIT_NO_VIDEO)
+    write_layout()
     send("done", import_s=round(import_s, 3), render_s=round(time.monotonic() - render_started, 3),
          **voice_report())
     # The tmpfs holding the video lives as long as this container: wait for the host to

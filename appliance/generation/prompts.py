@@ -159,6 +159,16 @@ def repair_prompt(problem_text: str, language: str | None, feedback: RepairFeedb
             "Redo the solution so that its steps lead to this answer, show exactly this answer at the end "
             "of the video, and state it on the ANSWER line."
         )
+    elif feedback.kind == "layout":
+        what_went_wrong = (
+            "Your previous scene rendered, but an automatic check of the video's layout found these problems "
+            f"(from Manim's own bounding boxes):\n{error}\n\n"
+            "Fix each one and keep the rest of the video as it was: keep every text and formula inside the frame "
+            "(scale long ones down, e.g. `.scale_to_fit_width(config.frame_width - 1)`, or split them over lines), "
+            "place labels where they do not cover other text or an axis's numbers, keep text at a readable size "
+            "(font_size 30 or more for MathTex), remove or fade out what is no longer needed before showing the "
+            "next thing in its place, and keep the video moving."
+        )
     elif feedback.kind == "render":
         what_went_wrong = (
             f"Rendering your previous scene with Manim Community v{MANIM_VERSION} failed. "

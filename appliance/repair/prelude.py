@@ -17,6 +17,7 @@ helper name starts with ``_compat`` to stay out of the scene's way.
 
 from __future__ import annotations
 
+from appliance.repair.layout_fixes import LAYOUT_FIXES_PRELUDE
 from appliance.repair.renames import MISSING_COLORS
 
 _PRELUDE_BODY = r'''
@@ -242,5 +243,8 @@ def _colour_definitions() -> str:
     return "\n".join(lines) + "\n"
 
 
-COMPAT_PRELUDE: str = _PRELUDE_BODY.lstrip("\n") + _colour_definitions()
+PRELUDE_WITHOUT_LAYOUT_FIXES: str = _PRELUDE_BODY.lstrip("\n") + _colour_definitions()
+"""The prelude without the mechanical layout fixes (for measuring what they change)."""
+
+COMPAT_PRELUDE: str = PRELUDE_WITHOUT_LAYOUT_FIXES + LAYOUT_FIXES_PRELUDE
 """Python source the sandbox executes in the scene's namespace before the scene code."""

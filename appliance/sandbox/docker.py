@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from docker.models.containers import Container
 from docker.types import DriverConfig, LogConfig, Mount, Ulimit
 
 from appliance.config import MANIM_VERSION, SANDBOX_IMAGE_VERSION, Settings
-from appliance.contracts import VOICE_ENGINES, VoiceRequest
+from appliance.contracts import VOICE_ENGINES, LayoutReport, VoiceRequest
 from appliance.errors import EngineLost, EngineRefused, SandboxError, SandboxImageMissing, SandboxUnavailable
 from appliance.models import JSONDict
 from appliance.sandbox.attach import AttachedStream
@@ -52,6 +53,7 @@ from appliance.sandbox.connection import (
     remove_container,
     translate_docker_errors,
 )
+from appliance.sandbox.layout import RECORDING_MAX_BYTES, check_recording, unchecked, with_video_duration
 from appliance.sandbox.pool import WarmPool
 from appliance.sandbox.result import RenderResult, RenderStatus, summarize_stderr
 from appliance.sandbox.video import NO_VIDEO_FILE, accept_video, probe_mp4
@@ -71,6 +73,7 @@ RUNNER = ["/opt/manim/bin/python", "-I", "/opt/manim-appliance/runner.py"]
 WORK_DIR = "/work"
 CLIPS_DIR = "voice-clips"  # under WORK_DIR: where the runner's appliance_voice looks for clips
 OUTPUT_PATH = "/work/output/video.mp4"
+LAYOUT_PATH = "/work/output/layout.json"  # the runner's layout recording (sandbox_image/layout_recorder.py)
 BUILD_COMMAND = "appliance sandbox build"
 
 # A warm container waits at most this long for its job before the pool replaces it;
@@ -153,6 +156,8 @@ class DockerSandbox:
         self._removals: set[threading.Thread] = set()
         self._removals_lock = threading.Lock()
         self._closed = False
+        # Whether renders record their layout for the gate (the bench turns it off to measure it).
+        self.record_layout = True
 
     # -- life --------------------------------------------------------------------------------
 
@@ -334,7 +339,7 @@ class DockerSandbox:
             voice = VoiceRequest(voice.enabled, voice.language)  # espeak-ng says everything instead
         request = json.dumps({"code": code, "scene": scene_name, "quality": quality, "prelude": prelude,
                               "encoder_preset": self.settings.render_encoder_preset,
-                              "voice": voice.for_sandbox()})
+                              "voice": voice.for_sandbox(), "layout": self.record_layout})
         stream = started.stream
         try:
             # A cold runner reads only after importing Manim: allow for that, within the deadline.
@@ -415,17 +420,48 @@ class DockerSandbox:
         if refusal is not None:
             destination.unlink(missing_ok=True)
             return RenderResult(refusal.status, exit_code=None, stderr_tail=stderr_tail, detail=refusal.detail)
-        probed = probe_mp4(destination, quality)
+        # The layout recording is fetched now (the container is still paused) and checked in its
+        # own bounded process while the video's checker runs: the gate adds little to a render.
+        recording = self._fetch_layout(started) if self.record_layout else None
+        layout = recording if isinstance(recording, LayoutReport) else None
+        layout_check = _LAYOUT_CHECKERS.submit(_check_and_remove, recording) if isinstance(recording, Path) else None
+        try:
+            probed = probe_mp4(destination, quality)
+        finally:
+            if layout_check is not None:
+                layout = layout_check.result()
         if isinstance(probed, str):
             destination.unlink(missing_ok=True)
             return RenderResult(RenderStatus.NO_VIDEO, stderr_tail=stderr_tail, detail=probed)
+        if layout is not None:
+            layout = with_video_duration(layout, probed.duration_s)
         return RenderResult(
             RenderStatus.OK, exit_code=0, stderr_tail=stderr_tail, video_path=destination,
             video_size_bytes=destination.stat().st_size, video_duration_s=probed.duration_s, detail="",
             video_width=probed.width, video_height=probed.height,
             has_audio=probed.has_audio, subtitles=probed.subtitles,
             voice_engine=voice_engine if probed.has_audio or voice_engine == "none" else None,
+            layout=layout,
         )
+
+    def _fetch_layout(self, started: StartedContainer) -> Path | LayoutReport:
+        """The runner's layout recording, copied under a small cap into a file of the host's own
+        (never read here: only the bounded checker process parses it), or the report of a
+        render whose layout cannot be checked. Never fails the render."""
+        destination = self.videos_dir / f"{started.name}.layout.json"
+        try:
+            with translate_docker_errors("cannot fetch the layout recording from the sandbox"), \
+                    open_archive(self._client.api, started.id, LAYOUT_PATH) as archive:
+                refusal = NO_VIDEO_FILE if archive is None else accept_video(
+                    archive.stat, archive.chunks, destination, RECORDING_MAX_BYTES)
+        except SandboxError as exc:
+            destination.unlink(missing_ok=True)
+            log.warning("%s", exc)
+            return unchecked("the layout recording could not be fetched")
+        if refusal is not None:
+            reason = "the scene left no layout recording" if refusal is NO_VIDEO_FILE else refusal.detail
+            return unchecked(reason.replace("the video", "the layout recording"))
+        return destination
 
     # -- container plumbing ------------------------------------------------------------------
 
@@ -569,6 +605,17 @@ class DockerSandbox:
                 with contextlib.suppress(EngineRefused), translate_docker_errors("cannot remove a sandbox volume"):
                     volume.remove(force=True)
         return removed
+
+
+# Layout checks run beside the video's checker, one thread each (a thread only waits for its process).
+_LAYOUT_CHECKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="layout-check")
+
+
+def _check_and_remove(recording: Path) -> LayoutReport:
+    try:
+        return check_recording(recording, None)
+    finally:
+        recording.unlink(missing_ok=True)
 
 
 def claimed_voice_engine(done: JSONDict) -> str | None:

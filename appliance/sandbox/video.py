@@ -198,28 +198,55 @@ def probe_mp4(path: Path, quality: str = "high") -> VideoFacts | str:
     larger than ``quality`` renders, with at most one AAC audio and one mov_text subtitle
     stream; the subtitles are read back from the file itself.
     """
-    environment = {key: os.environ[key] for key in _PROBE_ENVIRONMENT if key in os.environ}
-    source_root = str(Path(__file__).resolve().parents[2])  # so a source checkout works uninstalled
-    environment["PYTHONPATH"] = source_root
+    answer = run_checker("appliance.sandbox.video", [str(path.resolve()), quality])
+    if isinstance(answer, str):
+        return answer
     try:
-        done = subprocess.run(
-            [sys.executable, "-s", "-m", "appliance.sandbox.video", str(path.resolve()), quality],
-            env=environment, cwd="/", stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=PROBE_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        return f"refused: checking the video took over {PROBE_TIMEOUT_S:.0f} s"
-    except OSError as exc:
-        return f"refused: the video checker could not start ({exc})"
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        return f"refused: the file broke the video checker (exit status {done.returncode})"
-    try:
-        answer = json.loads(lines[-1][:1_000_000])
         if "refused" in answer:
             return str(answer["refused"])[:300]
         return VideoFacts.from_json(answer)
     except (ValueError, KeyError, TypeError):
         return "refused: the video checker gave no answer"
+
+
+def run_checker(module: str, arguments: list[str], what: str = "video") -> dict[str, Any] | str:
+    """Run ``python -m module arguments`` as a checker process (no secrets in its environment,
+    ``limit_checker_process`` inside, a deadline outside) and return the JSON object of the last
+    line it printed, or a short reason there is none."""
+    environment = {key: os.environ[key] for key in _PROBE_ENVIRONMENT if key in os.environ}
+    source_root = str(Path(__file__).resolve().parents[2])  # so a source checkout works uninstalled
+    environment["PYTHONPATH"] = source_root
+    try:
+        done = subprocess.run(
+            [sys.executable, "-s", "-m", module, *arguments],
+            env=environment, cwd="/", stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            timeout=PROBE_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return f"refused: checking the {what} took over {PROBE_TIMEOUT_S:.0f} s"
+    except OSError as exc:
+        return f"refused: the {what} checker could not start ({exc})"
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return f"refused: the file broke the {what} checker (exit status {done.returncode})"
+    try:
+        answer = json.loads(lines[-1][:1_000_000])
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        return f"refused: the {what} checker gave no answer"
+    return answer
+
+
+def limit_checker_process() -> None:
+    """Inside a checker process: cap its memory and CPU time (best effort: the parent's
+    deadline still holds)."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (PROBE_MEMORY_BYTES, PROBE_MEMORY_BYTES))
+        resource.setrlimit(resource.RLIMIT_CPU, (PROBE_CPU_S, PROBE_CPU_S))
+    except (ImportError, ValueError, OSError):
+        pass
 
 
 def _stream_problem(container: Any, quality: str) -> str | None:
@@ -304,13 +331,7 @@ def _probe_here(path: Path, quality: str) -> VideoFacts | str:
 def _probe_main(argv: list[str]) -> int:
     """The checker process: limit itself, probe one file, answer with one JSON line on stdout
     (its parent, ``probe_mp4``, reads it)."""
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (PROBE_MEMORY_BYTES, PROBE_MEMORY_BYTES))
-        resource.setrlimit(resource.RLIMIT_CPU, (PROBE_CPU_S, PROBE_CPU_S))
-    except (ImportError, ValueError, OSError):
-        pass  # best effort: the parent's deadline still holds
+    limit_checker_process()
     result = _probe_here(Path(argv[1]), argv[2] if len(argv) > 2 else "high")
     answer = result.to_json() if isinstance(result, VideoFacts) else {"refused": result}
     sys.stdout.write(json.dumps(answer) + "\n")

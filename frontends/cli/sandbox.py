@@ -23,7 +23,7 @@ from appliance.validation import COMPAT_PRELUDE, validate_and_repair
 from frontends.cli.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE
 from frontends.cli.parsing import Subcommands
 
-ReportValue = str | int | float | list[str] | None
+ReportValue = str | int | float | list[str] | dict[str, object] | None
 
 
 def register(sub: Subcommands) -> None:
@@ -133,6 +133,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     report: dict[str, ReportValue] = dict(result.to_dict())
     if repairs is not None:
         report["repairs"] = repairs
+    report["layout"] = result.layout.to_dict() if result.layout is not None else None
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
@@ -174,10 +175,26 @@ def _print_text(report: dict[str, ReportValue]) -> None:
     repairs = report.get("repairs")
     for repair in repairs if isinstance(repairs, list) else []:
         print(f"  repaired: {repair}")
+    layout = report.get("layout")
+    if isinstance(layout, dict):
+        _print_layout(layout)
     if report["status"] != "ok" and report.get("stderr_tail"):
         print("  stderr (tail):")
         for line in str(report["stderr_tail"]).splitlines():
             print(f"    {line}")
+
+
+def _print_layout(layout: dict[str, object]) -> None:
+    if not layout.get("checked"):
+        print(f"  layout: not checked ({layout.get('note') or 'no recording'})")
+        return
+    issues = layout.get("issues")
+    if not issues:
+        print("  layout: checked, no issues")
+        return
+    print(f"  layout: {layout.get('errors')} error(s), {layout.get('warnings')} warning(s)")
+    for issue in issues if isinstance(issues, list) else []:
+        print(f"    {issue['severity']} {issue['kind']} at {issue['time_s']} s: {issue['detail']}")
 
 
 # -- sweep -----------------------------------------------------------------------------------
