@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from appliance.config import QUALITIES, Settings, parse_engine_list
-from appliance.contracts import RenderStatus
+from appliance.contracts import VOICE_LANGUAGES, RenderStatus, VoiceRequest
 from appliance.errors import CodeRejected, ConfigError
 from appliance.sandbox.connection import engine_specs, open_client, open_local_client
 from appliance.sandbox.docker import DockerSandbox
@@ -52,6 +52,8 @@ def register(sub: Subcommands) -> None:
     run.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     run.add_argument("--repair", action="store_true",
                      help="validate and repair the code first (as a live job would) and report the repairs")
+    run.add_argument("--language", metavar="CODE", choices=VOICE_LANGUAGES,
+                     help="the language a narrated scene is spoken in (default: en)")
     run.add_argument("--timeout", type=float, metavar="SECONDS", help="wall-clock limit (default: setting)")
     run.set_defaults(handler=_cmd_run)
 
@@ -123,7 +125,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     sandbox = DockerSandbox(settings, open_local_client())  # the sandbox closes the client
     try:
         sandbox.check_image()
-        result = sandbox.render(code, scene_name, quality, prelude=prelude)
+        voice = VoiceRequest(True, args.language) if args.language else None
+        result = sandbox.render(code, scene_name, quality, prelude=prelude, voice=voice)
     finally:
         sandbox.close()
     if result.video_path is not None:

@@ -155,6 +155,36 @@ def answer_html(job: ProcessingJob) -> str:
     return f'<p class="ma-answer"><strong>Answer:</strong> {shown}{suffix}</p>'
 
 
+def step_html(step: str) -> str:
+    """One step of the solution: its words as text and its formula (after the last colon, or
+    the whole step when it is only a formula) typeset as MathML; text as it is otherwise."""
+    words, colon, formula = step.rpartition(": ")
+    drawn = answer_mathml(formula) if colon else answer_mathml(step)
+    if drawn is None:
+        return html.escape(step)
+    return f"{html.escape(words)}: {drawn}" if colon else drawn
+
+
+def layout_html(job: ProcessingJob) -> str:
+    """What the layout gate said about the video that shipped: checked and clean, or its count
+    and the first few issues (each a sentence the checker wrote, with the moment it starts)."""
+    if job.layout_errors is None or job.status not in DONE:
+        return ""
+    errors, warnings = job.layout_errors, job.layout_warnings or 0
+    if not errors and not warnings:
+        return '<p class="ma-layout" data-layout="clean">Layout: checked, no issues.</p>'
+    counts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"), (warnings, "warning")) if n]
+    items = []
+    for issue in job.layout_issues[:3]:
+        detail = str(issue.get("detail") or issue.get("kind") or "")
+        time_s = issue.get("time_s")
+        when = f"at {float(time_s):.1f} s: " if isinstance(time_s, int | float) else ""
+        items.append(f"<li>{html.escape(when + detail)}</li>")
+    listed = f"<ul>{''.join(items)}</ul>" if items else ""
+    return (f'<div class="ma-layout" data-layout="issues"><p>Layout: checked, {" and ".join(counts)} found.</p>'
+            f"{listed}</div>")
+
+
 def details_text(job: ProcessingJob) -> str:
     parts = []
     if job.ai_provider_used:
@@ -198,8 +228,9 @@ def card_html(view: JobView) -> str:
             f'<p class="ma-video-links"><a href="{url}" download="solution.mp4">Download the video</a></p>'
         )
     if job.steps:
-        steps = "".join(f"<li>{html.escape(step)}</li>" for step in job.steps)
+        steps = "".join(f"<li>{step_html(step)}</li>" for step in job.steps)
         parts.append(f'<div class="ma-solution"><p class="ma-solution-title">Solution</p><ol>{steps}</ol></div>')
+    parts.append(layout_html(job))
     details = details_text(job)
     if details and (job.status in DONE or job.status is S.FAILED):
         parts.append(f'<p class="ma-details">{html.escape(details)}</p>')

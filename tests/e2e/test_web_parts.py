@@ -66,6 +66,35 @@ def test_answer_text_is_escaped_everywhere() -> None:
     assert "<script" not in card and "&lt;script&gt;" in card and "<b>" not in card, card
 
 
+def test_the_steps_show_their_formulas_as_maths() -> None:
+    job = ProcessingJob.new(str(uuid.uuid4()), "Find the derivative of x^3 sin(x)")
+    job.status = S.READY
+    job.steps = ["Differentiate u. Power rule: bring the exponent down: u' = 3x^2", "x = 4",
+                 "Check: the <b>sum</b> is right"]
+    card = card_html(JobView(job))
+    first, second, third = card.split('<div class="ma-solution">', 1)[1].split("<li>")[1:4]
+    # The words stay text (colons inside them too); the formula after the last colon is maths.
+    assert first.startswith("Differentiate u. Power rule: bring the exponent down: <math"), first
+    assert "<msup><mi>x</mi><mn>2</mn></msup>" in first and "^" not in first.split(">", 1)[1].split('alttext')[0]
+    assert second.startswith("<math") and "<mn>4</mn>" in second, second
+    assert "<b>" not in third and "&lt;b&gt;" in third and "<math" not in third, third  # words, escaped
+
+def test_a_ready_card_says_what_the_layout_gate_found() -> None:
+    job = ProcessingJob.new(str(uuid.uuid4()), "Plot y = x^2 - 4x + 3")
+    job.status = S.READY
+    assert "Layout" not in card_html(JobView(job))  # not checked (an older job): nothing claimed
+    job.layout_errors, job.layout_warnings = 0, 0
+    assert "Layout: checked, no issues." in card_html(JobView(job))
+    job.layout_errors, job.layout_warnings = 1, 2
+    job.layout_issues = [{"kind": "overlap", "severity": "error", "time_s": 4.25, "objects": ["Tex \"(1, 0)\""],
+                          "detail": 'Tex "(1, 0)" overlaps <MathTex "1">'}]
+    card = card_html(JobView(job))
+    assert "Layout: checked, 1 error and 2 warnings found." in card, card
+    assert "at 4.2 s: Tex &quot;(1, 0)&quot; overlaps &lt;MathTex" in card, card  # the checker's words, escaped
+    job.status = S.RENDERING
+    assert "Layout" not in card_html(JobView(job))  # a video not made yet has no verdict
+
+
 # -- the session key -----------------------------------------------------------------------------------
 
 

@@ -329,6 +329,20 @@ def test_a_visitor_gets_a_playing_video_and_finds_it_again_after_a_reload(live_s
     first_cue = page.evaluate(
         "(job) => document.querySelector(`article[data-job='${job}'] video`).textTracks[0].cues[0].text", job_id)
     assert first_cue == " ".join(str(job.subtitles[0]["text"]).split()), first_cue
+    # CC on: the player shows the cue that is due at the moment it is at.
+    cue = job.subtitles[1]
+    page.evaluate(
+        "([job, at]) => { const v = document.querySelector(`article[data-job='${job}'] video`);"
+        " v.pause(); v.textTracks[0].mode = 'showing'; v.currentTime = at; }",
+        [job_id, (float(cue["start_s"]) + float(cue["end_s"])) / 2])
+    page.wait_for_function(
+        "([job, text]) => { const t = document.querySelector(`article[data-job='${job}'] video`).textTracks[0];"
+        " return t.activeCues !== null && [...t.activeCues].some((c) => c.text === text); }",
+        arg=[job_id, " ".join(str(cue["text"]).split())], timeout=PAGE_TIMEOUT_MS)
+    # The steps' formulas are typeset (MathML), and the layout gate's verdict is said.
+    steps = tab.card(problem).locator(".ma-solution li")
+    assert sum(steps.nth(i).locator("math").count() > 0 for i in range(steps.count())) >= len(job.steps) - 1
+    assert tab.card(problem).locator(".ma-layout").inner_text() == "Layout: checked, no issues."
 
     # The answer is drawn as maths (MathML), not as the ASCII line x^3cos(x) + 3x^2sin(x).
     answer = tab.card(problem).locator(".ma-answer")
@@ -513,6 +527,9 @@ def test_two_problems_at_once_each_end_with_their_own_video_and_survive_a_reload
     tab.submit(first)
     tab.wait_card(first, "['ai_generating', 'code_validating', 'rendering'].includes(card.dataset.status)",
                   timeout=RENDER_TIMEOUT_MS)
+    if viewport is not PHONE:
+        page.click("#ma-voice input")  # the second one without a voice
+        assert not page.locator("#ma-voice input").is_checked()
     tab.submit(second)  # while the first one runs
     tab.wait_card(second, "true")
     assert tab.card_state(first)["kind"] in ("running", "done"), tab.card_state(first)
@@ -561,6 +578,12 @@ def test_two_problems_at_once_each_end_with_their_own_video_and_survive_a_reload
         tab.screenshot("web-desktop-two")
     for job_id in (first_id, second_id):
         assert server.appliance.store.get_job(job_id).status is S.DELIVERED
+    # The Voice box decided each job's sound: the first one speaks; unticked, the second is silent.
+    voiced, unvoiced = server.appliance.store.get_job(first_id), server.appliance.store.get_job(second_id)
+    assert voiced.voice and voiced.voice_engine == "espeak-ng", voiced
+    if viewport is not PHONE:
+        assert not unvoiced.voice and unvoiced.voice_engine == "none", unvoiced
+        assert unvoiced.subtitles  # the captions are still there to read
 
     # After a reload both are listed, and both can be watched again.
     tab.open()

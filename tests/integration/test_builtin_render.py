@@ -138,6 +138,18 @@ def test_each_kind_renders_a_narrated_video(kind: str, rendered: dict[str, Futur
         assert abs(start - group[0].start_s) <= 0.3, (start, group[0].start_s, group[0].text)
 
 
+@pytest.mark.parametrize("kind", sorted(ONE_PER_KIND))
+def test_each_kind_passes_the_layout_gate(kind: str, rendered: dict[str, Future[Rendered]]) -> None:
+    """Issue 16: the built-in solver's own videos are clean: no text cut off, on other text or
+    under a line, none too small to read on a phone, no long still frame (errors and warnings)."""
+    result = rendered[kind].result().result
+    assert result.ok, f"{kind}: {result.status} {result.detail}"
+    layout = result.layout
+    assert layout is not None and layout.checked, layout
+    assert layout.samples > 0
+    found = [f"{issue.severity} {issue.kind} at {issue.time_s:.1f} s: {issue.detail}" for issue in layout.issues]
+    assert (layout.errors, layout.warnings) == (0, 0), found
+
 def test_a_silent_render_keeps_its_pacing_and_subtitles(tmp_path: Path) -> None:
     """Voice off: no audio track at all, the same subtitles, and time to read each caption."""
     problem = ONE_PER_KIND["linear_equation"]

@@ -111,12 +111,14 @@ def y_window(functions: Sequence[Callable[[float], float]], x_range: tuple[float
 
 
 def core_interval(points: Sequence[float]) -> tuple[float, float] | None:
-    """The stretch around the interesting points, a quarter of their spread (at least 1) beyond them."""
+    """The stretch around the interesting points, a seventh of their spread (at least 0.5)
+    beyond them: the y range is taken from there, so a cubic's far branches, which grow fast,
+    do not squash its roots and turning points into a crowd on the x-axis."""
     finite = [p for p in points if math.isfinite(p)]
     if len(finite) < 2:
         return None
     low, high = min(finite), max(finite)
-    margin = max((high - low) * 0.25, 1.0)
+    margin = max((high - low) * 0.15, 0.5)
     return (low - margin, high + margin)
 
 

@@ -63,6 +63,112 @@ def fit(mobject, max_width, max_height):
     return mobject
 
 
+def wrapped(words, per_line):
+    \"\"\"``words`` broken at spaces into lines of at most ``per_line`` characters.\"\"\"
+    lines = []
+    line = ""
+    for word in words.split():
+        if line and len(line) + 1 + len(word) > per_line:
+            lines.append(line)
+            line = word
+        else:
+            line = line + " " + word if line else word
+    if line:
+        lines.append(line)
+    return "\\n".join(lines)
+
+
+def caption_text(words, width=13.0, height=1.0):
+    \"\"\"A caption at a size a phone can read (letters 0.31 units tall, the layout gate asks
+    0.2): a long one is wrapped onto more lines, not shrunk; only a caption of more than
+    three lines is scaled down to fit.\"\"\"
+    text = Text(words, font_size=30)
+    if text.width > width:
+        per_line = max(12, int(len(words) * width / text.width * 0.92))
+        text = Text(wrapped(words, per_line), font_size=30, line_spacing=0.8)
+    return fit(text, width, height)
+
+
+def boxes_overlap(first, second, gap=0.05):
+    return (first.get_left()[0] < second.get_right()[0] + gap and second.get_left()[0] < first.get_right()[0] + gap
+            and first.get_bottom()[1] < second.get_top()[1] + gap and second.get_bottom()[1] < first.get_top()[1] + gap)
+
+
+def in_frame(mobject, margin=0.1):
+    return (mobject.get_left()[0] > -config.frame_width / 2 + margin
+            and mobject.get_right()[0] < config.frame_width / 2 - margin
+            and mobject.get_bottom()[1] > -config.frame_height / 2 + margin
+            and mobject.get_top()[1] < config.frame_height / 2 - margin)
+
+
+def place_label(label, anchor, taken, paths, first=UR):
+    \"\"\"Put ``label`` beside ``anchor`` where it is inside the frame, clear of everything in
+    ``taken`` (tick labels, other labels, points) and of every line in ``paths`` (curves,
+    axes): the first such side, nearest first; where none is, the side with the fewest
+    conflicts.\"\"\"
+    sides = [first] + [side for side in (UR, UL, DR, DL, UP, DOWN, RIGHT, LEFT) if side is not first]
+    best = None
+    for buff in (0.1, 0.3):
+        for side in sides:
+            label.next_to(anchor, side, buff=buff)
+            conflicts = (0 if in_frame(label) else 100) + 10 * sum(boxes_overlap(label, other) for other in taken) \\
+                + sum(runs_through(label, path) for path in paths)
+            if conflicts == 0:
+                return label
+            if best is None or conflicts < best[0]:
+                best = (conflicts, side, buff)
+    return label.next_to(anchor, best[1], buff=best[2])
+
+
+def runs_through(mobject, points, margin=0.25):
+    \"\"\"Whether the polyline ``points`` passes through the middle of ``mobject``'s box (the box
+    less ``margin`` of its height at each side, as the layout gate looks at it).\"\"\"
+    inset = mobject.height * margin
+    left, right = mobject.get_left()[0] + inset, mobject.get_right()[0] - inset
+    bottom, top = mobject.get_bottom()[1] + inset, mobject.get_top()[1] - inset
+    for start, end in zip(points[:-1], points[1:]):
+        # Clip the segment to the box (Liang-Barsky): any part left means it crosses.
+        low, high = 0.0, 1.0
+        crossing = True
+        for delta, offset in ((-(end[0] - start[0]), start[0] - left), (end[0] - start[0], right - start[0]),
+                              (-(end[1] - start[1]), start[1] - bottom), (end[1] - start[1], top - start[1])):
+            if delta == 0:
+                if offset < 0:
+                    crossing = False
+                    break
+                continue
+            ratio = offset / delta
+            if delta < 0:
+                low = max(low, ratio)
+            else:
+                high = min(high, ratio)
+            if low > high:
+                crossing = False
+                break
+        if crossing:
+            return True
+    return False
+
+
+def blocked(label, paths, points, reach=0.1):
+    \"\"\"Whether a line runs through ``label`` or a marked point sits on it.\"\"\"
+    return any(runs_through(label, path) for path in paths) or any(
+        label.get_left()[0] - reach < point[0] < label.get_right()[0] + reach
+        and label.get_bottom()[1] - reach < point[1] < label.get_top()[1] + reach for point in points)
+
+
+def free_tick_labels(axes, paths, points):
+    \"\"\"A tick label a curve runs through, or a marked point sits on, moves to the other side
+    of its axis, or is left out when both sides are taken: a number under a line cannot be read.\"\"\"
+    for axis, other_side in ((axes.x_axis, UP), (axes.y_axis, RIGHT)):
+        for label in list(axis.numbers):
+            if not blocked(label, paths, points):
+                continue
+            label.next_to(axis.n2p(label.get_value()), other_side, buff=0.15)
+            if blocked(label, paths, points):
+                axis.numbers.remove(label)
+
+
 def working_line(parts, width, height):
     \"\"\"One line of working, split into parts so that a transform can match them.\"\"\"
     return fit(MathTex(*parts, font_size=72), width, height)
@@ -91,7 +197,7 @@ class SolutionScene(VoiceoverScene):
 
     def show_caption(self, words):
         """The caption at the bottom of the frame says what the voice says."""
-        new = fit(Text(words, font_size=30), 13.0, 0.6).to_edge(DOWN, buff=0.3)
+        new = caption_text(words).to_edge(DOWN, buff=0.25)
         if self.caption is None:
             self.play(FadeIn(new), run_time=0.4)
         else:
@@ -134,10 +240,12 @@ class SolutionScene(VoiceoverScene):
     def show_answer(self, keep, centre, width):
         \"\"\"Clear everything but ``keep`` and box the answer at ``centre``.\"\"\"
         label = Text(ANSWER_WORD, font_size=36, color=YELLOW)
+        # One row per part of the answer, written while the voice says it.
         if ANSWER_LATEX:
-            body = MathTex(ANSWER_LATEX, font_size=60)
+            rows = [MathTex(row, font_size=60) for row in ANSWER_LATEX.split(" \\\\\\\\ ")]
         else:
-            body = Text(ANSWER_TEXT.replace("; ", "\\n"), font_size=36, line_spacing=1.2)
+            rows = [Text(row, font_size=36) for row in ANSWER_TEXT.split("; ")]
+        body = VGroup(*rows).arrange(DOWN, buff=0.3)
         fit(body, width - 0.6, 2.8)
         answer = VGroup(label, body).arrange(DOWN, buff=0.4).move_to(centre)
         box = SurroundingRectangle(body, color=YELLOW, buff=0.25)
@@ -147,8 +255,13 @@ class SolutionScene(VoiceoverScene):
         if leaving:
             self.play(*[FadeOut(mobject) for mobject in leaving], run_time=0.6)
         self.caption = None
-        with self.voiceover(text=ANSWER_SAID):
-            self.play(FadeIn(label), Write(body), run_time=1.2)
+        with self.voiceover(text=ANSWER_SAID) as tracker:
+            self.play(FadeIn(label), Write(rows[0]), run_time=1.2)
+            # The other rows follow the voice, spread over what it still has to say.
+            each = tracker.get_remaining_duration() / len(rows)
+            for row in rows[1:]:
+                self.wait(max(0.0, min(each - 0.8, 4.0)))
+                self.play(Write(row), run_time=0.8)
             self.play(Create(box), run_time=0.6)
         self.wait(0.8)
 '''
@@ -167,8 +280,10 @@ _BODY_STEPS_ONLY = '''\
 
 _BODY_FIGURE_FIRST = '''\
         figure = self.draw_figure(top)
-        self.show_steps(top, 0.2, 6.6)
-        self.show_answer([title, problem, figure], [3.4, (top - 2.9) / 2, 0], 6.4)
+        # The working gets the right half and a little more (the figure keeps to x < -0.6), so
+        # that a long line stays at a readable size.
+        self.show_steps(top, -0.4, 6.7)
+        self.show_answer([title, problem, figure], [3.15, (top - 2.9) / 2, 0], 7.0)
 '''
 
 _GRAPH_FIGURE = '''
@@ -187,12 +302,13 @@ NUMBER_DECIMALS = ({x_decimals}, {y_decimals})
 _GRAPH_METHOD = '''
     def draw_figure(self, title):
         axes = Axes(
-            x_range=X_RANGE, y_range=Y_RANGE, x_length=9.0, y_length=5.0, tips=False,
-            x_axis_config={"include_numbers": True, "font_size": 22,
+            x_range=X_RANGE, y_range=Y_RANGE, x_length=8.4, y_length=4.8, tips=False,
+            # Numbers at 30 pt: their digits are 0.21 units tall, over the layout gate's 0.2.
+            x_axis_config={"include_numbers": True, "font_size": 30,
                            "decimal_number_config": {"num_decimal_places": NUMBER_DECIMALS[0]}},
-            y_axis_config={"include_numbers": True, "font_size": 22,
+            y_axis_config={"include_numbers": True, "font_size": 30,
                            "decimal_number_config": {"num_decimal_places": NUMBER_DECIMALS[1]}},
-        ).move_to(LEFT * 1.9 + DOWN * 0.45)
+        ).move_to(LEFT * 2.2 + DOWN * 0.15)
         axis_labels = axes.get_axis_labels(x_label=MathTex("x"), y_label=MathTex("y"))
         legend_rows = []
         drawn = []
@@ -203,6 +319,11 @@ _GRAPH_METHOD = '''
             ]))
             swatch = Line(ORIGIN, RIGHT * 0.5, color=colour, stroke_width=6)
             legend_rows.append(VGroup(swatch, MathTex(label, font_size=30, color=colour)).arrange(RIGHT, buff=0.2))
+        # Every line a label must keep clear of: the curves and the two axes.
+        self.paths = [curve.get_all_points() for curve in drawn] + [
+            numpy.array([axis.get_start(), axis.get_end()]) for axis in (axes.x_axis, axes.y_axis)]
+        free_tick_labels(axes, self.paths, [axes.c2p(marker[0], marker[1]) for marker in MARKERS])
+        self.labels_taken = [*axes.x_axis.numbers, *axes.y_axis.numbers, *axis_labels]
         # Said while the axes and the curves are drawn.
         self.narrate(CAPTION, Create(axes), FadeIn(axis_labels), *[Create(curve) for curve in drawn])
         if POINTS_SAID:
@@ -216,18 +337,21 @@ _GRAPH_METHOD = '''
     def draw_points(self, axes, legend_rows):
         for x_value, label, colour in VERTICAL_LINES:
             line = Line(axes.c2p(x_value, Y_RANGE[0]), axes.c2p(x_value, Y_RANGE[1]), color=colour)
+            self.paths.append(numpy.array([line.get_start(), line.get_end()]))
             self.play(Create(line), run_time=1)
             swatch = Line(ORIGIN, RIGHT * 0.5, color=colour, stroke_width=6)
             legend_rows.append(VGroup(swatch, MathTex(label, font_size=30, color=colour)).arrange(RIGHT, buff=0.2))
         if legend_rows:
             legend = VGroup(*legend_rows).arrange(DOWN, aligned_edge=LEFT, buff=0.15)
             # Beside the axes, not on them: a legend must never cover the curves it names.
-            fit(legend, 3.5, 4.5)
+            fit(legend, 4.5, 4.4)
             legend.next_to(axes, RIGHT, buff=0.35).align_to(axes, UP)
+            self.labels_taken.append(legend)
             self.play(FadeIn(legend), run_time=0.6)
         for y_value, colour in HORIZONTAL_LINES:
             guide = DashedLine(axes.c2p(X_RANGE[0], y_value), axes.c2p(X_RANGE[1], y_value), color=colour,
                                stroke_width=2)
+            self.paths.append(numpy.array([guide.get_start(), guide.get_end()]))
             self.play(Create(guide), run_time=0.8)
         if AREA is not None:
             function, low, high = AREA
@@ -235,14 +359,20 @@ _GRAPH_METHOD = '''
             area = axes.get_area(bounded, x_range=(low, high), color=[BLUE, GREEN], opacity=0.5)
             self.play(FadeIn(area), run_time=1.2)
         directions = [UR, DR, UL, DL]  # neighbouring points (roots on the axis) label above, then below
-        for index, (x_value, y_value, label, colour, hollow) in enumerate(MARKERS):
+        dots = []
+        for x_value, y_value, label, colour, hollow in MARKERS:
             point = axes.c2p(x_value, y_value)
             if hollow:
-                dot = Circle(radius=0.09, color=colour, stroke_width=4).set_fill(BLACK, opacity=1).move_to(point)
+                dots.append(Circle(radius=0.09, color=colour, stroke_width=4).set_fill(BLACK, opacity=1)
+                            .move_to(point))
             else:
-                dot = Dot(point, radius=0.09, color=colour)
-            text = MathTex(label, font_size=26, color=colour).next_to(dot, directions[index % 4], buff=0.1)
+                dots.append(Dot(point, radius=0.09, color=colour))
+        for index, ((x_value, y_value, label, colour, hollow), dot) in enumerate(zip(MARKERS, dots)):
+            text = MathTex(label, font_size=30, color=colour)
             text.add_background_rectangle(opacity=0.75)
+            # Clear of the numbers, the other points and labels, the curves and the axes.
+            place_label(text, dot, self.labels_taken + dots, self.paths, directions[index % 4])
+            self.labels_taken.append(text)
             self.play(FadeIn(dot, scale=0.5), FadeIn(text), run_time=0.7)
 '''
 
@@ -256,7 +386,7 @@ LINE_DECIMALS = {decimals}
 
 _NUMBER_LINE_METHOD = '''
     def draw_figure(self, title):
-        line = NumberLine(x_range=LINE_RANGE, length=11, include_numbers=True, font_size=28,
+        line = NumberLine(x_range=LINE_RANGE, length=11, include_numbers=True, font_size=30,
                           decimal_number_config={"num_decimal_places": LINE_DECIMALS}).move_to(DOWN * 0.6)
         variable = MathTex("x", font_size=36).next_to(line, RIGHT, buff=0.25)
         with self.voiceover(text=CAPTION):  # said while the line and the solution set are drawn
@@ -307,7 +437,7 @@ UNKNOWN = {unknown!r}
 
 _TRIANGLE_METHOD = '''
     def draw_figure(self, top):
-        scale = min(5.0 / LEGS[0], 3.6 / LEGS[1])
+        scale = min(4.4 / LEGS[0], 3.6 / LEGS[1])
         corner, right_end, top_end = ORIGIN, RIGHT * LEGS[0] * scale, UP * LEGS[1] * scale
         triangle = Polygon(corner, right_end, top_end, color=BLUE, stroke_width=5)
         triangle.set_fill(BLUE, opacity=0.15)
@@ -321,7 +451,7 @@ _TRIANGLE_METHOD = '''
         label_c.move_to((right_end + top_end) / 2 + outward * 0.55)
         figure = VGroup(triangle, mark, label_a, label_b, label_c)
         fit(figure, 6.0, top + 2.9)
-        figure.move_to([-3.5, (top - 2.9) / 2, 0])
+        figure.move_to([-3.75, (top - 2.9) / 2, 0])
         with self.voiceover(text=FIGURE_SAID) as tracker:
             self.show_caption(FIGURE_SAID)
             self.play(Create(triangle), Create(mark), run_time=max(0.8, tracker.get_remaining_duration() * 0.6))
@@ -347,7 +477,7 @@ _SHAPE_METHOD = '''
             brace = Brace(shape, DOWN)
             parts = [shape, brace, MathTex(SHAPE_LABELS[0], font_size=34).next_to(brace, DOWN, buff=0.15)]
         elif SHAPE == "rectangle":
-            scale = min(5.0 / SIZES[0], 3.2 / SIZES[1])
+            scale = min(4.4 / SIZES[0], 3.2 / SIZES[1])
             width, height = max(SIZES[0] * scale, 0.8), max(SIZES[1] * scale, 0.8)
             shape = Rectangle(width=width, height=height, color=BLUE).set_fill(BLUE, opacity=0.25)
             bottom, side = Brace(shape, DOWN), Brace(shape, LEFT)
@@ -355,7 +485,7 @@ _SHAPE_METHOD = '''
                      MathTex(SHAPE_LABELS[0], font_size=34).next_to(bottom, DOWN, buff=0.15),
                      MathTex(SHAPE_LABELS[1], font_size=34).next_to(side, LEFT, buff=0.15)]
         else:
-            scale = min(5.0 / SIZES[0], 3.2 / SIZES[1])
+            scale = min(4.4 / SIZES[0], 3.2 / SIZES[1])
             base, height = max(SIZES[0] * scale, 0.8), max(SIZES[1] * scale, 0.8)
             left_end, right_end, apex = ORIGIN, RIGHT * base, numpy.array([base * 0.35, height, 0])
             shape = Polygon(left_end, right_end, apex, color=BLUE).set_fill(BLUE, opacity=0.25)
@@ -367,7 +497,7 @@ _SHAPE_METHOD = '''
                      MathTex(SHAPE_LABELS[1], font_size=34, color=YELLOW).next_to(altitude, RIGHT, buff=0.15)]
         figure = VGroup(*parts)
         fit(figure, 6.0, top + 2.9)
-        figure.move_to([-3.5, (top - 2.9) / 2, 0])
+        figure.move_to([-3.75, (top - 2.9) / 2, 0])
         with self.voiceover(text=FIGURE_SAID) as tracker:
             self.show_caption(FIGURE_SAID)
             self.play(Create(parts[0]), run_time=max(0.8, tracker.get_remaining_duration() * 0.6))
