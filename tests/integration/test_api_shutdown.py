@@ -20,6 +20,7 @@ from appliance.store import Store
 from tests.integration.server_fixtures import bound_socket
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+RESTARTING = "The server is restarting; reconnect shortly."
 
 CHILD = textwrap.dedent("""
     import sys, threading
@@ -66,7 +67,7 @@ def test_sigterm_ends_streams_and_stops_cleanly(tmp_path):
         # The server ended the stream itself, with a last word, while the render it follows
         # never finishes; cut off by uvicorn's timeout or the process's end, it would not say so.
         said = [line for line in lines if line]
-        assert said[-2:] == ["event: shutdown", 'data: {"message": "The server is restarting; reconnect shortly."}'], said
+        assert said[-2:] == ["event: shutdown", f"data: {json.dumps({'message': RESTARTING})}"], said
         exit_code = child.wait(120)  # a hang guard only: the render slot's grace is 2 s
     finally:
         if child.poll() is None:
