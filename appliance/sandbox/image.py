@@ -80,6 +80,10 @@ def build_sandbox_image(
     ca_file = extra_ca_certs or settings.extra_ca_certs
     if ca_file is not None and not ca_file.is_file():
         raise SandboxError(f"extra CA certificates file {ca_file} does not exist")
+    if ca_file is not None and ca_file.stat().st_size == 0:
+        # The appliance image names its bundle of certs/*.crt always, empty when it was built
+        # without any: nothing to add, and the build context (so the layer cache) stays as is.
+        ca_file = None
     ensure_base_image(client, base, progress, debootstrap)
     source = context_dir or settings.sandbox_context or sandbox_image_dir()
     started = time.monotonic()
