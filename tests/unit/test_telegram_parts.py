@@ -193,9 +193,10 @@ async def test_the_throttle_spaces_turns_per_chat_but_not_across_chats():
         turns.append(chat_id)
 
     await asyncio.gather(*(take(chat) for chat in (1, 1, 1, 2, -5, -5)))
-    # Gaps are lower bounds (a busy machine only makes them longer).
-    assert times[1][1] - times[1][0] >= 0.19 and times[1][2] - times[1][1] >= 0.19
-    assert times[-5][1] - times[-5][0] >= 0.39  # groups get longer gaps
+    # Lower bounds from the start, which a busy machine cannot break: a turn is taken no earlier
+    # than its slot, and a chat's slots are an interval apart (a turn's record may come late).
+    assert times[1][1] >= 0.19 and times[1][2] >= 0.39, times
+    assert times[-5][1] >= 0.39, times  # groups get longer gaps
     # Another chat is not held up: its first turn comes before chat 1's second.
     assert turns.index(2) < [index for index, chat in enumerate(turns) if chat == 1][1], turns
     assert turns.index(-5) < [index for index, chat in enumerate(turns) if chat == 1][1], turns
