@@ -20,17 +20,22 @@ ENV DEBIAN_FRONTEND=noninteractive \
     VIRTUAL_ENV=/opt/appliance \
     PATH=/opt/appliance/bin:$PATH
 
-# Extra CA certificates (TLS-inspecting proxies): any certs/*.crt in the build context.
+# Extra CA certificates (TLS-inspecting proxies): any certs/*.crt in the build context. The
+# image trusts them, and keeps them as one bundle (empty without any) for the sandbox image
+# it builds through the Docker socket (APPLIANCE_EXTRA_CA_CERTS below).
 COPY certs/ /tmp/extra-certs/
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates python3 python3-venv curl \
  && (cp /tmp/extra-certs/*.crt /usr/local/share/ca-certificates/ 2>/dev/null || true) \
  && update-ca-certificates \
+ && mkdir -p /etc/manim-appliance \
+ && (cat /tmp/extra-certs/*.crt > /etc/manim-appliance/extra-ca-certs.pem 2>/dev/null || true) \
  && rm -rf /var/lib/apt/lists/* /tmp/extra-certs
 
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt \
-    PIP_CERT=/etc/ssl/certs/ca-certificates.crt
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    APPLIANCE_EXTRA_CA_CERTS=/etc/manim-appliance/extra-ca-certs.pem
 
 WORKDIR /src
 # Dependencies first, so code changes do not reinstall them.

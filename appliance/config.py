@@ -250,7 +250,8 @@ class Settings:
         "When `appliance serve` finds no sandbox image, build it in the background (progress in the log)."))
     extra_ca_certs: Path | None = field(metadata=_row(
         "Sandbox", "APPLIANCE_EXTRA_CA_CERTS", "", _optional_path,
-        "PEM file of extra CA certificates trusted while building images (TLS-inspecting proxies)."))
+        "PEM file of extra CA certificates trusted while building the sandbox image (TLS-inspecting "
+        "proxies); an empty file adds none. The appliance image sets it to its bundle of `certs/*.crt`."))
     render_timeout_s: float = field(metadata=_row(
         "Sandbox", "APPLIANCE_RENDER_TIMEOUT_S", "180", _positive_float,
         "Wall-clock limit of one render; the container is killed when it is reached."))

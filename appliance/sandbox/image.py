@@ -12,15 +12,18 @@ docker-py ships no type information: its classes in annotations here
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import docker
 from docker.utils import parse_repository_tag
@@ -80,6 +83,10 @@ def build_sandbox_image(
     ca_file = extra_ca_certs or settings.extra_ca_certs
     if ca_file is not None and not ca_file.is_file():
         raise SandboxError(f"extra CA certificates file {ca_file} does not exist")
+    if ca_file is not None and ca_file.stat().st_size == 0:
+        # The appliance image names its bundle of certs/*.crt always, empty when it was built
+        # without any: nothing to add, and the build context (so the layer cache) stays as is.
+        ca_file = None
     ensure_base_image(client, base, progress, debootstrap)
     source = context_dir or settings.sandbox_context or sandbox_image_dir()
     started = time.monotonic()
@@ -91,9 +98,10 @@ def build_sandbox_image(
         if ca_file is not None:
             shutil.copyfile(ca_file, context / "extra-ca-certs" / CA_BUNDLE_NAME)
         progress(f"building {settings.sandbox_image} from {base} (Manim {MANIM_VERSION})")
-        with translate_docker_errors("the Docker engine failed during the build"):
+        with _context_archive(context) as archive, translate_docker_errors("the Docker engine failed during the build"):
             events = client.api.build(
-                path=str(context),
+                fileobj=archive,
+                custom_context=True,
                 tag=settings.sandbox_image,
                 buildargs={
                     "BASE_IMAGE": base,
@@ -136,6 +144,24 @@ def build_sandbox_image(
             image_id = str(client.images.get(settings.sandbox_image).id)
     progress(f"built {settings.sandbox_image} ({image_id[:19]}) in {time.monotonic() - started:.0f} s")
     return image_id
+
+
+@contextlib.contextmanager
+def _context_archive(context: Path) -> Iterator[IO[bytes]]:
+    """The build context as a tar whose files all belong to root. The engine's layer cache keys
+    (COPY) include ownership: without this, a build by the appliance user inside the appliance
+    image would not reuse the layers of the same build done as root on the host."""
+    def as_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        return info
+
+    with tempfile.TemporaryFile() as archive:
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for path in sorted(context.rglob("*")):
+                tar.add(path, arcname=path.relative_to(context).as_posix(), recursive=False, filter=as_root)
+        archive.seek(0)
+        yield archive
 
 
 def ensure_base_image(client: docker.DockerClient, base: str, progress: Progress, debootstrap: bool) -> None:

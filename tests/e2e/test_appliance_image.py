@@ -1,28 +1,35 @@
-"""The appliance as people run it: one `docker run` of the appliance image.
+"""The appliance as people start it: ./scripts/quickstart, behind a TLS-inspecting proxy.
 
-Builds the appliance image (its base, like the sandbox image's, comes from Debian packages in
-CI: no registry), runs it with the Docker socket mounted and --network host, waits for
-/readyz, submits a problem through the HTTP API, polls to READY, downloads the video and
-checks it is a real MP4 of the expected length; then stops it with SIGTERM and checks it
-shut down cleanly within the grace period.
+Runs scripts/quickstart as the README says, with EXTRA_CA_CERTS set to the host's CA bundle (the
+way through a TLS-inspecting proxy, which the CI machine has): it builds the appliance image
+(its base, like the sandbox image's, comes from Debian packages in CI: no registry), builds the
+sandbox image from inside the appliance container through the Docker socket (under a tag of its
+own, APPLIANCE_SANDBOX_IMAGE, so the image the other tests use is not touched; a layer-cache hit
+when CI built it from the same sources and CA first, a real build with pip through the proxy
+otherwise), starts the appliance, submits a problem through the HTTP API, waits for READY and
+downloads the video. The test checks it is a real MP4 of the expected length; then stops the
+container with SIGTERM and checks it shut down cleanly.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import socket
 import subprocess
-import time
+import uuid
 from pathlib import Path
 
 import av
 import docker
-import httpx
 import pytest
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "manim-appliance:e2e"
+SANDBOX_IMAGE = "manim-appliance-sandbox:e2e"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+QUICKSTART_CA = ROOT / "certs" / "extra-quickstart.crt"  # where the quickstart puts EXTRA_CA_CERTS
 GRACE_S = 20
 
 
@@ -32,70 +39,59 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def appliance_image():
-    build = subprocess.run(["docker", "build", "--network", "host", "-t", IMAGE, "."], cwd=ROOT,
-                           capture_output=True, text=True, timeout=1200)
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    return IMAGE
+@pytest.fixture
+def quickstart_ca():
+    """The quickstart copies EXTRA_CA_CERTS into the checkout's certs/: put back what was there."""
+    before = QUICKSTART_CA.read_bytes() if QUICKSTART_CA.exists() else None
+    yield HOST_CA_BUNDLE
+    if before is None:
+        QUICKSTART_CA.unlink(missing_ok=True)
+    else:
+        QUICKSTART_CA.write_bytes(before)
 
 
-def test_docker_run_serves_a_video_and_stops_cleanly(appliance_image):
+def test_the_quick_start_behind_a_tls_proxy_serves_a_video_and_stops_cleanly(tmp_path, quickstart_ca):
+    assert quickstart_ca.is_file(), f"no host CA bundle at {quickstart_ca}"
+    suffix = uuid.uuid4().hex[:8]
+    name, volume, output = f"manim-appliance-e2e-{suffix}", f"manim-appliance-e2e-{suffix}", tmp_path / "first.mp4"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("APPLIANCE_")}
+    env.update({
+        "IMAGE": IMAGE, "NAME": name, "VOLUME": volume, "PORT": str(_free_port()), "OUTPUT": str(output),
+        "EXTRA_CA_CERTS": str(quickstart_ca),
+        "APPLIANCE_SANDBOX_IMAGE": SANDBOX_IMAGE, "APPLIANCE_RENDER_QUALITY": "low",
+        "APPLIANCE_WARM_POOL_SIZE": "0", "APPLIANCE_SHUTDOWN_GRACE_S": str(GRACE_S),
+    })
     client = docker.from_env()
-    port = _free_port()
-    container = client.containers.run(
-        appliance_image, ["serve"], detach=True, network_mode="host",
-        volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
-        environment={"APPLIANCE_PORT": str(port), "APPLIANCE_RENDER_QUALITY": "low",
-                     "APPLIANCE_WARM_POOL_SIZE": "0", "APPLIANCE_SHUTDOWN_GRACE_S": str(GRACE_S),
-                     "APPLIANCE_PUBLIC_URL": f"http://127.0.0.1:{port}"},
-        labels={"manim-appliance.test": "e2e"},
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=base, timeout=10, trust_env=False) as http:
-            deadline = time.monotonic() + 180
-            ready = None
-            while time.monotonic() < deadline:
-                try:
-                    ready = http.get("/readyz")
-                    if ready.status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                container.reload()
-                assert container.status == "running", container.logs()[-3000:].decode()
-                time.sleep(1)
-            assert ready is not None and ready.status_code == 200, (ready and ready.text, container.logs()[-3000:])
-            assert ready.json()["checks"]["sandbox_image"]["ok"]
+        # A hang guard only: two image builds (cache hits in CI), a start and a render.
+        run = subprocess.run([str(ROOT / "scripts" / "quickstart")], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=2400)
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+        assert f"done: {output}" in run.stdout, run.stdout[-2000:]
 
-            submitted = http.post("/api/jobs", json={"problem_text": "Solve 2x + 3 = 11"})
-            assert submitted.status_code == 202, submitted.text
-            job_id = submitted.json()["job_id"]
-            deadline = time.monotonic() + 300
-            state = {}
-            while time.monotonic() < deadline:
-                state = http.get(f"/api/jobs/{job_id}").json()
-                if state["status"] in ("ready", "failed"):
-                    break
-                time.sleep(1)
-            assert state.get("status") == "ready", state
-            video = http.get(state["video_url"])
-            assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
-            with av.open(io.BytesIO(video.content)) as media:
-                assert media.streams.video, "no video stream"
-                duration = float(media.duration or 0) / 1_000_000
-                assert 3 <= duration <= 90, duration
+        container = client.containers.get(name)
+        # The appliance renders with the sandbox image its own container built.
+        assert container.attrs["Config"]["Image"] == IMAGE
+        assert f"APPLIANCE_SANDBOX_IMAGE={SANDBOX_IMAGE}" in container.attrs["Config"]["Env"]
+        built = client.images.get(SANDBOX_IMAGE)
+        assert built.labels["manim-appliance.sandbox-image-version"]
+        with av.open(io.BytesIO(output.read_bytes())) as media:
+            assert media.streams.video, "no video stream"
+            duration = float(media.duration or 0) / 1_000_000
+            assert 3 <= duration <= 90, duration
 
-        started = time.monotonic()
-        container.stop(timeout=GRACE_S + 15)  # SIGTERM, then SIGKILL only after the timeout
-        stopped_after = time.monotonic() - started
+        container.stop(timeout=GRACE_S + 15)  # SIGTERM; SIGKILL (exit code 137) only after that
         container.reload()
         exit_code = container.attrs["State"]["ExitCode"]
         logs = container.logs().decode(errors="replace")
         assert exit_code == 0, logs[-3000:]
-        assert stopped_after < GRACE_S + 10, stopped_after
         assert "Traceback" not in logs, logs[-3000:]
     finally:
-        container.remove(force=True)
+        for remove in (lambda: client.containers.get(name).remove(force=True),
+                       lambda: client.volumes.get(volume).remove(force=True),
+                       lambda: client.images.remove(SANDBOX_IMAGE, noprune=True)):  # its layers stay cached
+            try:
+                remove()
+            except docker.errors.NotFound:
+                pass
         client.close()

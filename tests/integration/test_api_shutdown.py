@@ -20,6 +20,7 @@ from appliance.store import Store
 from tests.integration.server_fixtures import bound_socket
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+RESTARTING = "The server is restarting; reconnect shortly."
 
 CHILD = textwrap.dedent("""
     import sys, threading
@@ -62,19 +63,17 @@ def test_sigterm_ends_streams_and_stops_cleanly(tmp_path):
             for line in stream.iter_lines():
                 lines.append(line)
                 if line.startswith("data:") and json.loads(line[5:]).get("job_status") == "rendering":
-                    signalled = time.monotonic()
                     os.kill(child.pid, signal.SIGTERM)
-        stream_ended_s = time.monotonic() - signalled
-        assert "event: shutdown" in lines, lines
-        exit_code = child.wait(30)
-        stopped_s = time.monotonic() - signalled
+        # The server ended the stream itself, with a last word, while the render it follows
+        # never finishes; cut off by uvicorn's timeout or the process's end, it would not say so.
+        said = [line for line in lines if line]
+        assert said[-2:] == ["event: shutdown", f"data: {json.dumps({'message': RESTARTING})}"], said
+        exit_code = child.wait(120)  # a hang guard only: the render slot's grace is 2 s
     finally:
         if child.poll() is None:
             child.kill()
         output = child.communicate()[0]
     assert exit_code == 0, output
-    assert stream_ended_s < 3, stream_ended_s
-    assert stopped_s < 15, (stopped_s, output)  # the render slot's grace is 2 s
     store = Store(tmp_path / "store")
     try:
         job = store.get_job(job_id)

@@ -253,8 +253,9 @@ def test_a_warm_container_that_died_while_idle_is_replaced_by_a_cold_one(tmp_pat
     try:
         sandbox.warm_up()
         assert sandbox._pool.wait_until_full(120)
-        sandbox._pool._idle[0].container.kill()
-        time.sleep(0.5)
+        dead = sandbox._pool._idle[0].container
+        dead.kill()
+        dead.wait(timeout=60)  # it has exited (kill only sends the signal)
         result = sandbox.render(NORMAL, "Hostile", "low")
         assert result.status is RenderStatus.OK, result.to_dict()
         assert result.video_path is not None

@@ -138,26 +138,54 @@ def test_default_ttl_per_status(store, path, expected_hours):
     assert _ttl_of(store, session_key(job.session_id)) == pytest.approx(7 * 24 * 3600, abs=5)
 
 
-def test_short_ttls_expire_with_diskcache(tmp_path):
-    ttls = StatusTTLs(session=1.5, queued=0.4, queued_grace=0.0, ready=0.4, failed=0.4)
+class Clock:
+    """The wall clock diskcache and the store read (``time.time``), moved by the test: expiry
+    is checked by stepping past a TTL, not by sleeping next to it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def __getattr__(self, name: str) -> object:  # sleep, monotonic, ...: the real ones
+        return getattr(time, name)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    fake = Clock()
+    # diskcache stamps expire_time and filters expired rows with its module's time.time().
+    monkeypatch.setattr(diskcache.core, "time", fake)
+    monkeypatch.setattr(store_module, "time", fake)
+    return fake
+
+
+def test_short_ttls_expire_with_diskcache(tmp_path, clock):
+    ttls = StatusTTLs(session=150, queued=40, queued_grace=0.0, ready=40, failed=40)
     store = Store(tmp_path / "s", ttls)
     queued = _new_job(store, chat_id="1")
     ready = _new_job(store, chat_id="2")
     for target in LIFE[:5]:
         store.transition_job(ready.job_id, target)
-    time.sleep(0.6)
+    clock.advance(39)
+    assert store.get_job(queued.job_id) and store.get_job(ready.job_id)  # not yet
+    clock.advance(2)
     with pytest.raises(NotFound):
         store.get_job(queued.job_id)
     with pytest.raises(NotFound):
         store.get_job(ready.job_id)
     assert store.get_session(queued.session_id)  # session still alive
-    store.touch_session(queued.session_id)  # sliding: another 1.5 s from now
-    time.sleep(1.0)
+    store.touch_session(queued.session_id)  # sliding: another 150 s from now
+    clock.advance(110)  # 151 s after the sessions were made
     assert store.get_session(queued.session_id)
     with pytest.raises(NotFound):
         store.get_session(ready.session_id)
     assert store.find_session_by_chat("2") is None
-    time.sleep(0.7)
+    clock.advance(41)  # 151 s after the touch
     with pytest.raises(NotFound):
         store.get_session(queued.session_id)
     assert store.expire() > 0
@@ -461,15 +489,15 @@ def test_an_update_moves_a_queued_job_to_the_end_of_its_index(store):
     assert store.indexed_jobs(JobIndex.QUEUED, entered_until=until - timedelta(seconds=1)) == []
 
 
-def test_expired_jobs_leave_the_indexes_when_walked(tmp_path):
-    store = Store(tmp_path / "s", StatusTTLs(queued=0.3, queued_grace=0.0, ready=0.3))
+def test_expired_jobs_leave_the_indexes_when_walked(tmp_path, clock):
+    store = Store(tmp_path / "s", StatusTTLs(queued=30, queued_grace=0.0, ready=30))
     ready = _new_job(store, chat_id="2")
     queued = _new_job(store, chat_id="1")
     assert store.pop_next() == ready.job_id
     for target in LIFE[:5]:
         store.transition_job(ready.job_id, target)
     assert store.index_size(JobIndex.READY) == 1 and store.index_size(JobIndex.QUEUED) == 1
-    time.sleep(0.5)
+    clock.advance(31)
     assert store.indexed_jobs(JobIndex.READY) == []
     assert store.indexed_jobs(JobIndex.QUEUED, entered_until=datetime.now(UTC)) == []
     assert store.index_size(JobIndex.READY) == 0 and store.index_size(JobIndex.QUEUED) == 0
