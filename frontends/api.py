@@ -21,7 +21,6 @@ import json
 import logging
 import re
 import secrets
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Literal
@@ -35,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appliance.admission import client_key
+from appliance.admission import ClientSlots, client_key
 from appliance.config import QUALITIES, Settings
 from appliance.errors import (
     InvalidTransition,
@@ -778,44 +777,26 @@ keeps (Gradio's queue)."""
 class StreamLimit:
     """ASGI middleware: at most ``APPLIANCE_MAX_STREAMS_PER_CLIENT`` long-lived responses open
     per client address (the key the submission limits use), so one client cannot hold every
-    connection and follower the server has. Thread-safe counts (the server has one loop, but
-    the count must not depend on it)."""
+    connection and follower the server has."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
-        self.limit = settings.max_streams_per_client
-        self._open: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self.slots = ClientSlots(settings.max_streams_per_client)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not STREAM_PATHS.match(scope["path"]):
             await self.app(scope, receive, send)
             return
-        client = request_client(scope, self.settings)
-        with self._lock:
-            held = self._open.get(client, 0)
-            if held < self.limit:
-                self._open[client] = held + 1
-        if held >= self.limit:
-            response = error_response(
-                "client_stream_limit", f"Your address already has {held} streams open (the limit is {self.limit}). "
-                "Close some pages or event streams and try again.", {"Retry-After": "10"})
-            await response(scope, receive, send)
-            return
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            with self._lock:
-                left = self._open[client] - 1
-                if left:
-                    self._open[client] = left
-                else:
-                    del self._open[client]
-
-    def open_streams(self, client: str) -> int:
-        with self._lock:
-            return self._open.get(client, 0)
+        with self.slots.hold(request_client(scope, self.settings)) as admitted:
+            if admitted:
+                await self.app(scope, receive, send)
+                return
+        limit = self.slots.limit
+        response = error_response(
+            "client_stream_limit", f"Your address already has {limit} streams open (the limit is {limit}): close "
+            "some pages or event streams and try again.", {"Retry-After": "10"})
+        await response(scope, receive, send)
 
 
 def install_api(app: FastAPI, appliance: Appliance, settings: Settings, stopping: Stopping = _never) -> None:
