@@ -5,7 +5,8 @@
     GET    /api/jobs/{job_id}/events    server-sent events, one per status change, until READY/final
     DELETE /api/jobs/{job_id}           cancel                        200 | 409 not_cancellable
     POST   /api/jobs/{job_id}/delivered the client has the video: it is deleted now
-    GET    /healthz  /readyz  /metrics  liveness, readiness (503 when not ready), Prometheus text
+    GET    /healthz  /readyz  /metrics  liveness, readiness (503 when not ready; details for this machine or
+                                        the token's holder), Prometheus text (the API token when set)
     GET    /videos/{key}?expires=&sig=  the local store's signed video URLs (Range supported)
 
 Every error is ``{"error": {"code": ..., "message": ...}}`` with one of the stable codes in
