@@ -82,6 +82,16 @@ MODULE_HANDLES: frozenset[str] = frozenset({
     "load", "loads", "fromfile", "memmap", "open_memmap", "read_array", "genfromtxt", "loadtxt",
 })
 
+# The bare names of the above that a scene can have in reach: modules, and what Manim's star
+# import hands out (``capture`` runs a command, ``open_file`` a viewer). Ordinary words of the list
+# (``load``, ``system``, ``testing``) stay usable as a scene's own variable names.
+NAME_HANDLES: frozenset[str] = frozenset({
+    "os", "sys", "subprocess", "shutil", "builtins", "importlib", "ctypes", "pty", "posix", "nt", "socket",
+    "pickle", "marshal", "runpy", "inspect", "gc", "multiprocessing", "tempfile", "pathlib", "glob",
+    "import_module", "CodeType", "FunctionType", "capture", "open_file", "open_media_file", "get_plugins",
+    "list_plugins", "get_ipython", "ipy", "cli", "plugins",
+})
+
 # Frame, generator and code internals: the way from any function to its globals.
 FRAME_ATTRIBUTES: frozenset[str] = frozenset({
     "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "gi_frame", "gi_code", "cr_frame", "cr_code",
@@ -181,7 +191,7 @@ def _node_refusal(node: ast.AST, callees: set[int]) -> CodeRejected | None:
     elif isinstance(node, ast.Name):
         if node.id in FORBIDDEN_BUILTINS:
             return _refuse(node, f"`{node.id}` is not allowed in a scene")
-        if node.id in MODULE_HANDLES:
+        if node.id in NAME_HANDLES:
             return _refuse(node, f"`{node.id}` is not allowed in a scene (it reaches the system, files or the "
                                  "import machinery)")
         if node.id in ATTRIBUTE_FUNCTIONS and id(node) not in callees:

@@ -277,6 +277,7 @@ def test_refuses_each_class_of_escape(header: str, body: str, construct: str) ->
 
 @pytest.mark.parametrize("body", [
     "self.camera.frame.scale(1.2)",
+    "load = Arrow(UP, DOWN)\nsystem = VGroup(load)\nself.play(Create(system))",
     "c = Circle()\nself.play(Create(c))\nc.get_center()",
     "x = sp.Symbol('x')\nexpr = sp.sympify('x^2 + 2*x + 1')\nt = MathTex(sp.latex(sp.factor(expr)))\n"
     "self.play(Write(t))",
