@@ -10,6 +10,8 @@ use is bounded here as well:
     Admission                                   the global cap on waiting jobs (``QueueFull``, HTTP 503)
                                                 and, per client, jobs in progress and submissions an
                                                 hour (``LimitExceeded``, HTTP 429)
+    ClientSlots                                 at most N things at once per client (the web page's
+                                                followers and handlers in progress)
     ModelBudget                                 model calls per hour across every job; once spent,
                                                 the built-in solver answers alone, and says so
     exposure_warning(settings)                  the start-up warning for an open, reachable server
@@ -217,6 +219,50 @@ class Admission:
 
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+# -- things held open per client -------------------------------------------------------------------
+
+
+class ClientSlots:
+    """At most ``limit`` things at once per client key (the web page's followers, its handlers
+    in progress): one client cannot take every slot a server shares. Thread-safe."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self, client: str | None) -> Iterator[bool]:
+        """True (and one slot held for the block) if ``client`` has a slot free, else False.
+        ``client`` None (no address known) is not limited here."""
+        if client is None:
+            yield True
+            return
+        with self._lock:
+            held = self._held.get(client, 0)
+            if held >= self.limit:
+                admitted = False
+            else:
+                self._held[client] = held + 1
+                admitted = True
+        if not admitted:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with self._lock:
+                left = self._held[client] - 1
+                if left:
+                    self._held[client] = left
+                else:
+                    del self._held[client]
+
+    def held(self, client: str) -> int:
+        with self._lock:
+            return self._held.get(client, 0)
 
 
 # -- the model budget ------------------------------------------------------------------------------

@@ -104,6 +104,26 @@ def _string_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _host_list(raw: str) -> tuple[str, ...]:
+    """``name, name, ...`` -> lower-case host names (an IPv6 address without brackets), or ``("*",)``."""
+    hosts = []
+    for entry in _string_list(raw):
+        host = entry.lower().strip("[]")
+        port_given = ":" in entry and not entry.startswith("[") and not _is_ip(host)
+        if host != "*" and ("/" in host or " " in host or port_given):
+            raise ValueError(f"{entry!r} is not a host name (no scheme, port or path: e.g. video.example.org)")
+        hosts.append(host)
+    return tuple(hosts)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 TrustedNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -468,6 +488,17 @@ class Settings:
         "Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For is believed, to find "
         "the client address the per-client limits count; from anyone else the header is ignored and the "
         "connection's own address counts. Empty: trust no proxy."))
+    allowed_hosts: tuple[str, ...] = field(metadata=_row(
+        "Web", "APPLIANCE_ALLOWED_HOSTS", "", _host_list,
+        "Host names (comma-separated) the server answers to, besides the ones it knows: a request naming "
+        "any other host gets 400, so a web page cannot reach a 127.0.0.1 install through DNS rebinding. "
+        "Always allowed: localhost, 127.0.0.1, ::1, APPLIANCE_HOST and the hosts of APPLIANCE_PUBLIC_URL and "
+        "APPLIANCE_TELEGRAM_WEBHOOK_URL. Empty: on a loopback APPLIANCE_HOST only those; on any other, every "
+        "host. `*`: every host."))
+    max_streams_per_client: int = field(metadata=_row(
+        "Web", "APPLIANCE_MAX_STREAMS_PER_CLIENT", "20", _positive_int,
+        "Long-lived connections one client address may hold open at once: API event streams "
+        "(/api/jobs/ID/events) and open web pages (each keeps one). More get HTTP 429."))
     web_ui: bool = field(metadata=_row(
         "Web", "APPLIANCE_WEB_UI", "true", _parse_bool,
         "Serve the Gradio web UI at /."))
@@ -485,6 +516,10 @@ class Settings:
         "Telegram", "APPLIANCE_TELEGRAM_WEBHOOK_SECRET", "", _optional_string,
         "Secret Telegram sends in X-Telegram-Bot-Api-Secret-Token; empty: generated and kept in "
         "the data directory.", secret=True))
+    telegram_commands_per_minute: int = field(metadata=_row(
+        "Telegram", "APPLIANCE_TELEGRAM_COMMANDS_PER_MINUTE", "20", _positive_int,
+        "Commands and button presses one chat may send a minute; more are ignored (the chat is told once), "
+        "so one chatty chat cannot hold up everyone else's answers and videos."))
     telegram_api_base: str = field(metadata=_row(
         "Telegram", "APPLIANCE_TELEGRAM_API_BASE", "https://api.telegram.org/bot", _string,
         "Bot API base URL (a self-hosted Bot API server, or a test stand-in)."))
@@ -571,17 +606,38 @@ class Settings:
     def videos_dir(self) -> Path:
         return self.data_dir / "videos"
 
+    def host_names(self) -> frozenset[str] | None:
+        """The names a request's Host header may carry (lower case, no port), or None: any.
+
+        A server bound to loopback answers only to its own names, so a web page on another site
+        that re-points its DNS name at 127.0.0.1 (DNS rebinding) gets 400 instead of the API.
+        A server bound wider cannot know every name it is reached by, unless it is told
+        (APPLIANCE_ALLOWED_HOSTS)."""
+        if "*" in self.allowed_hosts:
+            return None
+        if not is_loopback_host(self.host) and not self.allowed_hosts:
+            return None
+        names = {"localhost", "127.0.0.1", "::1", self.host.strip().strip("[]").lower(), *self.allowed_hosts}
+        for url in (self.public_url, self.telegram_webhook_url):
+            host = urlsplit(url).hostname if url else None
+            if host:
+                names.add(host.lower())
+        return frozenset(names)
+
     def secret_values(self) -> list[str]:
         """Every secret setting's value: none of these may enter a sandbox."""
         return [str(getattr(self, s.name)) for s in SETTINGS if s.secret and getattr(self, s.name)]
 
     def __repr__(self) -> str:
         # The dataclass's own repr would print every key; a secret that is set shows as ***.
+        # A URL may carry a password of its own (https://user:password@host): that part too.
         shown = (
-            f"{s.name}={'***' if s.secret and getattr(self, s.name) else repr(getattr(self, s.name))}"
+            f"{s.name}={'***' if s.secret and getattr(self, s.name) else _shown(getattr(self, s.name))}"
             for s in SETTINGS
         )
         return f"Settings({', '.join(shown)})"
+
+    __str__ = __repr__
 
 
 SETTINGS: tuple[Setting, ...] = tuple(
@@ -601,13 +657,29 @@ def _parse_setting(setting: Setting, raw: str) -> Any:
 
 
 def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost``, 127.0.0.0/8 or ::1 (brackets allowed)."""
+    host = host.strip().strip("[]").lower()
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s'\"]+@")
+
+
+def _shown(value: object) -> str:
+    return _without_userinfo(repr(value))
+
+
+def _without_userinfo(text: str) -> str:
+    return _USERINFO.sub("***@", text)
 
 
 def update_readme(readme: Path) -> bool:

@@ -131,16 +131,18 @@ class GenerationError(ApplianceError):
 
 
 class AllProvidersFailed(GenerationError):
-    """Every provider of the chain failed."""
+    """Every provider of the chain failed. The message is for people; ``failures`` (one per
+    provider, with the providers' own error texts, which can name internal hosts) are for the
+    log and the job's internal record only."""
+
+    def __init__(self, message: str, failures: list[str] | None = None) -> None:
+        self.failures = list(failures or [])
+        super().__init__(message)
 
 
 class ModelBudgetExhausted(AllProvidersFailed):
     """The hourly budget of model calls is spent: no model is asked until it refills.
     ``failures`` are the providers' failures before it ran out."""
-
-    def __init__(self, message: str, failures: list[str] | None = None) -> None:
-        self.failures = list(failures or [])
-        super().__init__(message)
 
 
 class UnsupportedProblem(GenerationError):

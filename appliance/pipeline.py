@@ -382,10 +382,12 @@ class Pipeline:
         except UnsupportedProblem as exc:
             return Finished(self.fail(job_id, Failure("unsupported_problem", str(exc), str(exc))))
         except AllProvidersFailed as exc:
-            summary = str(exc)
-            self.store.update_job(job_id, partial(_set_ai_error, summary[:2000]))
+            # The person reads the exception's sentence; the providers' errors (which can name
+            # internal hosts) are kept on the job's internal record only.
+            detail = "; ".join([*exc.failures, str(exc)])
+            self.store.update_job(job_id, partial(_set_ai_error, detail[:2000]))
             reason = "model_budget" if isinstance(exc, ModelBudgetExhausted) else "generation_failed"
-            return Finished(self.fail(job_id, Failure(reason, summary, summary)))
+            return Finished(self.fail(job_id, Failure(reason, str(exc), detail)))
         except GenerationError as exc:
             return Finished(self.fail(job_id, Failure("generation_failed", f"The scene could not be written: {exc}",
                                                       str(exc))))

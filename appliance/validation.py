@@ -9,8 +9,10 @@ and a model can act on (it names the line and the construct):
 3. repair, as AST rewrites visible in the returned code: old imports and class
    names, ``GraphScene``, ``x_min``-style axis arguments, colours that do not
    exist, 2-D point literals, old ``play`` styles, CONFIG dicts, zero durations;
-4. policy: import allow-list, no ``open``/``eval``/``exec``/``__import__``/dunder
-   games (defence in depth: the sandbox is the real boundary);
+4. policy (``appliance.repair.policy``): import allow-list, no private attributes, no
+   module that hands out the system, no computed names for ``getattr`` & co, no string
+   evaluation by SymPy but of checked literals, no pickles (defence in depth: the sandbox
+   is the real boundary);
 5. pick the one scene to render, make sure it produces a video, and refuse names
    neither Manim nor the code defines (they would fail at render time anyway).
 

@@ -5,7 +5,8 @@
     GET    /api/jobs/{job_id}/events    server-sent events, one per status change, until READY/final
     DELETE /api/jobs/{job_id}           cancel                        200 | 409 not_cancellable
     POST   /api/jobs/{job_id}/delivered the client has the video: it is deleted now
-    GET    /healthz  /readyz  /metrics  liveness, readiness (503 when not ready), Prometheus text
+    GET    /healthz  /readyz  /metrics  liveness, readiness (503 when not ready; details for this machine or
+                                        the token's holder), Prometheus text (the API token when set)
     GET    /videos/{key}?expires=&sig=  the local store's signed video URLs (Range supported)
 
 Every error is ``{"error": {"code": ..., "message": ...}}`` with one of the stable codes in
@@ -15,10 +16,13 @@ Every error is ``{"error": {"code": ..., "message": ...}}`` with one of the stab
 from __future__ import annotations
 
 import asyncio
+import copy
+import ipaddress
 import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Literal
 
@@ -31,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appliance.admission import client_key
+from appliance.admission import ClientSlots, client_key
 from appliance.config import QUALITIES, Settings
 from appliance.errors import (
     InvalidTransition,
@@ -61,6 +65,7 @@ instead of holding uvicorn's graceful shutdown open until its timeout."""
 
 ERROR_CODES: dict[str, int] = {
     "malformed_body": 400,
+    "unknown_host": 400,
     "unauthorized": 401,
     "signature_invalid": 403,
     "not_found": 404,
@@ -74,6 +79,7 @@ ERROR_CODES: dict[str, int] = {
     "hourly_limit": 429,
     "client_active_limit": 429,
     "client_hourly_limit": 429,
+    "client_stream_limit": 429,
     "internal_error": 500,
     "not_ready": 503,
     "queue_full": 503,
@@ -85,6 +91,9 @@ ERROR_CODES: dict[str, int] = {
 STREAM_END_STATUSES = frozenset({S.READY, S.DELIVERED, S.FAILED, S.EXPIRED})
 SSE_HEARTBEAT_S = 15.0
 READINESS_TIMEOUT_S = 15.0
+READINESS_INTERVAL_S = 5.0
+"""/readyz runs its checks (a store write, a disk probe, Docker, S3) at most this often; callers
+in between get the last answer."""
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
@@ -469,22 +478,27 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
     async def healthz() -> Health:
         return Health()
 
+    readiness = ReadinessCache(appliance.readiness)
+
     @router.get("/readyz", response_model=Readiness, tags=["health"], summary="Readiness",
                 responses={503: {"model": Readiness, "description": "not_ready: a component needs attention"}},
                 description="Docker reachable, sandbox image present, store writable, storage usable, "
-                "providers configured.")
-    async def readyz() -> JSONResponse:
-        try:
-            report = await asyncio.wait_for(asyncio.to_thread(appliance.readiness), READINESS_TIMEOUT_S)
-        except TimeoutError:
-            report = {"ready": False, "checks": {"readiness": {"ok": False, "error": "the checks timed out"}}}
+                "providers configured. Checked at most every few seconds (callers in between get the last "
+                "answer). Each component's details (engines, bucket, models, errors) only for a caller on this "
+                "machine or one with the API token; anyone else sees which components are ok.")
+    async def readyz(request: Request) -> JSONResponse:
+        report = await readiness.report()
+        if not _may_see_details(request, settings):
+            report = public_readiness(report)
         if report.get("ready"):
             return JSONResponse(report)
         failing = [name for name, check in report.get("checks", {}).items() if not check.get("ok")]
         report["error"] = {"code": "not_ready", "message": "Not ready: " + ", ".join(failing or ["unknown"])}
         return JSONResponse(report, status_code=503)
 
-    @router.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    @router.get("/metrics", tags=["health"], summary="Prometheus metrics", response_class=PlainTextResponse,
+                description="Needs `Authorization: Bearer TOKEN` when APPLIANCE_API_TOKEN is set (Prometheus: "
+                "`authorization: {credentials: TOKEN}` in the scrape config).")
     async def metrics() -> PlainTextResponse:
         return PlainTextResponse(appliance.metrics_text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -513,6 +527,88 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
     # HEAD (size probes by players) checks the link the same way but is not a delivery.
     router.add_api_route("/videos/{key}", video, methods=["HEAD"], include_in_schema=False)
     return router
+
+
+# -- readiness ---------------------------------------------------------------------------------
+
+
+Report = dict[str, Any]
+
+
+class ReadinessCache:
+    """The readiness checks behind /readyz, run in one thread at a time and at most once per
+    ``interval_s``: a flood of /readyz costs one check every few seconds, not a store write, a
+    Docker call and an S3 request each, nor a thread each (a check that outlives ``timeout_s``
+    keeps running, and later callers wait for that same one instead of starting another).
+
+    Lives on one event loop (the server's)."""
+
+    def __init__(self, check: Callable[[], Report], *, interval_s: float = READINESS_INTERVAL_S,
+                 timeout_s: float = READINESS_TIMEOUT_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self._check = check
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self._clock = clock
+        self._running: asyncio.Future[Report] | None = None
+        self._last: Report | None = None
+        self._checked_at = 0.0
+
+    async def report(self) -> Report:
+        """The last report if it is fresh, else the one being made (a copy: callers may change it)."""
+        if self._last is not None and self._clock() - self._checked_at < self.interval_s:
+            return copy.deepcopy(self._last)
+        if self._running is None:
+            self._running = asyncio.ensure_future(asyncio.to_thread(self._checked))
+            self._running.add_done_callback(self._finished)
+        try:
+            return copy.deepcopy(await asyncio.wait_for(asyncio.shield(self._running), self.timeout_s))
+        except TimeoutError:
+            return {"ready": False, "checks": {"readiness": {"ok": False, "error": "the checks timed out"}}}
+
+    def _checked(self) -> Report:
+        try:
+            return self._check()
+        except Exception as exc:  # a check that cannot run is a failing check, not a 500
+            log.exception("the readiness checks failed")
+            return {"ready": False, "checks": {"readiness": {"ok": False, "error": f"{type(exc).__name__}: {exc}"}}}
+
+    def _finished(self, running: asyncio.Future[Report]) -> None:
+        self._running = None
+        if not running.cancelled():
+            self._last = running.result()
+            self._checked_at = self._clock()
+
+
+def public_readiness(report: Report) -> Report:
+    """What a stranger learns from /readyz: ready or not, and which components are ok; not the
+    engine URLs, bucket, endpoint, models or error texts."""
+    checks = report.get("checks", {})
+    return {"ready": bool(report.get("ready")),
+            "checks": {name: {"ok": bool(check.get("ok"))} for name, check in checks.items()}}
+
+
+def _may_see_details(request: Request, settings: Settings) -> bool:
+    """A caller on this machine (after trusted proxies) or one with the API token."""
+    if settings.api_token:
+        auth = request.headers.get("authorization", "")
+        if _token_matches(auth[7:].strip() if auth[:7].lower() == "bearer " else None, settings.api_token):
+            return True
+    return _is_loopback_client(request_client(request.scope, settings))
+
+
+def request_client(scope: Scope, settings: Settings) -> str:
+    """The client key (``appliance.admission.client_key``) of an HTTP request."""
+    peer = scope.get("client")
+    forwarded = [value.decode("latin-1") for key, value in scope.get("headers", ())
+                 if key.lower() == b"x-forwarded-for"]
+    return client_key(peer[0] if peer else None, forwarded, settings.trusted_proxies)
+
+
+def _is_loopback_client(key: str) -> bool:
+    try:
+        return ipaddress.ip_network(key, strict=False).network_address.is_loopback
+    except ValueError:
+        return False
 
 
 async def _queue_position(appliance: Appliance, job: ProcessingJob) -> int | None:
@@ -593,8 +689,9 @@ class PayloadTooLarge(StarletteHTTPException):
 
 
 class RequestGuard:
-    """ASGI middleware in front of everything: the API token on /api/* (checked before the body
-    is read, so an unauthenticated client learns nothing about its request) and the body limit."""
+    """ASGI middleware in front of everything: the API token on /api/* and /metrics (checked
+    before the body is read, so an unauthenticated client learns nothing about its request) and
+    the body limit."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -606,7 +703,7 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
-        if self.token and scope["path"].startswith("/api/"):
+        if self.token and (scope["path"].startswith("/api/") or scope["path"] == "/metrics"):
             auth = headers.get("authorization", "")
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else None
             if not _token_matches(given, self.token):
@@ -644,11 +741,74 @@ class RequestGuard:
             await exc.response()(scope, receive, send)
 
 
+class HostGuard:
+    """ASGI middleware: 400 for a request whose Host header is not one of this server's names
+    (``Settings.host_names``). A page on another site can point its own DNS name at 127.0.0.1
+    (DNS rebinding) and so drive a loopback install from a visitor's browser; its requests
+    still carry that foreign name."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.names = settings.host_names()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.names is not None and scope["type"] == "http":
+            host = next((value.decode("latin-1") for key, value in scope["headers"] if key == b"host"), None)
+            if host is not None and host_name(host) not in self.names:
+                response = error_response("unknown_host", "This server does not answer to that host name "
+                                          "(APPLIANCE_ALLOWED_HOSTS lists the names it does).")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def host_name(header: str) -> str:
+    """A Host header's name: lower case, without the port or an IPv6 address's brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:header.find("]")] if "]" in header else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+STREAM_PATHS = re.compile(r"^/api/jobs/[^/]+/events$|^/gradio_api/queue/data$")
+"""Responses that stay open for long: the API's event streams, and the stream each open web page
+keeps (Gradio's queue)."""
+
+
+class StreamLimit:
+    """ASGI middleware: at most ``APPLIANCE_MAX_STREAMS_PER_CLIENT`` long-lived responses open
+    per client address (the key the submission limits use), so one client cannot hold every
+    connection and follower the server has."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.slots = ClientSlots(settings.max_streams_per_client)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not STREAM_PATHS.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        with self.slots.hold(request_client(scope, self.settings)) as admitted:
+            if admitted:
+                await self.app(scope, receive, send)
+                return
+        limit = self.slots.limit
+        response = error_response(
+            "client_stream_limit", f"Your address already has {limit} streams open (the limit is {limit}): close "
+            "some pages or event streams and try again.", {"Retry-After": "10"})
+        await response(scope, receive, send)
+
+
 def install_api(app: FastAPI, appliance: Appliance, settings: Settings, stopping: Stopping = _never) -> None:
     """Add the API's routes, error handlers and request limits to ``app``. ``stopping`` says
-    when the server is shutting down (event streams end then)."""
+    when the server is shutting down (event streams end then). The middleware guards every
+    route of the app, the web page's and the webhook's too: the last added runs first, so a
+    foreign Host is refused before anything else is looked at."""
     app.include_router(make_api_router(appliance, settings, stopping))
+    app.add_middleware(StreamLimit, settings=settings)
     app.add_middleware(RequestGuard, settings=settings)
+    app.add_middleware(HostGuard, settings=settings)
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -31,7 +31,7 @@ from appliance.contracts import AnswerCheck, CallBudget, GeneratedCodeRejected, 
 from appliance.errors import AllProvidersFailed, CodeRejected, ModelBudgetExhausted, UnsupportedProblem
 from appliance.generation import builtin as builtin_module
 from appliance.generation.builtin.reference import ReferenceAnswer
-from appliance.generation.llm import BUILTIN, ChainExhausted, ChainReply, ProviderChain
+from appliance.generation.llm import BUILTIN, NO_MODEL_ANSWERED, ChainExhausted, ChainReply, ProviderChain
 from appliance.generation.prompts import build_messages, parse_reply
 from appliance.generation.speech import narration_in
 
@@ -229,8 +229,8 @@ class Generator:
                 # Nothing here can ever draw it: asking again later would not help (a person is
                 # told to rephrase, not to retry).
                 raise UnsupportedProblem(f"No language model is configured, and {unsupported}") from exc
-            message = f"Every language model failed ({'; '.join(failures)}), and {unsupported}"
-            raise AllProvidersFailed(message) from exc
+            # People get a sentence; the providers' own errors (hosts, keys' names) stay on the record.
+            raise AllProvidersFailed(f"{NO_MODEL_ANSWERED[:-1]}, and {unsupported}", failures) from exc
 
     def _builtin_on_budget(self, problem_text: str, language: str | None, failures: list[str]) -> GeneratedScene:
         """No model call is left this hour: the built-in solver's scene, saying so, or a refusal

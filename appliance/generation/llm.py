@@ -131,13 +131,16 @@ class ChainReply:
     duration_s: float = 0.0
 
 
+NO_MODEL_ANSWERED = "No language model could answer right now."
+"""What people are told when every model failed; each provider's own error text goes to the log
+and the job's ai_error, never to people (it can name the operator's internal hosts)."""
+
+
 class ChainExhausted(AllProvidersFailed):
     """Every model of the chain failed; ``failures`` has one summary per provider."""
 
     def __init__(self, failures: Sequence[str]) -> None:
-        self.failures = list(failures)
-        detail = "; ".join(self.failures) if self.failures else "no model is configured"
-        super().__init__(f"Every language model failed: {detail}")
+        super().__init__(NO_MODEL_ANSWERED if failures else "No language model is configured.", list(failures))
 
 
 def derive_models(settings: Settings) -> tuple[str, ...]:

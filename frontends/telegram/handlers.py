@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Message, MessageEntity, Update
-from telegram.constants import ChatType
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from appliance.config import Settings
@@ -64,7 +65,11 @@ HISTORY_SHOWN = 10
 LANGUAGE_CACHE_SIZE = 10_000
 COMMANDS = ("start", "help", "status", "cancel", "history", "language", "voice")
 
+COMMAND_WINDOW_S = 60.0
+ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
+
 Context = ContextTypes.DEFAULT_TYPE
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
 
 
 class Handlers:
@@ -77,22 +82,63 @@ class Handlers:
         self.people_first = people_first or PeopleFirst()
         self._languages: OrderedDict[int, str] = OrderedDict()
         self._refused: dict[tuple[int, str], float] = {}
+        self._commands: dict[int, deque[float]] = {}  # per chat: when its recent commands came
 
     def register(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         new = filters.UpdateType.MESSAGE  # edited messages go to on_edited, never run again
         commands = {"start": self.on_start, "help": self.on_help, "status": self.on_status,
                     "cancel": self.on_cancel, "history": self.on_history, "language": self.on_language,
                     "voice": self.on_voice}
+        # Commands and buttons are answered first (ratelimit.py): each chat gets a bounded share,
+        # so one chatty chat cannot keep everyone else's answers and videos waiting.
         for name in COMMANDS:
-            application.add_handler(CommandHandler(name, commands[name], filters=new))
-        application.add_handler(CallbackQueryHandler(self.on_callback))
+            application.add_handler(CommandHandler(name, self.limited(commands[name]), filters=new))
+        application.add_handler(CallbackQueryHandler(self.limited(self.on_callback)))
         application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.on_edited))
-        application.add_handler(MessageHandler(new & filters.COMMAND, self.on_unknown_command))
+        application.add_handler(MessageHandler(new & filters.COMMAND, self.limited(self.on_unknown_command)))
         application.add_handler(MessageHandler(new & filters.TEXT, self.on_text))
         application.add_handler(MessageHandler(new & ~filters.TEXT & ~filters.StatusUpdate.ALL, self.on_not_text))
         application.add_error_handler(self.on_error)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def limited(self, handler: Handler) -> Handler:
+        """``handler`` for at most ``APPLIANCE_TELEGRAM_COMMANDS_PER_MINUTE`` updates a chat a
+        minute; beyond that the chat is told once (per quiet period) and the rest are ignored."""
+        async def within_limit(update: Update, context: Context) -> None:
+            chat = update.effective_chat
+            if chat is None or self._command_allowed(chat.id):
+                await handler(update, context)
+                return
+            lang = await self._lang_of(update)
+            if update.callback_query is not None:
+                await self._answer(update.callback_query, t(lang, "too_many_commands"))
+            else:
+                await self._refuse(context.bot, chat.id, "too_many_commands", t(lang, "too_many_commands"), None)
+
+        return within_limit
+
+    def _command_allowed(self, chat_id: int) -> bool:
+        now = time.monotonic()
+        if len(self._commands) > LANGUAGE_CACHE_SIZE:
+            self._commands = {chat: times for chat, times in self._commands.items()
+                              if times and times[-1] > now - COMMAND_WINDOW_S}
+        times = self._commands.setdefault(chat_id, deque())
+        while times and times[0] <= now - COMMAND_WINDOW_S:
+            times.popleft()
+        if len(times) >= self.settings.telegram_commands_per_minute:
+            return False
+        times.append(now)
+        return True
+
+    @staticmethod
+    async def _is_admin(bot: Bot, chat_id: int, user_id: int) -> bool:
+        try:
+            member = await bot.get_chat_member(chat_id, user_id)
+        except TelegramError as exc:
+            log.info("could not ask whether user %s administers chat %s: %s", user_id, chat_id, exc)
+            return False
+        return member.status in ADMIN_STATUSES
 
     async def language(self, chat_id: int, user_language_code: str | None = None) -> str:
         """The chat's language: its session's preference; a brand-new session adopts the
@@ -189,10 +235,13 @@ class Handlers:
             text = addressed
         async with self.people_first.answering():
             lang = await self._lang_of(update)
-            await self.submit(context.bot, chat.id, text, lang, reply_to=message.message_id)
+            await self.submit(context.bot, chat.id, text, lang, reply_to=message.message_id,
+                              requester=message.from_user.id if message.from_user else None)
 
-    async def submit(self, bot: Bot, chat_id: int, text: str, lang: str, reply_to: int | None = None) -> str | None:
-        """Queue a problem and answer with its status message; the job id, or None if refused."""
+    async def submit(self, bot: Bot, chat_id: int, text: str, lang: str, reply_to: int | None = None,
+                     requester: int | None = None) -> str | None:
+        """Queue a problem and answer with its status message; the job id, or None if refused.
+        ``requester`` is the user who asked (in a group, only they or an admin may cancel it)."""
         try:
             response = await self.appliance.submit(text, Channel.telegram(chat_id, language=lang))
         except ProblemRejected as exc:
@@ -228,8 +277,8 @@ class Handlers:
             shown = None  # the tracker sends a fresh status message at the next change
         else:
             self.throttle.sent(chat_id)
-        self.tracker.track(Tracked(job_id, chat_id, sent.message_id if sent else None, lang, reply_to),
-                           shown_text=shown)
+        self.tracker.track(Tracked(job_id, chat_id, sent.message_id if sent else None, lang, reply_to,
+                                   requester=requester), shown_text=shown)
         return job_id
 
     # -- things that are not text problems -------------------------------------------------------
@@ -248,7 +297,8 @@ class Handlers:
             lang = await self._lang_of(update)
             if caption.strip():
                 # A photo or a file with the problem written in its caption: the caption is the problem.
-                await self.submit(context.bot, chat.id, caption, lang, reply_to=message.message_id)
+                await self.submit(context.bot, chat.id, caption, lang, reply_to=message.message_id,
+                                  requester=message.from_user.id if message.from_user else None)
                 return
             # One answer per kind of message within the quiet period: an album of photos is answered
             # once, but a voice message after a sticker is answered too.
@@ -352,13 +402,23 @@ class Handlers:
         else:
             await self._reply(context.bot, chat.id, t(lang, "nothing_running"))
 
+    async def _may_cancel(self, bot: Bot, chat_id: int, job_id: str, user_id: int) -> bool:
+        """In a group: the member who asked for the job, or an admin of the chat. (A job whose
+        asker is not known, e.g. followed from before this was recorded: admins only.)"""
+        return self.tracker.requester_of(job_id) == user_id or await self._is_admin(bot, chat_id, user_id)
+
     async def on_cancel(self, update: Update, context: Context) -> None:
         chat = update.effective_chat
         if chat is None:
             return
         lang = await self._lang_of(update)
+        # In a group /cancel stops the sender's own videos (all of them for an admin).
+        user = update.effective_user
+        admin = self._is_private(update) or (user is not None and await self._is_admin(context.bot, chat.id, user.id))
         cancelled = 0
         for job in await self._jobs(chat.id):
+            if not admin and (user is None or self.tracker.requester_of(job.job_id) != user.id):
+                continue
             if job.status is S.QUEUED or (job.status.is_in_flight and not job.cancel_requested):
                 try:
                     await self.appliance.cancel(job.job_id)
@@ -382,11 +442,11 @@ class Handlers:
             await self._answer(query)
             if index.isdigit() and int(index) < len(EXAMPLES):
                 async with self.people_first.answering():
-                    await self.submit(context.bot, chat_id, EXAMPLES[int(index)], lang)
+                    await self.submit(context.bot, chat_id, EXAMPLES[int(index)], lang, requester=query.from_user.id)
         elif data.startswith(LANGUAGE_PREFIX):
             await self._set_language(query, chat_id, data.removeprefix(LANGUAGE_PREFIX))
         elif data.startswith(CANCEL_PREFIX):
-            await self._cancel_button(query, chat_id, data.removeprefix(CANCEL_PREFIX), lang)
+            await self._cancel_button(context.bot, query, chat_id, data.removeprefix(CANCEL_PREFIX), lang)
         else:
             await self._answer(query)
 
@@ -410,7 +470,7 @@ class Handlers:
         except TelegramError as exc:
             log.info("could not edit the language prompt: %s", exc)
 
-    async def _cancel_button(self, query: CallbackQuery, chat_id: int, job_id: str, lang: str) -> None:
+    async def _cancel_button(self, bot: Bot, query: CallbackQuery, chat_id: int, job_id: str, lang: str) -> None:
         try:
             job = await self.appliance.get(job_id)
         except NotFound:
@@ -418,6 +478,10 @@ class Handlers:
             return
         if job.telegram_chat_id != str(chat_id):
             await self._answer(query, t(lang, "not_yours"), alert=True)
+            return
+        in_group = query.message is not None and query.message.chat.type != ChatType.PRIVATE
+        if in_group and not await self._may_cancel(bot, chat_id, job.job_id, query.from_user.id):
+            await self._answer(query, t(lang, "not_your_job"), alert=True)
             return
         try:
             await self.appliance.cancel(job_id)

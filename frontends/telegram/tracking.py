@@ -55,6 +55,7 @@ class Tracked:
     language: str
     reply_to: int | None = None
     steps_sent: bool = False  # the solution as text went out (once, before the video)
+    requester: int | None = None  # the Telegram user who asked: in a group, their Cancel button is theirs
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Tracked:
@@ -62,7 +63,8 @@ class Tracked:
                    int(data["message_id"]) if data.get("message_id") is not None else None,
                    str(data.get("language") or "en"),
                    int(data["reply_to"]) if data.get("reply_to") is not None else None,
-                   bool(data.get("steps_sent", False)))
+                   bool(data.get("steps_sent", False)),
+                   int(data["requester"]) if data.get("requester") is not None else None)
 
 
 class JobTracker:
@@ -130,6 +132,11 @@ class JobTracker:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    def requester_of(self, job_id: str) -> int | None:
+        """The user who asked for a job being followed (None: not followed, or not known)."""
+        record = self._records.get(job_id)
+        return record.requester if record is not None else None
 
     @property
     def following(self) -> list[str]:

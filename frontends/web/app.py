@@ -31,7 +31,7 @@ from typing import Any
 import gradio as gr
 from gradio.blocks import Block
 
-from appliance.admission import client_key
+from appliance.admission import ClientSlots, client_key
 from appliance.config import Settings
 from appliance.errors import InvalidTransition, LimitExceeded, NotFound, ProblemRejected
 from appliance.generation.builtin.parse import MAX_PROBLEM_CHARS as BUILTIN_MAX_CHARS
@@ -48,6 +48,12 @@ Updates = dict[Block, Any]  # what an event handler returns: component -> new va
 # Visitors mostly wait on a render, and waiting is an await, not a thread: a high limit
 # lets everyone follow their own jobs at once; renders are bounded by the appliance's slots.
 WEB_CONCURRENCY = 100
+WEB_EVENTS_PER_CLIENT = 10
+"""Handlers (submit, cancel, refresh, ...) one client address may have running at once: one
+client cannot take all ``WEB_CONCURRENCY`` slots. Its followers (one per open page) are bounded
+by APPLIANCE_MAX_STREAMS_PER_CLIENT instead."""
+BUSY_MESSAGE = ("Too many requests from your address are being handled at once. Please wait a moment and "
+                "try again.")
 QUEUE_MAX_SIZE = 500
 MAX_CARDS = 6  # the cards a page keeps; the history lists every job of the session
 FOLLOW_TICK_S = 1.0  # how often a quiet follower checks that it is still the page's one and the page is open
@@ -245,6 +251,8 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
     keys = SessionKeys.for_settings(settings)
     builtin_only = not appliance.source.providers()
     open_pages: dict[str, PageState] = {}  # Gradio session hash -> its page, while a follower draws it
+    followers = ClientSlots(settings.max_streams_per_client)
+    busy = ClientSlots(WEB_EVENTS_PER_CLIENT)
 
     async def jobs_on_page(job_ids: list[str], session_id: str | None) -> list[ProcessingJob]:
         """The page's jobs that still exist and belong to this browser's session."""
@@ -297,6 +305,15 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
         """Submit the problem and show its card beside the others; ``follow`` goes on from there.
         (One update: a generator, as the page's handlers were, for callers that iterate it.)"""
         page = page if page is not None else PageState()
+        with busy.hold(client_of(request, settings)) as admitted:
+            if not admitted:
+                yield {status: message_html(BUSY_MESSAGE, "refused")}
+                return
+            async for update in _generate(problem_text, token, request, page, voice):
+                yield update
+
+    async def _generate(problem_text: str, token: str | None, request: gr.Request, page: PageState,
+                        voice: bool | None) -> AsyncIterator[Updates]:
         session_id = page.session(keys, token)
         refusal = None
         length = len((problem_text or "").replace("\r\n", "\n").strip())
@@ -333,6 +350,17 @@ def build_ui(appliance: Appliance, settings: Settings, stopping: Callable[[], bo
         its one event stream open. When the last running event ends, the client closes the stream,
         and an event sent at that same moment (a click right after a result appeared) can lose its
         answer (Gradio 6.31). With a follower always running, the stream is never closed."""
+        with followers.hold(client_of(request, settings)) as admitted:
+            if not admitted:
+                # This address has as many pages following their jobs as it may: this one is drawn
+                # when it is loaded or refreshed, not kept current.
+                log.info("a follower refused: %s follows %d pages already", client_of(request, settings),
+                         followers.limit)
+                return
+            async for update in _follow(page, request):
+                yield update
+
+    async def _follow(page: PageState, request: gr.Request) -> AsyncIterator[Updates]:
         tab = _tab_of(request)
         me = object()
         page.follower = me

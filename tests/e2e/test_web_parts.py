@@ -244,3 +244,38 @@ async def test_every_answer_of_the_page_gives_its_html_parts_whole_values(applia
     assert isinstance(said["ma-status"], str) and "Nothing is running to cancel." in said["ma-status"]
     session = await app.create_session(Channel.web())
     assert session.session_id  # the store works without the render slots
+
+
+def visitor_from(address: str, tab: str) -> Any:
+    return SimpleNamespace(headers={}, client=SimpleNamespace(host=address), session_hash=tab)
+
+
+async def test_one_address_keeps_at_most_its_share_of_pages_following(tmp_path: Path) -> None:
+    """Followers take no concurrency slot (they only wait), so each address gets a bounded number
+    of them (APPLIANCE_MAX_STREAMS_PER_CLIENT): one client opening page after page cannot hold
+    the server's followers and connections."""
+    settings = server_fixtures.make_settings(tmp_path / "data", 7860, max_streams_per_client=3)
+    app = build_appliance(settings, source=ScriptedSource(), renderer=ScriptedRenderer(), run_workers=False,
+                          run_maintenance=False)
+    try:
+        blocks = build_ui(app, settings)
+        follow = handler(blocks, "follow")
+        held = []
+        for number in range(3):
+            updates = follow(PageState(), visitor_from("203.0.113.7", f"tab{number}"))
+            await anext(updates)  # drawing its page, and now waiting for changes
+            held.append(updates)
+        extra = follow(PageState(), visitor_from("203.0.113.7", "tab-extra"))
+        with pytest.raises(StopAsyncIteration):
+            await anext(extra)  # refused: ends at once
+        other = follow(PageState(), visitor_from("198.51.100.9", "tab-other"))
+        await anext(other)  # another address is not affected
+        await other.aclose()
+        await held.pop().aclose()  # a page closes: its place is free again
+        again = follow(PageState(), visitor_from("203.0.113.7", "tab-again"))
+        await anext(again)
+        await again.aclose()
+        for updates in held:
+            await updates.aclose()
+    finally:
+        await app.stop()

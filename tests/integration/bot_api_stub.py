@@ -79,6 +79,7 @@ class BotApiStub:
         self.enqueued_at: dict[int, float] = {}  # update_id -> time.monotonic()
         self.webhook_url = ""
         self.webhook_secret: str | None = None
+        self.admins: dict[int, set[int]] = {}  # chat id -> the user ids getChatMember calls administrators
         self._lock = threading.Lock()
         self._pending: list[dict[str, Any]] = []
         self._next_update_id = 1000
@@ -431,6 +432,18 @@ class BotApiStub:
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any], call: ApiCall) -> JSONResponse:
         return self._ok(True)
+
+    async def _m_getChatMember(self, params: dict[str, Any], call: ApiCall) -> JSONResponse:
+        user_id = int(params["user_id"])
+        admin = user_id in self.admins.get(int(params["chat_id"]), set())
+        user = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+        if admin:
+            return self._ok({"status": "administrator", "user": user, "can_be_edited": False, "is_anonymous": False,
+                             "can_manage_chat": True, "can_delete_messages": True, "can_manage_video_chats": True,
+                             "can_restrict_members": True, "can_promote_members": False, "can_change_info": True,
+                             "can_invite_users": True, "can_post_stories": False, "can_edit_stories": False,
+                             "can_delete_stories": False})
+        return self._ok({"status": "member", "user": user})
 
     async def _m_sendMessage(self, params: dict[str, Any], call: ApiCall) -> JSONResponse:
         text = params.get("text")

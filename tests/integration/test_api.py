@@ -315,7 +315,7 @@ def test_an_oversized_body_is_refused_before_it_is_read(live_server):
     host, port = server.base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         # Declares 10 MB and sends none of it: the answer must come anyway.
-        sock.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 10000000\r\n\r\n")
         answer = ""
         while "\r\n\r\n" not in answer or not answer.rstrip().endswith("}"):
@@ -327,7 +327,7 @@ def test_an_oversized_body_is_refused_before_it_is_read(live_server):
     assert '"payload_too_large"' in answer
 
 
-def test_the_api_token_guards_the_api_only(live_server):
+def test_the_api_token_guards_the_api_and_the_metrics(live_server):
     server = live_server(fake_appliance(run_workers=False), api_token="s3cret-token")
     client = httpx.Client(base_url=server.base_url, timeout=10)
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"}):
@@ -343,8 +343,9 @@ def test_the_api_token_guards_the_api_only(live_server):
     accepted = authed.post("/api/jobs", json={"problem_text": PROBLEM})
     assert accepted.status_code == 202
     assert authed.get(f"/api/jobs/{accepted.json()['job_id']}").status_code == 200
-    for open_path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/"):
+    for open_path in ("/healthz", "/readyz", "/openapi.json", "/"):
         assert client.get(open_path).status_code == 200, open_path
+    assert client.get("/metrics").status_code == 401  # Prometheus sends the token too
 
 
 def test_readiness_says_what_is_missing(live_server):

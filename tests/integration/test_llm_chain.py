@@ -324,7 +324,42 @@ def test_all_providers_down_and_an_unsupported_problem_explains_both(tmp_path: P
     generator = Generator(settings, two_stub_chain(settings, stub_a, unused_port_url()))
     with pytest.raises(AllProvidersFailed) as caught:
         generator.generate(UNSUPPORTED_PROBLEM, "en")
-    message = str(caught.value)
-    assert "server error (HTTP 500)" in message
-    assert "could not connect" in message
-    assert "the built-in solver does not handle this kind of problem yet" in message
+    # The person's sentence says what happened; each provider's own error is kept beside it.
+    assert str(caught.value).startswith("No language model could answer right now, and the built-in solver "
+                                        "does not handle this kind of problem yet")
+    first, second = caught.value.failures
+    assert "server error (HTTP 500)" in first
+    assert "could not connect" in second
+
+
+def test_a_providers_error_text_reaches_the_record_but_never_the_person(tmp_path: Path, stub_a: OpenAIStub) -> None:
+    """A provider's error can name the operator's internal hosts: the job's status_message (what
+    the API, the web page and the bot show) gets a sentence, the job's ai_error and last_error
+    (the operator's) get the text."""
+    from appliance.fakes import DirectoryStorage
+    from appliance.metrics import Metrics
+    from appliance.models import ProcessingJob, UserSession
+    from appliance.pipeline import Pipeline
+    from appliance.store import Store
+    from tests.unit.fakes import FakeSandbox
+
+    internal = "upstream llm-gateway.corp.internal:8443 (10.20.30.40) refused the request"
+    for _ in range(2):
+        stub_a.queue_error(502, {"error": {"message": internal, "type": "server_error"}})
+    settings = make_settings(tmp_path)
+    generator = Generator(settings, two_stub_chain(settings, stub_a, unused_port_url()))
+    store = Store(tmp_path / "store")
+    try:
+        pipeline = Pipeline(settings, store, generator, FakeSandbox(), DirectoryStorage(tmp_path / "videos"),
+                            Metrics(), lambda job: None, prelude="")
+        session = store.create_session(UserSession.new(channel="api"))
+        job_id = store.create_job(ProcessingJob.new(session.session_id, UNSUPPORTED_PROBLEM, quality="low"),
+                                  max_active=10).job_id
+        job = pipeline.run(job_id)
+    finally:
+        store.close()
+    assert job.status.value == "failed" and job.failure_reason == "generation_failed"
+    for leak in ("corp.internal", "10.20.30.40", "127.0.0.1", "HTTP 502", "could not connect"):
+        assert leak not in (job.status_message or ""), job.status_message
+    assert job.status_message and "No language model could answer right now" in job.status_message
+    assert "llm-gateway.corp.internal" in (job.ai_error or "") and "llm-gateway.corp.internal" in (job.last_error or "")

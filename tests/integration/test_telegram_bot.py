@@ -493,3 +493,64 @@ async def test_voice_is_switched_per_chat_and_the_next_video_is_silent(tmp_path,
         await wait_done(stub, 78)
         (other,) = await bot.jobs_of_chat(78)
         assert other.voice is True
+
+
+async def test_in_a_group_only_the_asker_or_an_admin_can_cancel_a_video(tmp_path, stub, video):
+    group, asker, other, admin = -1009, 501, 502, 503
+    stub.admins[group] = {admin}
+    hold = threading.Event()
+    async with running_bot(tmp_path, stub, sandbox=Mp4Sandbox(video, hold=hold)) as bot:
+        try:
+            mention = "@manim_test_bot Solve x - 1 = 10"
+            for user in (asker, asker):
+                stub.send_text(group, mention, user_id=user, entities=[{"type": "mention", "offset": 0,
+                                                                         "length": 15}])
+
+            def buttons() -> list[str]:
+                return [call.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+                        for call in stub.calls_to("sendMessage", group) if "reply_markup" in call.params]
+
+            await stub.wait_for(lambda: len(buttons()) == 2, timeout=30)
+            first, second = [await bot.appliance.get(data.removeprefix("cancel:")) for data in buttons()]
+
+            def answers() -> list[str]:
+                return [call.params.get("text") for call in stub.calls_to("answerCallbackQuery")]
+
+            # Another member's press is refused, and the job goes on.
+            stub.press_button(group, 1, f"cancel:{first.job_id}", user_id=other)
+            await stub.wait_for(lambda: t("en", "not_your_job") in answers())
+            refusal = stub.calls_to("answerCallbackQuery")[-1]
+            assert refusal.params.get("show_alert") is True
+            assert not (await bot.appliance.get(first.job_id)).cancel_requested
+            assert [call.params["user_id"] for call in stub.calls_to("getChatMember")] == [other]
+            # /cancel from that member cancels nothing of the asker's either.
+            stub.send_text(group, "/cancel", user_id=other)
+            await stub.wait_for(lambda: t("en", "nothing_to_cancel") in stub.bot_texts(group))
+            assert not (await bot.appliance.get(first.job_id)).cancel_requested
+
+            # The asker may; so may an admin.
+            stub.press_button(group, 1, f"cancel:{first.job_id}", user_id=asker)
+            await stub.wait_for(lambda: (t("en", "status_cancelling") in answers()))
+            stub.press_button(group, 2, f"cancel:{second.job_id}", user_id=admin)
+            await stub.wait_for(lambda: answers().count(t("en", "status_cancelling")) == 2)
+            for job in (first, second):
+                now = await bot.appliance.get(job.job_id)
+                assert now.cancel_requested or now.failure_reason == "cancelled", now
+        finally:
+            hold.set()
+
+
+async def test_a_chat_sending_a_flood_of_commands_is_answered_a_bounded_number_of_times(tmp_path, stub):
+    async with running_bot(tmp_path, stub, telegram_commands_per_minute=5):
+        for _ in range(40):
+            stub.send_text(61, "/help")
+        stub.send_text(62, "/help")  # another chat is answered all the same
+        await stub.wait_for(lambda: stub.bot_texts(62))
+        # Five answers and one notice (told once), not forty answers.
+        await stub.wait_for(lambda: any(t("en", "too_many_commands") in text for text in stub.bot_texts(61)))
+        await stub.wait_for(lambda: len(stub.bot_texts(61)) >= 6)
+        stub.send_text(62, "/help")  # every earlier update has been taken by now
+        await stub.wait_for(lambda: len(stub.bot_texts(62)) == 2)
+        texts = stub.bot_texts(61)
+        assert sum(t("en", "too_many_commands") in text for text in texts) == 1
+        assert len(texts) == 6, texts

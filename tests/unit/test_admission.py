@@ -15,6 +15,7 @@ from appliance.admission import (
     QUEUE_FULL_MESSAGE,
     Admission,
     AdmissionLimits,
+    ClientSlots,
     ModelBudget,
     client_key,
     exposure_warning,
@@ -325,3 +326,23 @@ def test_render_exits_busy_with_the_sentence_when_the_queue_is_full(tmp_path, mo
     assert code == EXIT_BUSY == 4
     assert f"appliance: {QUEUE_FULL_MESSAGE}" in capsys.readouterr().err
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_client_slots_bound_each_client_and_are_given_back() -> None:
+    slots = ClientSlots(2)
+    with slots.hold("203.0.113.7") as first, slots.hold("203.0.113.7") as second:
+        assert first and second
+        with slots.hold("203.0.113.7") as third:
+            assert not third  # the client's share is taken
+        with slots.hold("198.51.100.9") as other:
+            assert other  # another client is not affected
+        with slots.hold(None) as unknown:
+            assert unknown  # no address: not limited here
+        assert slots.held("203.0.113.7") == 2
+    assert slots.held("203.0.113.7") == 0
+    try:
+        with slots.hold("203.0.113.7"):
+            raise RuntimeError("the block fails")
+    except RuntimeError:
+        pass
+    assert slots.held("203.0.113.7") == 0  # given back all the same

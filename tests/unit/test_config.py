@@ -85,3 +85,34 @@ def test_readme_settings_section_is_in_step_with_the_table():
     assert match.group(1) == settings_markdown(), "README is stale: run `appliance settings --update-readme README.md`"
     for setting in SETTINGS:
         assert f"`{setting.env}`" in text
+
+
+def test_the_settings_repr_shows_no_secret_and_no_password_in_a_url() -> None:
+    secrets_given = {
+        "GROQ_API_KEY": "gsk_live_secret_1", "APPLIANCE_API_TOKEN": "api-token-secret-2",
+        "APPLIANCE_S3_SECRET_ACCESS_KEY": "s3-secret-3", "TELEGRAM_BOT_TOKEN": "123:bot-secret-4",
+        "APPLIANCE_WEB_AUTH": "admin:web-secret-5", "OPENAI_API_BASE": "https://bob:url-secret-6@llm.example/v1",
+        "APPLIANCE_STORAGE": "s3", "APPLIANCE_S3_BUCKET": "videos",
+    }
+    settings = Settings.from_env(secrets_given)
+    for shown in (repr(settings), str(settings), f"{settings}", f"{settings!r}", f"{[settings]}"):
+        for value in ("gsk_live_secret_1", "api-token-secret-2", "s3-secret-3", "bot-secret-4", "web-secret-5",
+                      "url-secret-6"):
+            assert value not in shown, value
+    assert "llm.example/v1" in repr(settings) and "groq_api_key=***" in repr(settings)
+
+
+def test_allowed_hosts_are_names_and_the_loopback_install_knows_its_own() -> None:
+    loopback = Settings.from_env({"APPLIANCE_ALLOWED_HOSTS": "Video.Example.org, [::1]",
+                                  "APPLIANCE_PUBLIC_URL": "https://public.example.net/app"})
+    names = loopback.host_names()
+    assert names is not None and {"video.example.org", "public.example.net", "localhost", "127.0.0.1",
+                                  "::1"} <= names
+    assert "evil.example" not in names
+    assert Settings.from_env({"APPLIANCE_HOST": "0.0.0.0"}).host_names() is None  # it cannot know its names
+    wide = Settings.from_env({"APPLIANCE_HOST": "0.0.0.0", "APPLIANCE_ALLOWED_HOSTS": "video.example.org"})
+    assert wide.host_names() is not None and "video.example.org" in (wide.host_names() or ())
+    assert Settings.from_env({"APPLIANCE_ALLOWED_HOSTS": "*"}).host_names() is None
+    for bad in ("http://video.example.org", "video.example.org:8443", "video.example.org/app"):
+        with pytest.raises(ConfigError, match="APPLIANCE_ALLOWED_HOSTS"):
+            Settings.from_env({"APPLIANCE_ALLOWED_HOSTS": bad})

@@ -196,9 +196,13 @@ def test_when_every_provider_fails_and_the_solver_cannot_help_both_reasons_are_g
     generator, _ = make(settings, [["groq (groq/m): could not connect: Connection error."]])
     with pytest.raises(AllProvidersFailed) as caught:
         generator.generate(UNSUPPORTED, "en")
+    # Both reasons: the person's sentence names the solver's; the provider's own error (which can
+    # name internal hosts) is kept in failures, for the job's record.
     message = str(caught.value)
-    assert "groq (groq/m): could not connect" in message
-    assert "the built-in solver does not handle this kind of problem yet: " in message
+    assert "groq" not in message and "could not connect" not in message
+    assert message.startswith("No language model could answer right now, and the built-in solver does not "
+                              "handle this kind of problem yet: ")
+    assert caught.value.failures == ["groq (groq/m): could not connect: Connection error."]
 
 
 def test_a_solver_fault_while_checking_leaves_the_answer_unverified(settings: Settings) -> None:

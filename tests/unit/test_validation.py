@@ -179,7 +179,7 @@ def test_refuses_a_missing_plugin_with_what_to_do_instead() -> None:
         ("getattr(self, 'con' + 'struct')", "`getattr` with a computed attribute name"),
         ("setattr(Scene, '__init__', None)", "`setattr` on `__init__`"),
         ("t = '{0.__class__}'.format(self)", "`__class__`"),
-        ("np.load('data.npy', allow_pickle=True)", "`np.load`"),
+        ("np.load('data.npy', allow_pickle=True)", "`allow_pickle`"),
         ("g = self.construct.__func__.f_globals", "`f_globals`"),
     ],
 )
@@ -209,6 +209,86 @@ def test_allows_super_init_and_def_init() -> None:
         """
     )
     assert validate_and_repair(code).repairs == []
+
+
+# The five ways past the old policy (issue 14, finding 7), then their classes: the same
+# construct through another module, another spelling, another function.
+@pytest.mark.parametrize(
+    "header, body, construct",
+    [
+        ("import random\n", "random._os.system('id')", "line 7"),
+        ("import typing\n", "typing.sys.modules['os'].system('id')", "line 7"),
+        ("import numpy\n", "numpy.load('x.npy', allow_pickle=True)", "`allow_pickle`"),
+        ("import sympy\n", "sympy.sympify('_' * 2 + 'import' + '_' * 2 + \"('os')\")", "`sympify` of a computed"),
+        ("import operator\n", "operator.attrgetter('_' * 2 + 'globals' + '_' * 2)(self.construct)",
+         "`attrgetter` with a computed attribute name"),
+        # private attributes of any module or object
+        ("import random\n", "m = random._os", "`_os`"),
+        ("import collections\n", "m = collections._sys", "`_sys`"),
+        ("import typing\n", "m = typing.sys", "`sys`"),
+        ("import typing\n", "m = typing.Any.modules", "`modules`"),
+        ("", "self._Scene__secret = 1", "`_Scene__secret`"),
+        ("", "m = Circle()\nm._private()", "`_private`"),
+        # modules that hand out the system, under any owner, and their functions
+        ("import enum\n", "enum.sys.exit()", "`sys`"),
+        ("", "np.ctypeslib.load_library('libc', '/lib')", "`ctypeslib`"),
+        ("", "np.f2py.compile('x')", "`f2py`"),
+        ("", "np.testing.assert_equal(1, 1)", "`testing`"),
+        ("import sympy\n", "m = sympy.external", "`external`"),
+        ("import sympy\n", "sympy.utilities.lambdify.import_module('os')", "`import_module`"),
+        ("import sympy\n", "sympy.preview(1)", "`preview`"),
+        ("", "capture(['sh', '-c', 'id'])", "`capture`"),
+        ("", "open_file('/etc/passwd')", "`open_file`"),
+        ("import types\n", "types.CodeType", "`CodeType`"),
+        ("from typing import sys\n", "self.wait()", "`from typing import sys`"),
+        ("from random import _os\n", "self.wait()", "`from random import _os`"),
+        ("from numpy import load\n", "self.wait()", "`from numpy import load`"),
+        ("import numpy.f2py\n", "self.wait()", "the module f2py"),
+        ("from sympy.parsing.sympy_parser import parse_expr\n", "self.wait()", "the module parsing"),
+        ("from manim.utils.commands import capture\n", "self.wait()", "the module commands"),
+        ("import numpy._core\n", "self.wait()", "the module _core"),
+        # pickle loaders whatever the owner or spelling
+        ("import numpy as n2\n", "n2.load('x.npy')", "`load`"),
+        ("", "arr = np.zeros(3)\narr.loads(b'')", "`loads`"),
+        # attribute functions: only called, only with literal public names
+        ("", "g = getattr\ng(self, 'x')", "`getattr` may only be called"),
+        ("import functools\n", "functools.partial(getattr, self)('wait')", "`getattr` may only be called"),
+        ("", "name = 'wait'\ngetattr(self, name)()", "`getattr` with a computed attribute name"),
+        ("", "getattr(self, '_original')", "`getattr` on `_original`"),
+        ("", "getattr(np, 'os')", "`getattr` on `os`"),
+        ("from operator import attrgetter\n", "attrgetter('renderer._x')(self)", "`attrgetter` on `renderer._x`"),
+        ("from operator import methodcaller\n", "methodcaller('_x')(self)", "`methodcaller` on `_x`"),
+        # SymPy evaluates strings with every builtin in reach: literals only, checked like code
+        ("import sympy as sp\n", "expr = 'x'\nsp.sympify(expr)", "`sympify` of a computed"),
+        ("import sympy as sp\n", "sp.S(f'{1}')", "`S` of a computed"),
+        ("import sympy as sp\n", "sp.sympify('eval(chr(95))')", "the builtin `eval`"),
+        ("import sympy as sp\n", "sp.sympify('getattr(x, y)')", "the builtin `getattr`"),
+        ("import sympy as sp\n", "sp.sympify('x.y')", "not a plain expression"),
+        ("import sympy as sp\nx = sp.Symbol('x')\n", "f = sp.lambdify(x, 'open(1)')", "the builtin `open`"),
+        ("import sympy as sp\nx = sp.Symbol('x')\n", "s = 'x'\nf = sp.lambdify(x, s)", "`lambdify` of a computed"),
+        # frame and code internals
+        ("", "g = (x for x in []).gi_code", "`gi_code`"),
+    ],
+)
+def test_refuses_each_class_of_escape(header: str, body: str, construct: str) -> None:
+    reason = rejection(scene_body(f"self.wait()\n{body}", header=f"from manim import *\n{header}"))
+    assert construct in reason, reason
+
+
+@pytest.mark.parametrize("body", [
+    "self.camera.frame.scale(1.2)",
+    "load = Arrow(UP, DOWN)\nsystem = VGroup(load)\nself.play(Create(system))",
+    "c = Circle()\nself.play(Create(c))\nc.get_center()",
+    "x = sp.Symbol('x')\nexpr = sp.sympify('x^2 + 2*x + 1')\nt = MathTex(sp.latex(sp.factor(expr)))\n"
+    "self.play(Write(t))",
+    "f = sp.lambdify(sp.Symbol('x'), 'x**2 + sin(x)')\nself.play(Create(Axes().plot(lambda v: float(f(v)))))",
+    "t = MathTex('x^2')\nself.play(getattr(t, 'animate').shift(UP))\nprint(type(t).__name__)",
+    "half = sp.S(1) / 2\nself.play(Write(MathTex(sp.latex(half))))",
+    "config.background_color = WHITE\nself.play(FadeIn(Text('{}'.format(config.frame_width))))",
+])
+def test_the_public_api_still_passes(body: str) -> None:
+    header = "from manim import *\nimport sympy as sp\nimport numpy as np\n"
+    assert validate_and_repair(scene_body(body, header=header)).scene_name == "SolutionScene"
 
 
 def test_plain_getattr_with_a_literal_name_is_fine() -> None:
