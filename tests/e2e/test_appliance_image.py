@@ -75,7 +75,7 @@ def test_docker_run_serves_a_video_and_stops_cleanly(appliance_image):
             deadline = time.monotonic() + 300
             state = {}
             while time.monotonic() < deadline:
-                state = http.get(f"/api/jobs/{job_id}").json()
+                state = http.get(f"/api/jobs/{job_id}", headers={"X-Job-Token": submitted.json()["job_token"]}).json()
                 if state["status"] in ("ready", "failed"):
                     break
                 time.sleep(1)
