@@ -406,11 +406,11 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
                            "its X-Job-Token or X-Session-Token).")
         return job
 
-    def session_named(body: JobRequest, request: Request) -> str | None:
+    def session_named(body: JobRequest, header_token: str | None, request: Request) -> str | None:
         """The session a submission may be filed under: the one its session token proves (body or
         header), or, for the operator, any session id. Naming a session without its key is
         refused whether or not it exists."""
-        token = body.session_token or request.headers.get("x-session-token")
+        token = body.session_token or header_token
         proven = keys.verify(token) if token else None
         if token and proven is None:
             raise ApiError("session_forbidden", "This session_token is not valid (it is not this server's).")
@@ -432,8 +432,12 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
         "that is known. The answer carries `job_token` and `session_token`: the job's routes answer only "
         "requests that send one of them (or the operator's API token).",
     )
-    async def submit(body: JobRequest, response: Response, request: Request) -> JobCreated:
-        session_id = session_named(body, request)
+    async def submit(
+        body: JobRequest, response: Response, request: Request,
+        x_session_token: str | None = Header(None, description="The session to file the job under, as the body's "
+                                             "session_token."),
+    ) -> JobCreated:
+        session_id = session_named(body, x_session_token, request)
         peer = request.client.host if request.client else None
         client = client_key(peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
         channel = Channel("api", session_id=session_id, client=client)
