@@ -201,7 +201,7 @@ def test_an_unreachable_renderer_fails_the_job_as_unavailable_not_as_a_bad_scene
 
 
 class BrokenStorage(DirectoryStorage):
-    def put(self, job_id: str, video_path: Path) -> StoredVideo:
+    def put(self, key: str, video_path: Path) -> StoredVideo:
         raise StorageError("the disk is full")
 
 
