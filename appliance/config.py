@@ -454,7 +454,8 @@ class Settings:
         "Lifetime of a video URL (presigned or signed)."))
     signing_key: str | None = field(metadata=_row(
         "Storage", "APPLIANCE_SIGNING_KEY", "", _optional_string,
-        "HMAC key for local video URLs; empty: generated once and kept in the data directory.", secret=True))
+        ("HMAC key for local video URLs and for the session and job keys that prove who owns a job (web page and "
+        "API); empty: generated once and kept in the data directory."), secret=True))
     s3_bucket: str | None = field(metadata=_row(
         "Storage", "APPLIANCE_S3_BUCKET", "", _optional_string,
         "Bucket for videos when APPLIANCE_STORAGE=s3."))

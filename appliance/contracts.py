@@ -2,7 +2,7 @@
 
     SceneSource.generate(problem, language, feedback) -> GeneratedScene     (generation/)
     Renderer.render(code, scene_name, quality, prelude, voice) -> RenderResult  (sandbox/)
-    VideoStorage.put(job_id, video_path) -> StoredVideo                     (storage/)
+    VideoStorage.put(key, video_path) -> StoredVideo                        (storage/)
 
 ``RepairFeedback`` is the one description of "what went wrong last time" that the
 pipeline hands back to a ``SceneSource``. Render failures are data (``RenderResult``
@@ -399,8 +399,9 @@ class VideoStorage(Protocol):
 
     name: str
 
-    def put(self, job_id: str, video_path: Path) -> StoredVideo:
-        """Store a copy of ``video_path`` (the caller still owns the file) as video/mp4."""
+    def put(self, key: str, video_path: Path) -> StoredVideo:
+        """Store a copy of ``video_path`` (the caller still owns the file) as video/mp4 under
+        ``key`` (``appliance.storage.base.new_key()``: opaque, it names no job)."""
         ...
 
     def url_for(self, key: str) -> tuple[str, str]:

@@ -148,8 +148,7 @@ class DirectoryStorage:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def put(self, job_id: str, video_path: Path) -> StoredVideo:
-        key = f"{job_id}-v.mp4"
+    def put(self, key: str, video_path: Path) -> StoredVideo:
         shutil.copy(video_path, self.root / key)
         return StoredVideo(key, f"http://127.0.0.1/videos/{key}", "2030-01-01T00:00:00+00:00",
                            (self.root / key).stat().st_size)

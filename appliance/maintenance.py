@@ -137,16 +137,22 @@ class Maintenance:
 
     def remove_stray_videos(self) -> int:
         """Video files no live job points at (left by a crash mid-upload) are deleted."""
-        # Read in the order a job moves through them (in flight, ready, kept), so a job that
-        # moves on between two reads is still seen in one of them. Every job holding a video
-        # is READY or in the kept-videos index, by their definitions.
-        uploading = {job.job_id for job in self.store.indexed_jobs(JobIndex.IN_FLIGHT)
-                     if job.status in (S.UPLOADING, S.RENDERING)}
+        # The files first, then the jobs: a file listed existed then, so its job had recorded the
+        # key (upload_key is stored with UPLOADING, before the upload starts). The jobs are read in
+        # the order a job moves through the indexes (in flight, ready, kept), so a job that moves
+        # on between two reads is still seen in one of them. Every job holding a video is READY or
+        # in the kept-videos index, by their definitions.
+        keys = list(self.storage.keys())
+        if not keys:
+            return 0
+        uploading = {job.upload_key for job in self.store.indexed_jobs(JobIndex.IN_FLIGHT)
+                     if job.status is S.UPLOADING and job.upload_key}
         wanted = {job.video_key for index in (JobIndex.READY, JobIndex.KEPT_VIDEOS)
                   for job in self.store.indexed_jobs(index) if job.video_key}
         removed = 0
-        for key in list(self.storage.keys()):
-            if key in wanted or any(key.startswith(job_id) for job_id in uploading):
+        for key in keys:
+            # startswith: a local upload in progress is "{key}.part".
+            if key in wanted or any(key.startswith(upload) for upload in uploading):
                 continue
             self.storage.delete(key)
             self.metrics.inc("appliance_videos_deleted_total", reason="stray")

@@ -337,6 +337,9 @@ class ProcessingJob(JSONRecord):
     render_duration_seconds: float | None = None
     video_size_bytes: int | None = None
     # Additions beyond the seed, asked for by the issues.
+    # The key the video is being uploaded under (set with UPLOADING, before the upload starts;
+    # cleared at READY, where video_key takes over): the stray-video sweep spares it.
+    upload_key: str | None = None
     updated_at: str | None = None
     delivered_at: str | None = None
     attempts: int = 0

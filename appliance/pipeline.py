@@ -52,6 +52,7 @@ from appliance.errors import (
 from appliance.generation.builtin.language import detect_language, normalise_language
 from appliance.metrics import Metrics
 from appliance.models import ProcessingJob, ProcessingStatus, readable_text
+from appliance.storage.base import new_key
 from appliance.store import Store, code_cache_key
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ MAX_STEPS_KEPT = 20
 MAX_STEP_CHARS = 500
 
 
-def _record_render(result: RenderResult, job: ProcessingJob) -> None:
+def _record_render(result: RenderResult, upload_key: str, job: ProcessingJob) -> None:
+    job.upload_key = upload_key
     job.render_duration_seconds = round(result.duration_s, 3)
     job.video_size_bytes = result.video_size_bytes
     if result.video_duration_s is not None:
@@ -500,15 +502,19 @@ class Pipeline:
         assert result.video_path is not None  # result.ok
         video_path = result.video_path
         try:
-            job = self._move(job_id, S.UPLOADING, _noted(S.UPLOADING, notice), partial(_record_render, result),
-                             interrupted)
+            # The key is recorded with UPLOADING, before the upload starts: the stray-video
+            # sweep spares it while the job uploads.
+            key = new_key()
+            job = self._move(job_id, S.UPLOADING, _noted(S.UPLOADING, notice),
+                             partial(_record_render, result, key), interrupted)
             try:
-                stored = self.storage.put(job_id, video_path)
+                stored = self.storage.put(key, video_path)
             except StorageError as exc:
                 return self.fail(job_id, Failure("storage_error", "The video could not be stored.", str(exc)))
 
             def record(j: ProcessingJob) -> None:
                 j.video_key = stored.key
+                j.upload_key = None
                 j.video_url = stored.url
                 j.video_expires_at = stored.expires_at
                 j.video_size_bytes = stored.size_bytes

@@ -509,6 +509,16 @@ class Appliance:
         with self.storage.local_copy(job.video_key) as path:
             yield Path(path)
 
+    async def video_fetched(self, key: str) -> None:
+        """A video was fetched by its link: the first fetch of a READY job's video is its
+        delivery (the video is kept for the replay grace). Video keys are opaque: the store
+        knows whose video it is."""
+        job = await asyncio.to_thread(self.store.job_for_video, key)
+        if job is None or job.status is not S.READY:
+            return
+        with contextlib.suppress(NotFound, InvalidTransition):  # expired or delivered meanwhile
+            await self.mark_delivered(job.job_id, keep_for_replay_s=None)
+
     def signed_video_file(self, key: str, expires: str, sig: str) -> Path:
         """The file behind a signed local video URL (blocking). Raises ``SignatureInvalid`` for a
         bad, foreign or expired link and ``NotFound`` when the video is gone or videos are not

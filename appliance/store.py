@@ -12,6 +12,7 @@ and a few of the appliance's own:
     codecache:{digest}             validated scene code for a normalised problem (1 day)
     submissions:{session_id}       submission times of the last hour (per-session rate limit)
     jobs:layout                    the version of the layout below (``Store._upgrade``)
+    videos:by_key:{video_key}      the job a stored video belongs to (video keys are opaque)   as the job
 
 Per-state indexes (one per state, as rq's registries), so maintenance and recovery never
 scan every job. Each is a doubly linked list of rows, oldest entry first, without TTL:
@@ -161,6 +162,10 @@ def chat_index_key(chat_id: str) -> str:
 
 def session_jobs_key(session_id: str) -> str:
     return f"jobs:by_session:{session_id}"
+
+
+def video_job_key(video_key: str) -> str:
+    return f"videos:by_key:{video_key}"
 
 
 LAYOUT_KEY = "jobs:layout"
@@ -348,6 +353,17 @@ class Store:
             raise NotFound(f"job {job_id} does not exist or has expired")
         return ProcessingJob.from_dict(data)
 
+    def job_for_video(self, video_key: str) -> ProcessingJob | None:
+        """The job whose video is stored under ``video_key`` (None: no live job holds it)."""
+        job_id = self._read(video_job_key(video_key))
+        if not isinstance(job_id, str):
+            return None
+        data = self._read(job_key(job_id))
+        if data is None:
+            return None
+        job = ProcessingJob.from_dict(data)
+        return job if job.video_key == video_key else None
+
     def update_job(self, job_id: str, change: Callable[[ProcessingJob], None]) -> ProcessingJob:
         """Change a job's fields without a status change (the TTL is kept as it is)."""
         with self._transaction() as cache:
@@ -401,6 +417,10 @@ class Store:
     def _write_job(self, cache: RowCache, job: ProcessingJob, was: dict[JobIndex, str], expire: float | None) -> None:
         """Write the job and move it between indexes: ``was`` are its memberships as stored."""
         cache.set(job_key(job.job_id), job.to_dict(), expire=expire)
+        if job.video_key:
+            # Lives as long as the job; once the video is gone the row points at a job whose
+            # video_key no longer matches, which ``job_for_video`` treats as no job.
+            cache.set(video_job_key(job.video_key), job.job_id, expire=expire)
         now = memberships(job)
         for index, at in was.items():
             if now.get(index) != at:

@@ -79,7 +79,7 @@ async def _submit(client: httpx.AsyncClient, body: dict[str, Any], outcome: Outc
         data = response.json()
         outcome.codes["accepted"] += 1
         outcome.accepted_ids.append(data["job_id"])
-        return str(data["session_id"])
+        return str(data["session_token"])  # the key that files the next job into the same session
     if response.status_code >= 500:
         outcome.lost += 1
     try:
@@ -129,13 +129,13 @@ async def _scenario(base_url: str, name: str, requests: int, clients: int) -> tu
                 body: dict[str, Any] = {"problem_text": PROBLEMS[index % len(PROBLEMS)] + f" (#{index})",
                                         "quality": "low"}
                 if name == "clients" and own_session:
-                    body["session_id"] = own_session
+                    body["session_token"] = own_session
                 if name == "flood":
                     async with flood_lock:  # the first answer names the one shared session
                         if flood_session[0] is None:
                             flood_session[0] = await _submit(client, body, outcome)
                             continue
-                    body["session_id"] = flood_session[0]
+                    body["session_token"] = flood_session[0]
                 session = await _submit(client, body, outcome)
                 own_session = own_session or session
 

@@ -1,13 +1,21 @@
 """The HTTP face of the appliance: jobs, their event streams, health, metrics, video files.
 
-    POST   /api/jobs                    submit a problem              202 (queued) | 422 | 429 | 503 (queue full)
+    POST   /api/jobs                    submit a problem              202 (queued) | 403 | 422 | 429 | 503
     GET    /api/jobs/{job_id}           the job (?include=code adds the scene code)
     GET    /api/jobs/{job_id}/events    server-sent events, one per status change, until READY/final
+    GET    /api/jobs/{job_id}/subtitles.vtt  the narration's subtitles
     DELETE /api/jobs/{job_id}           cancel                        200 | 409 not_cancellable
     POST   /api/jobs/{job_id}/delivered the client has the video: it is deleted now
     GET    /healthz  /readyz  /metrics  liveness, readiness (503 when not ready; details for this machine or
                                         the token's holder), Prometheus text (the API token when set)
     GET    /videos/{key}?expires=&sig=  the local store's signed video URLs (Range supported)
+
+The routes under /api/jobs/{job_id} answer the job's owner only (``appliance.access``): the
+holder of its ``job_token`` or of its session's ``session_token`` (both returned when the job is
+made; the web page's session key is a session token too), sent as ``X-Job-Token`` or
+``X-Session-Token``, or as ``?token=`` where a header cannot be set (EventSource, <track>); or the
+operator's ``APPLIANCE_API_TOKEN``. Anyone else gets the 404 of a job that does not exist. A video
+link names only its video (opaque key), so passing one on reveals nothing else.
 
 Every error is ``{"error": {"code": ..., "message": ...}}`` with one of the stable codes in
 ``ERROR_CODES``. Everything goes through ``Appliance``; nothing here touches the store.
@@ -24,9 +32,10 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
@@ -35,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from appliance.access import AccessKeys
 from appliance.admission import ClientSlots, client_key
 from appliance.config import QUALITIES, Settings
 from appliance.errors import (
@@ -68,6 +78,7 @@ ERROR_CODES: dict[str, int] = {
     "unknown_host": 400,
     "unauthorized": 401,
     "signature_invalid": 403,
+    "session_forbidden": 403,
     "not_found": 404,
     "method_not_allowed": 405,
     "not_cancellable": 409,
@@ -153,11 +164,16 @@ class JobRequest(BaseModel):
         None, description="Narrate the video with a voice (true) or make it silent (false); subtitles are made "
         "either way. Absent: the appliance's default (APPLIANCE_VOICE_DEFAULT).",
     )
+    session_token: str | None = Field(
+        None,
+        description="The session to file the job under: the `session_token` of an earlier answer (or send it "
+        "as `X-Session-Token`). Absent, or its session expired: a new session. Per-session limits apply to it, "
+        "and per-client limits (by the client's address) to every submission, whatever its session.",
+    )
     session_id: str | None = Field(
         None,
-        description="Session to file the job under (from an earlier answer). Absent or expired: a new session. "
-        "Per-session limits apply to it, and per-client limits (by the client's address) to every submission, "
-        "whatever its session.",
+        description="The same as session_token, by id: accepted only with that session's session_token "
+        "(or the operator's API token); otherwise 403 session_forbidden.",
     )
 
 
@@ -170,6 +186,16 @@ class JobResponse(BaseModel):
     video_url: str | None = Field(None, description="The MP4, while it exists (status ready).")
     expires_at: str | None = Field(None, description="When video_url stops working (ISO 8601 UTC).")
     session_id: str
+
+
+class JobCreated(JobResponse):
+    """The answer to a submission: the job, and the keys that prove it is yours."""
+
+    job_token: str = Field(description="The key to this job alone: send it as `X-Job-Token` (or `?token=`) to "
+                           "read, follow, cancel or confirm it. Shown only here; keep it.")
+    session_token: str = Field(description="The key to the session (every job in it): send it as "
+                               "`X-Session-Token` (or `?token=`), and with the next submission to file it into the "
+                               "same session. Shown only here; keep it.")
 
 
 class LayoutIssueView(BaseModel):
@@ -314,12 +340,6 @@ def submission_message(accepted: VideoGenerationResponse) -> str:
     return accepted.message
 
 
-def job_id_of_key(key: str) -> str | None:
-    """The job a video key belongs to: keys are ``{job_id}-{random hex}.mp4``."""
-    match = _UUID.match(key)
-    return match.group(0) if match and key[36:37] == "-" else None
-
-
 # -- the routes ----------------------------------------------------------------------------------
 
 
@@ -343,34 +363,93 @@ def _token_matches(given: str | None, expected: str) -> bool:
     return given is not None and secrets.compare_digest(given.encode(), expected.encode())
 
 
+def _is_operator(request: Request, settings: Settings) -> bool:
+    """Whether the request carries the operator's APPLIANCE_API_TOKEN (which sees every job)."""
+    authorization = request.headers.get("authorization", "")
+    given = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+    return bool(settings.api_token) and _token_matches(given, settings.api_token or "")
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What a request offers as proof that a job is its own."""
+
+    operator: bool  # the APPLIANCE_API_TOKEN: every job
+    tokens: tuple[str | None, ...]  # job or session tokens, checked by ``AccessKeys.owns``
+
+
+def _proof_checker(settings: Settings) -> Callable[..., Awaitable[Proof]]:
+    async def proof(
+        request: Request,
+        x_job_token: str | None = Header(None, description="The job's `job_token` (from its submission)."),
+        x_session_token: str | None = Header(None, description="The `session_token` of the job's session (the "
+                                             "web page's session key is one too)."),
+        token: str | None = Query(None, description="Either token, where a header cannot be set (EventSource, "
+                                  "a <track> element). Prefer the headers: URLs end up in logs."),
+    ) -> Proof:
+        return Proof(_is_operator(request, settings), (x_job_token, x_session_token, token))
+
+    return proof
+
+
 def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping = _never) -> APIRouter:
     """Every route of the API; ``install_api`` adds the error handling and limits around them."""
     router = APIRouter()
     jobs = APIRouter(prefix="/api", tags=["jobs"], dependencies=[Depends(_bearer_checker(settings))],
                      responses=_errors("unauthorized"))
 
-    async def load(job_id: str) -> ProcessingJob:
+    keys = AccessKeys.for_settings(settings)
+    owner_proof = Depends(_proof_checker(settings))
+
+    async def load(job_id: str, proof: Proof) -> ProcessingJob:
+        """The job, for its owner only: anyone else is told what a missing job's asker is told,
+        so a job id alone does not even confirm that the job exists."""
         if not _UUID.fullmatch(job_id):
             raise ApiError("not_found", f"There is no job {job_id!r}.")
         try:
-            return await appliance.get(job_id)
+            job = await appliance.get(job_id)
         except NotFound:
-            raise ApiError("not_found", f"There is no job {job_id} (or it has expired).") from None
+            job = None
+        if job is None or not (proof.operator or keys.owns(job.job_id, job.session_id, proof.tokens)):
+            raise ApiError("not_found", f"There is no job {job_id} (or it has expired, or it is not yours: send "
+                           "its X-Job-Token or X-Session-Token).")
+        return job
+
+    def session_named(body: JobRequest, header_token: str | None, request: Request) -> str | None:
+        """The session a submission may be filed under: the one its session token proves (body or
+        header), or, for the operator, any session id. Naming a session without its key is
+        refused whether or not it exists."""
+        token = body.session_token or header_token
+        proven = keys.verify(token) if token else None
+        if token and proven is None:
+            raise ApiError("session_forbidden", "This session_token is not valid (it is not this server's).")
+        if body.session_id is not None and body.session_id != proven:
+            if not _is_operator(request, settings):
+                raise ApiError("session_forbidden", "A session_id is accepted only with that session's "
+                               "session_token (from the answer that made the session).", field="session_id")
+            return body.session_id
+        return proven
 
     @jobs.post(
-        "/jobs", status_code=202, response_model=JobResponse, summary="Submit a problem",
-        responses=_errors("malformed_body", "invalid_problem", "invalid_request", "active_limit",
+        "/jobs", status_code=202, response_model=JobCreated, summary="Submit a problem",
+        responses=_errors("malformed_body", "session_forbidden", "invalid_problem", "invalid_request", "active_limit",
                           "hourly_limit", "client_active_limit", "client_hourly_limit", "queue_full",
                           "payload_too_large"),
         description="Validates the problem, applies the queue cap, the client's and the session's limits and "
         "queues a job. Follow it with GET /api/jobs/{job_id} or its event stream; `video_url` appears once it is "
         "ready. A refusal for a limit (429) or a full queue (503) says when to try again in `Retry-After`, when "
-        "that is known.",
+        "that is known. The answer carries `job_token` and `session_token`: the job's routes answer only "
+        "requests that send one of them (or the operator's API token).",
     )
-    async def submit(body: JobRequest, response: Response, request: Request) -> JobResponse:
+    async def submit(
+        body: JobRequest, response: Response, request: Request,
+        x_session_token: str | None = Header(None, description="The session to file the job under, as the body's "
+                                             "session_token."),
+    ) -> JobCreated:
+        session_id = session_named(body, x_session_token, request)
         peer = request.client.host if request.client else None
         client = client_key(peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies)
-        channel = Channel("api", session_id=body.session_id, client=client)
+        channel = Channel("api", session_id=session_id, client=client)
         try:
             accepted = await appliance.submit(body.problem_text, channel, quality=body.quality, voice=body.voice)
         except ProblemRejected as exc:
@@ -380,13 +459,14 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
             retry = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
             raise ApiError(code, str(exc), headers=retry) from None
         # The answer is the submission's (the job may already have moved on); the session id
-        # comes from the job, since an expired session_id is silently replaced by a new one.
+        # comes from the job, since an expired session is silently replaced by a new one.
         job = await appliance.get(accepted.job_id)
         response.headers["Location"] = f"/api/jobs/{job.job_id}"
         brief = accepted.to_dict()
         brief.pop("queue_position", None)
         brief["message"] = submission_message(accepted)
-        return JobResponse(**brief, session_id=job.session_id)
+        return JobCreated(**brief, session_id=job.session_id, job_token=keys.job_token(job.job_id),
+                          session_token=keys.sign(job.session_id))
 
     @jobs.get(
         "/jobs/{job_id}", response_model=JobDetails, response_model_exclude_none=False, summary="Get a job",
@@ -395,8 +475,9 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
     async def get_job(
         job_id: str,
         include: str | None = Query(None, description="`code` to include the generated Manim scene code."),
+        proof: Proof = owner_proof,
     ) -> JobDetails:
-        job = await load(job_id)
+        job = await load(job_id, proof)
         wanted = {part.strip() for part in (include or "").split(",") if part.strip()}
         return job_details(job, await _queue_position(appliance, job), include_code="code" in wanted)
 
@@ -406,8 +487,8 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
                          "video's own subtitle track has it."}, **_errors("not_found")},
         response_class=PlainTextResponse,
     )
-    async def subtitles(job_id: str) -> PlainTextResponse:
-        job = await load(job_id)
+    async def subtitles(job_id: str, proof: Proof = owner_proof) -> PlainTextResponse:
+        job = await load(job_id, proof)
         if not job.subtitles:
             raise ApiError("not_found", "This job's video has no subtitles (yet).")
         return PlainTextResponse(webvtt(job.subtitles), media_type="text/vtt; charset=utf-8")
@@ -420,8 +501,8 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
                          "alive."}, **_errors("not_found")},
         response_class=StreamingResponse,
     )
-    async def job_events(job_id: str) -> StreamingResponse:
-        await load(job_id)
+    async def job_events(job_id: str, proof: Proof = owner_proof) -> StreamingResponse:
+        await load(job_id, proof)
         return StreamingResponse(
             _event_stream(appliance, job_id, stopping),
             media_type="text/event-stream",
@@ -434,8 +515,8 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
         description="A waiting job fails at once (Cancelled); a running one at its next step. A ready or "
         "finished job cannot be cancelled (409).",
     )
-    async def cancel_job(job_id: str) -> JobDetails:
-        await load(job_id)
+    async def cancel_job(job_id: str, proof: Proof = owner_proof) -> JobDetails:
+        await load(job_id, proof)
         try:
             job = await appliance.cancel(job_id)
         except InvalidTransition as exc:
@@ -448,8 +529,8 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
         description="The client has the video: the job becomes delivered and the video is deleted now. "
         "Idempotent.",
     )
-    async def delivered(job_id: str) -> JobDetails:
-        job = await load(job_id)
+    async def delivered(job_id: str, proof: Proof = owner_proof) -> JobDetails:
+        job = await load(job_id, proof)
         try:
             job = await appliance.mark_delivered(job_id, keep_for_replay_s=0)
         except InvalidTransition:
@@ -518,7 +599,8 @@ def make_api_router(appliance: Appliance, settings: Settings, stopping: Stopping
         except (NotFound, StorageError):
             raise ApiError("not_found", "This video does not exist (any more).") from None
         if request.method == "GET":
-            await _count_access(appliance, key)
+            # The first fetch of a READY job's video is its delivery (kept for the replay grace).
+            await appliance.video_fetched(key)
         return FileResponse(
             path, media_type="video/mp4",
             headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
@@ -616,19 +698,6 @@ async def _queue_position(appliance: Appliance, job: ProcessingJob) -> int | Non
     if job.status is not S.QUEUED:
         return None
     return await asyncio.to_thread(appliance.queue_position, job.job_id)
-
-
-async def _count_access(appliance: Appliance, key: str) -> None:
-    """The first fetch of a READY job's video is its delivery (kept for the replay grace)."""
-    job_id = job_id_of_key(key)
-    if job_id is None:
-        return
-    try:
-        job = await appliance.get(job_id)
-        if job.status is S.READY:
-            await appliance.mark_delivered(job_id, keep_for_replay_s=None)
-    except (NotFound, InvalidTransition):
-        pass  # expired or delivered meanwhile: the file itself was verified, serve it
 
 
 async def _event_stream(appliance: Appliance, job_id: str, stopping: Stopping) -> AsyncIterator[str]:

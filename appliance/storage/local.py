@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from appliance.errors import NotFound, SignatureInvalid, StorageError
-from appliance.storage.base import OUR_KEY, StoredVideo, VideoStorage, check_key, iso_utc, new_key
+from appliance.storage.base import OUR_KEY, StoredVideo, VideoStorage, check_key, iso_utc
 
 SIGNING_KEY_FILE = "signing.key"
 _MIN_SIGNING_KEY_BYTES = 16
@@ -53,8 +53,8 @@ class LocalStorage(VideoStorage):
 
     # -- storing -----------------------------------------------------------------------------
 
-    def put(self, job_id: str, video_path: Path) -> StoredVideo:
-        key = new_key(job_id)
+    def put(self, key: str, video_path: Path) -> StoredVideo:
+        check_key(key)
         self._ensure_dir()
         final = self.videos_dir / key
         partial = self.videos_dir / (key + _PARTIAL_SUFFIX)

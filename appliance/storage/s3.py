@@ -36,7 +36,6 @@ from appliance.storage.base import (
     VideoStorage,
     check_key,
     iso_utc,
-    new_key,
 )
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
@@ -99,8 +98,8 @@ class S3Storage(VideoStorage):
 
     # -- the interface -----------------------------------------------------------------------
 
-    def put(self, job_id: str, video_path: Path) -> StoredVideo:
-        key = new_key(job_id)
+    def put(self, key: str, video_path: Path) -> StoredVideo:
+        check_key(key)
         try:
             size = Path(video_path).stat().st_size
             self._client.upload_file(

@@ -267,6 +267,13 @@ def jobs_of(server: Any, job_id: str) -> list[Any]:
 # -- a visitor gets a video ----------------------------------------------------------------------
 
 
+def video_key_of(server: Any, job_id: str) -> str:
+    """The key of the job's video (its URL names the video only, not the job)."""
+    key = server.appliance.store.get_job(job_id).video_key
+    assert key, job_id
+    return str(key)
+
+
 def test_a_visitor_gets_a_playing_video_and_finds_it_again_after_a_reload(live_server, browser):
     server = start(live_server)
     context = browser.new_context(viewport=DESKTOP)
@@ -307,7 +314,8 @@ def test_a_visitor_gets_a_playing_video_and_finds_it_again_after_a_reload(live_s
 
     # The <video> gets the signed URL and really plays it: data for the current frame, a duration.
     video = tab.wait_video_plays(problem)
-    assert video["src"].startswith(server.base_url + "/videos/") and job_id in video["src"], video
+    # Its URL names the video only (an opaque key): passed on, it opens no job route.
+    assert video["src"].startswith(server.base_url + "/videos/video-") and job_id not in video["src"], video
     assert video["width"] > 0, video
     state = tab.card_state(problem)
     assert state["line"].startswith("Ready"), state
@@ -383,7 +391,7 @@ def test_a_visitor_gets_a_playing_video_and_finds_it_again_after_a_reload(live_s
     page.click("#ma-replay input")
     page.get_by_role("option").filter(has_text="Find the derivative").first.click()
     again = tab.wait_video_plays(problem)
-    assert job_id in again["src"], again
+    assert video_key_of(server, job_id) in again["src"], again  # the job's own video
     tab.close()
 
 
@@ -539,7 +547,7 @@ def test_two_problems_at_once_each_end_with_their_own_video_and_survive_a_reload
     assert tab.card_state(first)["kind"] == "done", tab.card_state(first)
     first_video = tab.wait_video_plays(first)
     first_id = tab.card_state(first)["job"]
-    assert first_id in first_video["src"], first_video
+    assert video_key_of(server, first_id) in first_video["src"], first_video
     if viewport is PHONE:
         # Below the fold on a phone: the page brings the video into view when it is ready.
         page.wait_for_function(
@@ -551,9 +559,9 @@ def test_two_problems_at_once_each_end_with_their_own_video_and_survive_a_reload
     assert tab.card_state(second)["kind"] == "done", tab.card_state(second)
     second_video = tab.wait_video_plays(second)
     second_id = tab.card_state(second)["job"]
-    assert second_id in second_video["src"] and second_id != first_id, second_video
+    assert video_key_of(server, second_id) in second_video["src"] and second_id != first_id, second_video
     # The first card is still there, with its own video and answer: nothing was dropped.
-    assert first_id in tab.card_state(first)["video"]["src"]
+    assert video_key_of(server, first_id) in tab.card_state(first)["video"]["src"]
     assert tab.card(second).locator(".ma-answer math").get_attribute("alttext") == "(x + 3)(x + 4)"
     assert tab.card(first).locator(".ma-answer math").count() == 1
     if viewport is PHONE:

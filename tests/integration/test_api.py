@@ -26,6 +26,7 @@ from appliance.errors import SandboxImageMissing
 from appliance.fakes import FAKE_STEPS
 from appliance.service import Appliance
 from tests.integration import server_fixtures
+from tests.integration.job_owner import OwnerClient
 from tests.unit.fakes import GOOD_CODE, FakeGenerator, FakeSandbox
 
 PROBLEM = "Solve 2x + 3 = 11"
@@ -65,7 +66,7 @@ def path_of(url: str) -> str:
 def test_a_job_lives_through_the_api_and_its_event_stream(live_server):
     hold = threading.Event()
     server = live_server(fake_appliance(FakeSandbox(hold=hold)), render_slots=1)
-    client = httpx.Client(base_url=server.base_url, timeout=10)
+    client = OwnerClient(base_url=server.base_url, timeout=10)
 
     accepted = client.post("/api/jobs", json={"problem_text": PROBLEM, "quality": "low"})
     assert accepted.status_code == 202
@@ -116,7 +117,7 @@ def test_a_job_lives_through_the_api_and_its_event_stream(live_server):
     assert client.get(f"/videos/{key}").status_code == 403
 
     # An API client that confirms the download has the video deleted at once.
-    second = client.post("/api/jobs", json={"problem_text": "Solve 5x - 1 = 9", "session_id": body["session_id"]})
+    second = client.post("/api/jobs", json={"problem_text": "Solve 5x - 1 = 9", "session_token": body["session_token"]})
     second_ready = list(events(client, second.json()["job_id"]))[-1]
     assert second_ready["job_status"] == "ready" and second.json()["session_id"] == body["session_id"]
     confirmed = client.post(f"/api/jobs/{second_ready['job_id']}/delivered")
@@ -141,11 +142,11 @@ def test_the_session_is_kept_and_its_limits_apply(live_server):
     server = live_server(fake_appliance(FakeSandbox(hold=hold)), render_slots=1,
                          max_active_jobs_per_session=1, max_submissions_per_hour=2,
                          max_submissions_per_client_per_hour=3)
-    client = httpx.Client(base_url=server.base_url, timeout=10)
+    client = OwnerClient(base_url=server.base_url, timeout=10)
     try:
         first = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()
-        session_id = first["session_id"]
-        busy = client.post("/api/jobs", json={"problem_text": "Solve 3x = 12 please", "session_id": session_id})
+        session_id, same_session = first["session_id"], {"X-Session-Token": first["session_token"]}
+        busy = client.post("/api/jobs", json={"problem_text": "Solve 3x = 12 please"}, headers=same_session)
         assert busy.status_code == 429 and error_of(busy)["code"] == "active_limit"
         assert "limit" in error_of(busy)["message"]
 
@@ -156,10 +157,11 @@ def test_the_session_is_kept_and_its_limits_apply(live_server):
         final = [e["job_status"] for e in events(client, first["job_id"])][-1]
         assert final in ("failed", "ready")
 
-        second = client.post("/api/jobs", json={"problem_text": "Solve 3x = 12 please", "session_id": session_id})
+        second = client.post("/api/jobs", json={"problem_text": "Solve 3x = 12 please"}, headers=same_session)
         assert second.status_code == 202 and second.json()["session_id"] == session_id
         assert [e["job_status"] for e in events(client, second.json()["job_id"])][-1] == "ready"
-        hourly = client.post("/api/jobs", json={"problem_text": "Solve 5x = 10 please", "session_id": session_id})
+        hourly = client.post("/api/jobs", json={"problem_text": "Solve 5x = 10 please", "session_id": session_id,
+                                                "session_token": first["session_token"]})
         assert hourly.status_code == 429 and error_of(hourly)["code"] == "hourly_limit"
 
         # A new session has limits of its own, but the address's go on: leaving out session_id
@@ -174,7 +176,7 @@ def test_the_session_is_kept_and_its_limits_apply(live_server):
 
 def test_a_waiting_job_is_cancelled_at_once(live_server):
     server = live_server(fake_appliance(run_workers=False))
-    client = httpx.Client(base_url=server.base_url, timeout=10)
+    client = OwnerClient(base_url=server.base_url, timeout=10)
     job_id = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()["job_id"]
     queued = client.get(f"/api/jobs/{job_id}").json()
     assert queued["job_status"] == "queued" and queued["queue_position"] == 1
@@ -189,7 +191,7 @@ def test_a_waiting_job_is_cancelled_at_once(live_server):
 
 def test_each_error_has_its_stable_code(live_server):
     server = live_server(fake_appliance(run_workers=False), max_request_bytes=2048)
-    client = httpx.Client(base_url=server.base_url, timeout=10)
+    client = OwnerClient(base_url=server.base_url, timeout=10)
 
     def post(**kwargs: Any) -> httpx.Response:
         return client.post("/api/jobs", **kwargs)
@@ -249,7 +251,7 @@ SURROGATE_SENTENCE = "The problem contains a character that is not valid text (U
 
 def test_invalid_text_is_refused_at_the_door_and_other_jobs_stay_readable(live_server):
     server = live_server(fake_appliance(run_workers=False))
-    client = httpx.Client(base_url=server.base_url, timeout=10)
+    client = OwnerClient(base_url=server.base_url, timeout=10)
     json_headers = {"Content-Type": "application/json"}
 
     # A lone surrogate can only arrive as a JSON escape (a Python str holding one cannot be encoded).
@@ -266,13 +268,16 @@ def test_invalid_text_is_refused_at_the_door_and_other_jobs_stay_readable(live_s
     assert server.appliance.store.queue_length() == 0  # nothing refused was queued
     assert 'appliance_jobs_refused_total{reason="invalid_problem"} 4' in client.get("/metrics").text
 
-    # Jobs around the refusals are unaffected; a carriage return is a newline, and a session id
-    # that is not text is simply not a known session.
+    # Jobs around the refusals are unaffected; a carriage return is a newline, and a session key
+    # that is not text proves no session.
     accepted = client.post("/api/jobs", json={"problem_text": "Solve 2x + 3 = 11\r\nfor x\r\n"})
     assert accepted.status_code == 202, accepted.text
-    other = client.post("/api/jobs", content=b'{"problem_text": "Solve 5x = 20 please", "session_id": "\\udfff"}',
-                        headers=json_headers)
-    assert other.status_code == 202 and other.json()["session_id"] != "\udfff"
+    for field in ("session_id", "session_token"):
+        refused = client.post("/api/jobs", content=b'{"problem_text": "Solve 5x = 20 please", "%s": "\\udfff"}'
+                              % field.encode(), headers=json_headers)
+        assert refused.status_code == 403 and error_of(refused)["code"] == "session_forbidden", refused.text
+    other = client.post("/api/jobs", json={"problem_text": "Solve 5x = 20 please"})
+    assert other.status_code == 202
     for response in (accepted, other):
         job = client.get(f"/api/jobs/{response.json()['job_id']}")
         assert job.status_code == 200 and job.json()["job_status"] == "queued"
@@ -285,7 +290,7 @@ def test_a_model_answer_that_is_not_valid_text_does_not_make_the_job_unreadable(
     source = FakeGenerator(answer_text="x = \ud800 4\x1b[0m")
     server = live_server(lambda settings: build_appliance(settings, source=source, renderer=FakeSandbox(),
                                                           run_maintenance=False))
-    client = httpx.Client(base_url=server.base_url, timeout=10)
+    client = OwnerClient(base_url=server.base_url, timeout=10)
     job_id = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()["job_id"]
     assert list(events(client, job_id))[-1]["job_status"] == "ready"
     job = client.get(f"/api/jobs/{job_id}")
@@ -329,7 +334,7 @@ def test_an_oversized_body_is_refused_before_it_is_read(live_server):
 
 def test_the_api_token_guards_the_api_and_the_metrics(live_server):
     server = live_server(fake_appliance(run_workers=False), api_token="s3cret-token")
-    client = httpx.Client(base_url=server.base_url, timeout=10)
+    client = OwnerClient(base_url=server.base_url, timeout=10)
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"}):
         refused = client.post("/api/jobs", json={"problem_text": PROBLEM}, headers=headers)
         assert refused.status_code == 401 and error_of(refused)["code"] == "unauthorized", headers
@@ -338,7 +343,7 @@ def test_the_api_token_guards_the_api_and_the_metrics(live_server):
     assert client.post("/api/jobs", content=b"{bad", headers={"Content-Type": "application/json"}).status_code == 401
     assert client.get("/api/jobs/00000000-0000-4000-8000-000000000000").status_code == 401
 
-    authed = httpx.Client(base_url=server.base_url, timeout=10,
+    authed = OwnerClient(base_url=server.base_url, timeout=10,
                           headers={"Authorization": "Bearer s3cret-token"})
     accepted = authed.post("/api/jobs", json={"problem_text": PROBLEM})
     assert accepted.status_code == 202
@@ -370,7 +375,7 @@ def test_readiness_says_what_is_missing(live_server):
 def test_event_streams_end_when_the_server_drains(live_server):
     hold = threading.Event()
     server = live_server(fake_appliance(FakeSandbox(hold=hold)), render_slots=1)
-    client = httpx.Client(base_url=server.base_url, timeout=10)
+    client = OwnerClient(base_url=server.base_url, timeout=10)
     try:
         job_id = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()["job_id"]
         lines: list[str] = []
@@ -430,7 +435,7 @@ def test_the_web_ui_and_the_api_share_one_server(live_server, path):
 
 def test_the_web_login_guards_the_page(live_server):
     server = live_server(fake_appliance(run_workers=False), web_auth="ann:pass:word")
-    client = httpx.Client(base_url=server.base_url, timeout=10)
+    client = OwnerClient(base_url=server.base_url, timeout=10)
     assert client.get("/config").status_code == 401  # the page's data needs the login
     assert client.post("/login", data={"username": "ann", "password": "wrong"}).status_code == 400
     assert client.post("/login", data={"username": "ann", "password": "pass:word"}).status_code == 200
@@ -443,8 +448,8 @@ def test_the_web_login_guards_the_page(live_server):
 
 def client_at(server: Any, address: str, **kwargs: Any) -> httpx.Client:
     """An HTTP client whose connections come from ``address`` (any 127.0.0.0/8 address is this machine)."""
-    return httpx.Client(base_url=server.base_url, timeout=10,
-                        transport=httpx.HTTPTransport(local_address=address), **kwargs)
+    return OwnerClient(base_url=server.base_url, timeout=10,
+                       transport=httpx.HTTPTransport(local_address=address), **kwargs)
 
 
 def test_a_flood_from_one_address_is_refused_while_another_client_is_served(live_server):
@@ -463,7 +468,7 @@ def test_a_flood_from_one_address_is_refused_while_another_client_is_served(live
     assert busy.status_code == 429 and error_of(busy)["code"] == "client_active_limit"
     assert error_of(busy)["message"] == ("2 videos asked for from your address are still in progress (the limit "
                                          "is 2). Please wait for one to finish.")
-    named = post(flood, session_id=first.json()["session_id"])  # naming a session does not help either
+    named = post(flood, session_token=first.json()["session_token"])  # naming a session does not help either
     assert named.status_code == 429 and error_of(named)["code"] == "client_active_limit"
 
     assert flood.delete(f"/api/jobs/{first.json()['job_id']}").status_code == 200
@@ -584,7 +589,7 @@ def test_a_spent_model_budget_leaves_jobs_to_the_built_in_solver_and_says_so(liv
                              llm_models=("openai/model-a",), openai_api_base=stub.base_url,
                              openai_api_key="sk-test-budget-123456", llm_retries=0, llm_timeout_s=10.0,
                              model_calls_per_hour=1, code_cache=False, render_slots=1)
-        client = httpx.Client(base_url=server.base_url, timeout=10)
+        client = OwnerClient(base_url=server.base_url, timeout=10)
 
         def run(problem: str) -> list[dict[str, Any]]:
             accepted = client.post("/api/jobs", json={"problem_text": problem})
@@ -646,7 +651,7 @@ def test_the_steps_come_before_the_video_and_the_voice_is_the_requests(live_serv
     hold = threading.Event()
     sandbox = HostileSubtitles(hold=hold)
     server = live_server(fake_appliance(sandbox), render_slots=1)
-    client = httpx.Client(base_url=server.base_url, timeout=10)
+    client = OwnerClient(base_url=server.base_url, timeout=10)
     job_id = client.post("/api/jobs", json={"problem_text": PROBLEM, "voice": False}).json()["job_id"]
     seen = []
     for event in events(client, job_id):

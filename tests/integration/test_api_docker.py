@@ -10,10 +10,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import av
-import httpx
 import pytest
 
 from tests.integration import server_fixtures
+from tests.integration.job_owner import OwnerClient
 
 pytestmark = pytest.mark.docker
 live_server = server_fixtures.live_server  # the fixture, for the tests below
@@ -23,7 +23,7 @@ FULL_LIFE = ["queued", "ai_generating", "code_validating", "rendering", "uploadi
 
 def test_a_real_job_through_the_http_api(live_server):
     server = live_server(render_quality="low", render_slots=1, maintenance_interval_s=3600)
-    client = httpx.Client(base_url=server.base_url, timeout=30)
+    client = OwnerClient(base_url=server.base_url, timeout=30)
     assert client.get("/readyz").json()["ready"] is True
 
     accepted = client.post("/api/jobs", json={"problem_text": "Solve 2x + 3 = 11"})

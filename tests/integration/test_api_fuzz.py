@@ -44,6 +44,7 @@ from appliance.config import Settings
 from appliance.models import normalize_problem_text
 from appliance.service import Appliance
 from tests.integration import server_fixtures
+from tests.integration.job_owner import OwnerClient
 from tests.integration.server_fixtures import LiveServer
 from tests.unit.fakes import FakeGenerator, FakeSandbox
 
@@ -83,6 +84,7 @@ class Target:
     server: LiveServer
     schema: schemathesis.BaseSchema
     job_ids: list[str]
+    job_tokens: dict[str, str]  # each job's key (the routes under /api/jobs/{job_id} answer its owner only)
     video: dict[str, str]  # a real signed link: key, expires, sig
 
 
@@ -108,14 +110,15 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     with server_fixtures.running_server(data_dir, _make_appliance, max_active_jobs_per_client=100_000,
                                         max_submissions_per_client_per_hour=100_000,
                                         max_queued_jobs=100_000) as server:
-        with httpx.Client(base_url=server.base_url, timeout=REQUEST_TIMEOUT_S) as client:
+        with OwnerClient(base_url=server.base_url, timeout=REQUEST_TIMEOUT_S) as client:
             jobs = [_ready_job(client, problem) for problem in KNOWN_PROBLEMS]
             video_job = _ready_job(client, VIDEO_PROBLEM)
+            tokens = dict(client.job_tokens)
         link = urlsplit(video_job["video_url"])
         query = {name: values[0] for name, values in parse_qs(link.query).items()}
         video = {"key": link.path.rsplit("/", 1)[1], "expires": query["expires"], "sig": query["sig"]}
         schema = schemathesis.openapi.from_url(server.url("/openapi.json"))
-        yield Target(server, schema, [job["job_id"] for job in jobs], video)
+        yield Target(server, schema, [job["job_id"] for job in jobs], tokens, video)
 
 
 def test_the_document_lists_every_operation(target: Target) -> None:
@@ -128,9 +131,11 @@ def test_the_document_lists_every_operation(target: Target) -> None:
     assert found == set(OPERATIONS)
 
 
-def _read_back(target: Target, job_id: str) -> dict[str, Any]:
-    """An accepted job must be readable right away (and so forever after)."""
-    response = httpx.get(target.server.url(f"/api/jobs/{job_id}"), timeout=REQUEST_TIMEOUT_S)
+def _read_back(target: Target, accepted: dict[str, Any]) -> dict[str, Any]:
+    """An accepted job must be readable right away (and so forever after) by its owner."""
+    job_id = accepted["job_id"]
+    response = httpx.get(target.server.url(f"/api/jobs/{job_id}"), headers={"X-Job-Token": accepted["job_token"]},
+                         timeout=REQUEST_TIMEOUT_S)
     assert response.status_code == 200, f"GET /api/jobs/{job_id} -> {response.status_code}: {response.text[:500]}"
     details: dict[str, Any] = response.json()
     return details
@@ -142,7 +147,9 @@ def _with_known_values(case: Any, choice: int, target: Target) -> Any:
         return case
     parameters = case.path_parameters
     if parameters is not None and "job_id" in parameters:
-        parameters["job_id"] = target.job_ids[(choice - 1) % len(target.job_ids)]
+        job_id = parameters["job_id"] = target.job_ids[(choice - 1) % len(target.job_ids)]
+        if choice % 2 == 1:  # as its owner, so the fuzzed rest of the request reaches the job itself
+            case.headers = {**(case.headers or {}), "X-Job-Token": target.job_tokens[job_id]}
     if parameters is not None and "key" in parameters:
         parameters["key"] = target.video["key"]
         if choice % 2 == 0:  # the real signature too, or the real key with the fuzzed query
@@ -171,7 +178,7 @@ def test_no_request_gets_a_server_error(target: Target, method: str, path: str, 
             error = response.json()["error"]  # every refusal is the documented error body
             assert error["code"] and error["message"], response.text
         if (method, path, response.status_code) == ("POST", "/api/jobs", 202):
-            _read_back(target, response.json()["job_id"])
+            _read_back(target, response.json())
 
     run()
     assert calls, "no request was made"  # nothing skipped silently
@@ -189,7 +196,8 @@ ANY_TEXT = st.lists(ANY_CHARACTER, max_size=40).map("".join)
 BODIES = st.fixed_dictionaries(
     # Mostly long enough to pass the length rule, so the character rule is what decides.
     {"problem_text": st.tuples(st.sampled_from(["", "Solve 2x + 3 = 11 "]), ANY_TEXT).map("".join)},
-    optional={"session_id": ANY_TEXT, "quality": st.sampled_from(["low", "medium", "high", "ultra\ud800"])},
+    optional={"session_id": ANY_TEXT, "session_token": ANY_TEXT,
+              "quality": st.sampled_from(["low", "medium", "high", "ultra\ud800"])},
 )
 
 
@@ -204,9 +212,13 @@ def test_any_json_text_is_refused_or_stays_readable(target: Target) -> None:
         response = httpx.post(target.server.url("/api/jobs"), content=raw,
                               headers={"Content-Type": "application/json"}, timeout=REQUEST_TIMEOUT_S)
         outcomes.append(response.status_code)
-        assert response.status_code in (202, 422), f"{raw!r} -> {response.status_code}: {response.text[:500]}"
+        assert response.status_code in (202, 403, 422), f"{raw!r} -> {response.status_code}: {response.text[:500]}"
         if body.get("quality", "low") not in ("low", "medium", "high"):  # checked first, by the schema
             assert response.status_code == 422 and response.json()["error"]["field"] == "quality", response.text
+            return
+        if "session_id" in body or body.get("session_token"):  # a session named without its key: refused
+            assert response.status_code == 403, response.text
+            assert response.json()["error"]["code"] == "session_forbidden", response.text
             return
         try:
             # What the server reads: an escaped high and low surrogate in a row are one character.
@@ -215,7 +227,7 @@ def test_any_json_text_is_refused_or_stays_readable(target: Target) -> None:
             expected = None
             assert response.status_code == 422 and response.json()["error"]["message"] == str(exc), response.text
         if response.status_code == 202:
-            assert _read_back(target, response.json()["job_id"])["problem_text"] == expected
+            assert _read_back(target, response.json())["problem_text"] == expected
         else:
             assert expected is None, response.text
 

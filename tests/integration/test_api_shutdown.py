@@ -57,9 +57,10 @@ def test_sigterm_ends_streams_and_stops_cleanly(tmp_path):
                 pass
             assert child.poll() is None and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.2)
-        job_id = httpx.post(base + "/api/jobs", json={"problem_text": "Solve 2x + 3 = 11"}).json()["job_id"]
+        accepted = httpx.post(base + "/api/jobs", json={"problem_text": "Solve 2x + 3 = 11"}).json()
+        job_id, owner = accepted["job_id"], {"X-Job-Token": accepted["job_token"]}
         lines: list[str] = []
-        with httpx.stream("GET", f"{base}/api/jobs/{job_id}/events", timeout=30) as stream:
+        with httpx.stream("GET", f"{base}/api/jobs/{job_id}/events", headers=owner, timeout=30) as stream:
             for line in stream.iter_lines():
                 lines.append(line)
                 if line.startswith("data:") and json.loads(line[5:]).get("job_status") == "rendering":

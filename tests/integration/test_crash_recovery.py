@@ -21,6 +21,7 @@ import pytest
 from appliance.models import ProcessingStatus
 from appliance.store import Store
 from tests.integration.appliance_processes import ApplianceProcess, Processes, free_port, sandbox_containers
+from tests.integration.job_owner import OwnerClient
 
 pytestmark = pytest.mark.docker
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -112,7 +113,8 @@ def test_serve_killed_ten_times_with_jobs_in_flight_finishes_every_job_once(tmp_
     client = docker.from_env()
     delivered: set[str] = set()
     try:
-        with Processes(tmp_path) as procs, httpx.Client(trust_env=False, timeout=30) as http:
+        # Job keys are derived from the data directory's signing key: they outlive every restart.
+        with Processes(tmp_path) as procs, OwnerClient(trust_env=False, timeout=30) as http:
             server = procs.serve(data_dir, port, **SERVER_ENV)
             server.wait_serving()
             job_ids = []

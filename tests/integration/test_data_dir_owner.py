@@ -70,11 +70,12 @@ def _assert_ran_once(job: ProcessingJob) -> None:
     assert job.attempts == 1 and job.interruptions == 0, (job.problem_text, job.attempts, job.interruptions)
 
 
-def _wait_for_ready(server: ApplianceProcess, job_id: str, timeout_s: float = 900) -> dict:
+def _wait_for_ready(server: ApplianceProcess, accepted: dict, timeout_s: float = 900) -> dict:
     deadline = time.monotonic() + timeout_s
+    job_id, owner = accepted["job_id"], {"X-Job-Token": accepted["job_token"]}
     with httpx.Client(trust_env=False, timeout=10) as client:
         while True:
-            job = client.get(server.url(f"/api/jobs/{job_id}")).json()
+            job = client.get(server.url(f"/api/jobs/{job_id}"), headers=owner).json()
             if job["job_status"] not in ("queued", "ai_generating", "code_validating", "rendering", "uploading"):
                 return job
             assert time.monotonic() < deadline, job
@@ -100,7 +101,7 @@ def test_serve_and_two_renders_on_one_data_directory_each_job_runs_once(tmp_path
                        for problem in rendered}
             for process in renders.values():
                 process.wait(900)
-            api_job = _wait_for_ready(server, submitted.json()["job_id"])
+            api_job = _wait_for_ready(server, submitted.json())
             assert api_job["job_status"] == "ready", api_job
             assert server.stop() == 0, server.output()[-3000:]
             pids = [process.pid for process in procs.started]

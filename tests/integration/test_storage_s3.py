@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from appliance.errors import NotFound, StorageError
+from appliance.storage.base import new_key
 from appliance.storage.s3 import S3Storage
 from tests.integration.moto_fixtures import MotoS3, moto_s3  # noqa: F401  (the fixture)
 
@@ -60,12 +60,12 @@ def raw_client(s3: MotoS3):
 
 def test_presigned_url_serves_the_video_until_it_is_deleted(moto_s3, http, video):  # noqa: F811
     storage = storage_for(moto_s3)
-    job_id = str(uuid.uuid4())
+    key = new_key()
     before = time.time()
-    stored = storage.put(job_id, video)
+    stored = storage.put(key, video)
 
     assert storage.name == "s3"
-    assert stored.key.startswith(job_id + "-") and stored.key.endswith(".mp4")
+    assert stored.key == key
     assert stored.size_bytes == video.stat().st_size
     assert datetime.fromisoformat(stored.expires_at).timestamp() == pytest.approx(before + 3600, abs=5)
     assert stored.url.startswith(f"{moto_s3.endpoint_url}/{moto_s3.bucket}/videos/{stored.key}?")  # path style
@@ -84,8 +84,8 @@ def test_presigned_url_serves_the_video_until_it_is_deleted(moto_s3, http, video
 
 def test_exists_keys_and_local_copy(moto_s3, video):  # noqa: F811
     storage = storage_for(moto_s3)
-    first = storage.put(str(uuid.uuid4()), video)
-    second = storage.put(str(uuid.uuid4()), video)
+    first = storage.put(new_key(), video)
+    second = storage.put(new_key(), video)
     # Something else in the same bucket and prefix: never listed, so a sweep never deletes it.
     raw_client(moto_s3).put_object(Bucket=moto_s3.bucket, Key="videos/notes.txt", Body=b"keep me")
 
@@ -106,7 +106,7 @@ def test_exists_keys_and_local_copy(moto_s3, video):  # noqa: F811
 
 def test_prefix_keeps_videos_in_their_folder(moto_s3, video):  # noqa: F811
     storage = storage_for(moto_s3, prefix="appliance/videos")  # no trailing slash given
-    stored = storage.put(str(uuid.uuid4()), video)
+    stored = storage.put(new_key(), video)
     listed = raw_client(moto_s3).list_objects_v2(Bucket=moto_s3.bucket)["Contents"]
     assert [item["Key"] for item in listed] == [f"appliance/videos/{stored.key}"]
     assert list(storage.keys()) == [stored.key]
@@ -129,12 +129,12 @@ def test_check_passes_and_explains_what_is_wrong(moto_s3):  # noqa: F811
 
 def test_upload_to_a_missing_bucket_is_a_storage_error(moto_s3, video):  # noqa: F811
     with pytest.raises(StorageError, match="could not upload"):
-        storage_for(moto_s3, bucket="no-such-bucket").put(str(uuid.uuid4()), video)
+        storage_for(moto_s3, bucket="no-such-bucket").put(new_key(), video)
 
 
 def test_presigned_url_carries_the_configured_lifetime(moto_s3, http, video):  # noqa: F811
     storage = storage_for(moto_s3, ttl=1)
-    stored = storage.put(str(uuid.uuid4()), video)
+    stored = storage.put(new_key(), video)
     query = parse_qs(urlsplit(stored.url).query)
     assert query["X-Amz-Expires"] == ["1"]
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]  # SigV4

@@ -13,6 +13,7 @@ from appliance.config import Settings
 from appliance.maintenance import Maintenance
 from appliance.metrics import Metrics
 from appliance.models import ProcessingJob, ProcessingStatus
+from appliance.storage.base import new_key
 from appliance.store import Store
 from tests.unit.test_store import CountingRows
 
@@ -56,7 +57,7 @@ def _to_ready(store: Store, storage: KeyStorage, job: ProcessingJob) -> Processi
     assert store.pop_next() == job.job_id
     for target in IN_FLIGHT:
         store.transition_job(job.job_id, target)
-    key = f"{job.job_id}-{'0' * 32}.mp4"
+    key = new_key()
     storage.videos.add(key)
     return store.transition_job(job.job_id, S.READY, change=lambda j: setattr(j, "video_key", key))
 
@@ -116,9 +117,13 @@ def test_stray_videos_are_found_through_the_indexes(parts):
     store.transition_job(kept.job_id, S.DELIVERED)
     uploading = _job(store, "3")
     assert store.pop_next() == uploading.job_id
+    upload_key = new_key()
     for target in IN_FLIGHT:
-        store.transition_job(uploading.job_id, target)
-    storage.videos |= {f"{uploading.job_id}-{'1' * 32}.mp4", f"{'f' * 8}-0000-4000-8000-{'0' * 12}-{'2' * 32}.mp4"}
+        store.transition_job(uploading.job_id, target, change=lambda j: setattr(j, "upload_key", upload_key))
+    # The upload in progress (a local one is "{key}.part"), a stray of a crash mid-upload, and
+    # one left by a version whose keys began with the job id.
+    legacy = f"{'f' * 8}-0000-4000-8000-{'0' * 12}-{'2' * 32}.mp4"
+    storage.videos |= {upload_key + ".part", new_key(), legacy}
     store._cache = CountingRows(store._cache)
-    assert maintenance.remove_stray_videos() == 1
-    assert storage.videos == {ready.video_key, kept.video_key, f"{uploading.job_id}-{'1' * 32}.mp4"}
+    assert maintenance.remove_stray_videos() == 2
+    assert storage.videos == {ready.video_key, kept.video_key, upload_key + ".part"}

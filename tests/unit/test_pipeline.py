@@ -18,6 +18,7 @@ from appliance.fakes import FAKE_STEPS, FAKE_VIDEO, GOOD_CODE, DirectoryStorage,
 from appliance.metrics import Metrics
 from appliance.models import ProcessingJob, ProcessingStatus, UserSession
 from appliance.pipeline import Interrupted, Pipeline, safe_run
+from appliance.storage.base import new_key
 from appliance.store import Store
 
 S = ProcessingStatus
@@ -200,7 +201,7 @@ def test_an_unreachable_renderer_fails_the_job_as_unavailable_not_as_a_bad_scene
 
 
 class BrokenStorage(DirectoryStorage):
-    def put(self, job_id: str, video_path: Path) -> StoredVideo:
+    def put(self, key: str, video_path: Path) -> StoredVideo:
         raise StorageError("the disk is full")
 
 
@@ -383,3 +384,32 @@ def test_a_cached_scene_brings_its_steps(rig_factory) -> None:  # type: ignore[n
     rig.pipeline.run(rig.queue())
     again = rig.pipeline.run(rig.queue())
     assert again.code_cache_hit and again.steps == FAKE_STEPS
+
+
+class WatchedStorage(DirectoryStorage):
+    """Storage that looks at the job while its video is being stored."""
+
+    def __init__(self, root: Path, store: Store) -> None:
+        super().__init__(root)
+        self.store = store
+        self.seen: list[tuple[str, ProcessingJob]] = []
+
+    def put(self, key: str, video_path: Path) -> StoredVideo:
+        (job,) = [job for job in self.store.iter_jobs() if job.status is S.UPLOADING]
+        self.seen.append((key, job))
+        return super().put(key, video_path)
+
+
+def test_the_video_key_is_opaque_and_recorded_before_the_upload(rig_factory) -> None:  # type: ignore[no-untyped-def]
+    rig = rig_factory()
+    store = rig.store
+    storage = rig.storage = rig.pipeline.storage = WatchedStorage(rig.storage.root, store)
+    job_id = rig.queue()
+    job = rig.pipeline.run(job_id)
+    ((key, uploading),) = storage.seen
+    # While the file is written the job already names it (the stray sweep spares it) ...
+    assert uploading.upload_key == key and uploading.video_key is None
+    # ... and once READY the key is the video's; it says nothing about the job or its session.
+    assert job.status is S.READY and job.video_key == key and job.upload_key is None
+    assert job_id not in key and rig.session.session_id not in key and key.startswith("video-")
+    assert store.job_for_video(key) == job and store.job_for_video(new_key()) is None

@@ -21,6 +21,7 @@ import pytest
 from appliance.config import Settings
 from appliance.errors import NotFound, SignatureInvalid, StorageError
 from appliance.storage import VideoStorage, make_storage
+from appliance.storage.base import OUR_KEY, new_key
 from appliance.storage.local import LocalStorage, load_or_create_signing_key
 
 BASE_URL = "http://127.0.0.1:7860"
@@ -59,12 +60,12 @@ def url_parts(url: str) -> tuple[str, str, str]:
 
 def test_put_gives_a_signed_url_that_serves_the_same_bytes(tmp_path, video):
     storage = make(tmp_path)
-    job_id = str(uuid.uuid4())
+    key = new_key()
     before = time.time()
-    stored = storage.put(job_id, video)
+    stored = storage.put(key, video)
 
     assert isinstance(storage, VideoStorage) and storage.name == "local"
-    assert stored.key.startswith(job_id + "-") and stored.key.endswith(".mp4")
+    assert stored.key == key
     assert stored.url.startswith(f"{BASE_URL}/videos/{stored.key}?expires=")
     assert stored.size_bytes == video.stat().st_size
     expires_at = datetime.fromisoformat(stored.expires_at)
@@ -79,18 +80,18 @@ def test_put_gives_a_signed_url_that_serves_the_same_bytes(tmp_path, video):
         assert copy.read_bytes() == video.read_bytes()
 
 
-def test_keys_are_unguessable(tmp_path, video):
-    storage = make(tmp_path)
-    job_id = str(uuid.uuid4())
-    first, second = storage.put(job_id, video), storage.put(job_id, video)
-    assert first.key != second.key
-    assert len(first.key) >= len(job_id) + 1 + 32 + len(".mp4")
+def test_keys_are_unguessable_and_name_no_job():
+    keys = {new_key() for _ in range(100)}
+    assert len(keys) == 100
+    for key in keys:
+        # 128 random bits and nothing else: a shared link says nothing about the job.
+        assert re.fullmatch(r"video-[0-9a-f]{32}\.mp4", key) and OUR_KEY.fullmatch(key)
 
 
 def test_a_fresh_url_for_a_stored_video_also_verifies(tmp_path, video):
     clock = Clock()
     storage = make(tmp_path, clock)
-    stored = storage.put(str(uuid.uuid4()), video)
+    stored = storage.put(new_key(), video)
     clock.now += 7200  # the first link has expired ...
     with pytest.raises(SignatureInvalid):
         storage.verify(*url_parts(stored.url))
@@ -102,8 +103,8 @@ def test_a_fresh_url_for_a_stored_video_also_verifies(tmp_path, video):
 def test_tampered_links_are_refused(tmp_path, video):
     clock = Clock()
     storage = make(tmp_path, clock)
-    a = storage.put(str(uuid.uuid4()), video)
-    b = storage.put(str(uuid.uuid4()), video)
+    a = storage.put(new_key(), video)
+    b = storage.put(new_key(), video)
     key_a, expires_a, sig_a = url_parts(a.url)
     key_b, _, _ = url_parts(b.url)
 
@@ -132,7 +133,7 @@ def test_tampered_links_are_refused(tmp_path, video):
 
 def test_a_deleted_video_is_not_found_and_delete_is_idempotent(tmp_path, video):
     storage = make(tmp_path)
-    stored = storage.put(str(uuid.uuid4()), video)
+    stored = storage.put(new_key(), video)
     storage.delete(stored.key)
     storage.delete(stored.key)  # already gone: fine
 
@@ -150,7 +151,7 @@ def test_a_deleted_video_is_not_found_and_delete_is_idempotent(tmp_path, video):
 ])
 def test_keys_outside_the_video_directory_are_refused(tmp_path, video, key):
     storage = make(tmp_path)
-    storage.put(str(uuid.uuid4()), video)
+    storage.put(new_key(), video)
     secret = tmp_path / "data" / "signing.key"
     secret.write_text("top secret")
 
@@ -164,7 +165,7 @@ def test_keys_outside_the_video_directory_are_refused(tmp_path, video, key):
     assert secret.read_text() == "top secret"
 
 
-def test_a_job_id_that_is_not_a_file_name_is_refused(tmp_path, video):
+def test_a_key_that_is_not_a_file_name_is_refused(tmp_path, video):
     storage = make(tmp_path)
     with pytest.raises(StorageError):
         storage.put("../../escape", video)
@@ -176,7 +177,7 @@ def test_file_and_directory_modes_and_no_partial_files(tmp_path, video):
     videos_dir.mkdir(parents=True, mode=0o755)
     os.chmod(videos_dir, 0o755)
     storage = make(tmp_path)
-    stored = storage.put(str(uuid.uuid4()), video)
+    stored = storage.put(new_key(), video)
 
     assert stat.S_IMODE(videos_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE((videos_dir / stored.key).stat().st_mode) == 0o600
@@ -185,7 +186,7 @@ def test_file_and_directory_modes_and_no_partial_files(tmp_path, video):
 
 def test_keys_lists_our_videos_and_crash_leftovers_but_not_foreign_files(tmp_path, video):
     storage = make(tmp_path)
-    stored = storage.put(str(uuid.uuid4()), video)
+    stored = storage.put(new_key(), video)
     leftover = f"{uuid.uuid4()}-{'a' * 32}.mp4.part"  # an upload cut short by a crash
     (storage.videos_dir / leftover).write_bytes(b"half")
     (storage.videos_dir / "README.txt").write_text("not ours")
@@ -208,7 +209,7 @@ def test_signing_key_survives_restarts(tmp_path, video):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
     before = LocalStorage(data_dir / "videos", BASE_URL, key, 3600)
-    stored = before.put(str(uuid.uuid4()), video)
+    stored = before.put(new_key(), video)
     # A new process: same data directory, no configured key.
     after = LocalStorage(data_dir / "videos", BASE_URL, load_or_create_signing_key(data_dir, None), 3600)
     assert after.verify(*url_parts(stored.url)).read_bytes() == video.read_bytes()
@@ -242,7 +243,7 @@ def test_make_storage_builds_the_configured_backend(tmp_path, video):
                                   "APPLIANCE_VIDEO_URL_TTL_S": "600"})
     storage = make_storage(settings)
     assert isinstance(storage, LocalStorage)
-    stored = storage.put(str(uuid.uuid4()), video)
+    stored = storage.put(new_key(), video)
     assert stored.url.startswith("https://videos.example/videos/")
     assert (tmp_path / "videos" / stored.key).is_file()
     assert (tmp_path / "signing.key").is_file()
