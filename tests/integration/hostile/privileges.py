@@ -32,5 +32,5 @@ class Hostile(Scene):
             return
         blocked.append(f"unshare -r: {result.returncode}")
         status = Path("/proc/self/status").read_text()
-        caps = [line for line in status.splitlines() if line.startswith(("CapEff", "CapPrm", "NoNewPrivs"))]
+        caps = [line for line in status.splitlines() if line.startswith(("CapEff", "CapPrm", "CapBnd", "NoNewPrivs", "Uid", "Groups"))]
         raise RuntimeError("privileges blocked: " + "; ".join(blocked + caps))
