@@ -46,7 +46,7 @@ SCENE = """from manim import *
 
 class Typical(Scene):
     def construct(self):
-        title = Title('Solving x^2 - 4x + 3 = 0')
+        title = Title(r'Solving $x^2 - 4x + 3 = 0$')
         formula = MathTex(r'(x - 1)(x - 3) = 0').shift(UP)
         axes = Axes(x_range=[-1, 5, 1], y_range=[-2, 6, 2], x_length=6, y_length=3).shift(1.5 * DOWN)
         graph = axes.plot(lambda x: x ** 2 - 4 * x + 3, color=YELLOW)

@@ -432,6 +432,9 @@ class DockerSandbox:
         # The layout recording is fetched now (the container is still paused); both files are
         # parsed only in a fresh check container (checkbox.py), never on this host.
         recording = self._fetch_layout(started) if self.record_layout else None
+        # Nothing more is needed from the render's container: its memory is the check box's now
+        # (render() discards it again, which is harmless).
+        self.discard(started, wait=False)
         try:
             verdict = self.check_files(destination, recording if isinstance(recording, Path) else None, quality)
         except SandboxError:
