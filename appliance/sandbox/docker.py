@@ -478,7 +478,7 @@ class DockerSandbox:
 
     def _fetch_layout(self, started: StartedContainer) -> Path | LayoutReport:
         """The runner's layout recording, copied under a small cap into a file of the host's own
-        (never read here: only the bounded checker process parses it), or the report of a
+        (never read here: only the check box parses it), or the report of a
         render whose layout cannot be checked. Never fails the render."""
         destination = self.videos_dir / f"{started.name}.layout.json"
         try:
