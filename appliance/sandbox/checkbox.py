@@ -18,8 +18,8 @@ variables, nothing of the host mounted) and in which no scene code ever ran:
    of it, and accept the verdict only if it fits the verdict's schema (``verdict.parse_verdict``);
 4. remove it.
 
-It costs one container per render: about 1.3 s more than the child processes on the host did
-(bench/check_bench.py; the figure is in the README).
+It costs one container per render: 0.3 s (load average 4) to 1.3 s (load average 11) more than
+the child processes on the host did (bench/check_bench.py; the figures are in the README).
 """
 
 from __future__ import annotations
