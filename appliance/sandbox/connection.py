@@ -198,6 +198,22 @@ def remove_container(container: Container) -> None:
             raise
 
 
+def wait_for_exit(container: Container, timeout_s: float, what: str) -> int | None:
+    """The container's exit status once it has stopped, or None if it still runs after
+    ``timeout_s`` (the engine's wait call simply does not answer before then)."""
+    with translate_docker_errors(f"cannot wait for {what}"):
+        try:
+            outcome = container.wait(timeout=timeout_s)
+        except requests.exceptions.Timeout:
+            return None
+        except requests.exceptions.ConnectionError as exc:
+            # urllib3's read timeout on a unix socket reaches requests as a ConnectionError.
+            if "timed out" in str(exc).lower():
+                return None
+            raise
+    return int(outcome.get("StatusCode", -1))
+
+
 # -- adapters where docker-py has no public API -------------------------------------------------
 
 

@@ -32,7 +32,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from appliance.contracts import VOICE_ENGINES, LayoutReport, VoiceRequest
 from appliance.errors import EngineLost, EngineRefused, SandboxError, SandboxImageMissing, SandboxUnavailable
 from appliance.models import JSONDict
 from appliance.sandbox.attach import AttachedStream
+from appliance.sandbox.checkbox import CHECK_TIMEOUT_S, run_check_box
 from appliance.sandbox.classify import ContainerFacts, classify_failure
 from appliance.sandbox.connection import (
     attach_socket,
@@ -53,10 +53,11 @@ from appliance.sandbox.connection import (
     remove_container,
     translate_docker_errors,
 )
-from appliance.sandbox.layout import RECORDING_MAX_BYTES, check_recording, unchecked, with_video_duration
+from appliance.sandbox.layout import RECORDING_MAX_BYTES, unchecked
 from appliance.sandbox.pool import WarmPool
 from appliance.sandbox.result import RenderResult, RenderStatus, summarize_stderr
-from appliance.sandbox.video import NO_VIDEO_FILE, accept_video, probe_mp4
+from appliance.sandbox.verdict import Verdict
+from appliance.sandbox.video import NO_VIDEO_FILE, accept_video
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +69,18 @@ LABEL_DEADLINE = "manim-appliance.deadline"  # unix time after which it is certa
 LABEL_IMAGE_VERSION = "manim-appliance.sandbox-image-version"
 LABEL_MANIM_VERSION = "manim-appliance.manim-version"
 
-RENDER_UID = 10001  # the image's `render` user (sandbox_image/Dockerfile)
+RENDER_UID = 20001  # the image's `render` user (sandbox_image/Dockerfile); not the appliance's 10001
 RUNNER = ["/opt/manim/bin/python", "-I", "/opt/manim-appliance/runner.py"]
 WORK_DIR = "/work"
 CLIPS_DIR = "voice-clips"  # under WORK_DIR: where the runner's appliance_voice looks for clips
 OUTPUT_PATH = "/work/output/video.mp4"
 LAYOUT_PATH = "/work/output/layout.json"  # the runner's layout recording (sandbox_image/layout_recorder.py)
 BUILD_COMMAND = "appliance sandbox build"
+# A container starts as root with only these capabilities: `timeout`, the backstop, stays root
+# (a scene's UID can neither stop nor kill it) and needs KILL to end the scene's processes;
+# `setpriv` needs the other three to run the scene as RENDER_UID with no capabilities, an empty
+# bounding set and no supplementary groups (no-new-privileges keeps it that way).
+BACKSTOP_CAPABILITIES = ["KILL", "SETGID", "SETPCAP", "SETUID"]
 
 # A warm container waits at most this long for its job before the pool replaces it;
 # its in-container backstop timeout covers the wait plus one render.
@@ -269,7 +275,9 @@ class DockerSandbox:
             raise
         return StartedContainer(container=container, name=name, stream=stream, started_at=time.monotonic())
 
-    def _container_options(self, labels: dict[str, str], backstop_s: float) -> dict[str, object]:
+    def _container_options(self, labels: dict[str, str], backstop_s: float,
+                           command: list[str] = RUNNER) -> dict[str, object]:
+        """The create options of every sandbox container, render or check (``checkbox.py``)."""
         settings = self.settings
         memory = f"{settings.render_memory_mb}m"
         tmp_mb = max(16, settings.render_tmpfs_mb // 4)
@@ -279,15 +287,16 @@ class DockerSandbox:
         return {
             "image": settings.sandbox_image,
             # The in-container backstop for when the appliance itself dies mid-render.
-            "entrypoint": ["timeout", "-s", "KILL", str(int(backstop_s)), *RUNNER],
+            "entrypoint": backstop_entrypoint(backstop_s, command),
             "command": [],
-            "user": f"{RENDER_UID}:{RENDER_UID}",
+            "user": "0:0",  # only until setpriv: see BACKSTOP_CAPABILITIES
             "working_dir": WORK_DIR,
             "environment": {**CONTAINER_ENVIRONMENT, **self._thread_caps()},
             "hostname": "sandbox",
             "network_mode": "none",
             "read_only": True,
             "cap_drop": ["ALL"],
+            "cap_add": BACKSTOP_CAPABILITIES,
             "security_opt": ["no-new-privileges:true"],  # default seccomp stays on
             "pids_limit": settings.render_pids,
             "mem_limit": memory,
@@ -420,21 +429,25 @@ class DockerSandbox:
         if refusal is not None:
             destination.unlink(missing_ok=True)
             return RenderResult(refusal.status, exit_code=None, stderr_tail=stderr_tail, detail=refusal.detail)
-        # The layout recording is fetched now (the container is still paused) and checked in its
-        # own bounded process while the video's checker runs: the gate adds little to a render.
+        # The layout recording is fetched now (the container is still paused); both files are
+        # parsed only in a fresh check container (checkbox.py), never on this host.
         recording = self._fetch_layout(started) if self.record_layout else None
-        layout = recording if isinstance(recording, LayoutReport) else None
-        layout_check = _LAYOUT_CHECKERS.submit(_check_and_remove, recording) if isinstance(recording, Path) else None
+        # Nothing more is needed from the render's container: its memory is the check box's now
+        # (render() discards it again, which is harmless).
+        self.discard(started, wait=False)
         try:
-            probed = probe_mp4(destination, quality)
+            verdict = self.check_files(destination, recording if isinstance(recording, Path) else None, quality)
+        except SandboxError:
+            destination.unlink(missing_ok=True)
+            raise
         finally:
-            if layout_check is not None:
-                layout = layout_check.result()
+            if isinstance(recording, Path):
+                recording.unlink(missing_ok=True)
+        probed = verdict.video
         if isinstance(probed, str):
             destination.unlink(missing_ok=True)
             return RenderResult(RenderStatus.NO_VIDEO, stderr_tail=stderr_tail, detail=probed)
-        if layout is not None:
-            layout = with_video_duration(layout, probed.duration_s)
+        layout = recording if isinstance(recording, LayoutReport) else verdict.layout
         return RenderResult(
             RenderStatus.OK, exit_code=0, stderr_tail=stderr_tail, video_path=destination,
             video_size_bytes=destination.stat().st_size, video_duration_s=probed.duration_s, detail="",
@@ -444,9 +457,28 @@ class DockerSandbox:
             layout=layout,
         )
 
+    def check_files(self, video: Path, recording: Path | None, quality: str) -> Verdict:
+        """The video's (and layout recording's) checks, run in a fresh check container."""
+        return run_check_box(self._client, self.create_check_container, self._remove_later, video, recording,
+                             quality, RENDER_UID)
+
+    def create_check_container(self, command: list[str]) -> Container:
+        """A new, not yet started container of the sandbox image for ``command``, with a render
+        container's options (``_container_options``) and labels, so sweeps find it too."""
+        labels = {
+            LABEL_ROLE: ROLE_SANDBOX,
+            LABEL_OWNER: self.owner,
+            LABEL_INSTANCE: self.instance_id,
+            LABEL_DEADLINE: str(int(time.time() + CHECK_TIMEOUT_S + BACKSTOP_MARGIN_S + 60)),
+        }
+        with translate_docker_errors("cannot create a check container"):
+            return self._client.containers.create(
+                name=f"manim-check-{uuid.uuid4().hex[:12]}", labels=labels, cpu_shares=CPU_SHARES_RENDER,
+                **self._container_options(labels, CHECK_TIMEOUT_S + BACKSTOP_MARGIN_S, command))
+
     def _fetch_layout(self, started: StartedContainer) -> Path | LayoutReport:
         """The runner's layout recording, copied under a small cap into a file of the host's own
-        (never read here: only the bounded checker process parses it), or the report of a
+        (never read here: only the check box parses it), or the report of a
         render whose layout cannot be checked. Never fails the render."""
         destination = self.videos_dir / f"{started.name}.layout.json"
         try:
@@ -506,7 +538,10 @@ class DockerSandbox:
         if wait:
             self._remove_quietly(started.container)
             return
-        thread = threading.Thread(target=self._remove_in_background, args=(started.container,),
+        self._remove_later(started.container)
+
+    def _remove_later(self, container: Container) -> None:
+        thread = threading.Thread(target=self._remove_in_background, args=(container,),
                                   name="sandbox-remove", daemon=True)
         with self._removals_lock:
             self._removals.add(thread)
@@ -607,15 +642,14 @@ class DockerSandbox:
         return removed
 
 
-# Layout checks run beside the video's checker, one thread each (a thread only waits for its process).
-_LAYOUT_CHECKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="layout-check")
-
-
-def _check_and_remove(recording: Path) -> LayoutReport:
-    try:
-        return check_recording(recording, None)
-    finally:
-        recording.unlink(missing_ok=True)
+def backstop_entrypoint(backstop_s: float, command: list[str]) -> list[str]:
+    """``command`` as the scene's user under a root ``timeout`` that kills it at ``backstop_s``:
+    the backstop for when the appliance is gone (killed, or a remote engine nobody sweeps).
+    When it fires, or the command ends, the container's init (PID 1) exits and the kernel ends
+    every process left in the container."""
+    return ["timeout", "-s", "KILL", str(int(backstop_s)),
+            "setpriv", f"--reuid={RENDER_UID}", f"--regid={RENDER_UID}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--", *command]
 
 
 def claimed_voice_engine(done: JSONDict) -> str | None:

@@ -2,12 +2,13 @@
 unreadable text, and for pacing; model-free, deterministic, every finding explained.
 
 The recording (``sandbox_image/layout_recorder.py``) comes from inside the sandbox, where the
-scene's own code runs: it is untrusted input. The host never parses it in the appliance's
-process. ``check_recording`` runs this module as a bounded child process (``python -m
-appliance.sandbox.layout FILE DURATION``: no secrets in its environment, capped memory and
-CPU, a deadline; the same runner as the video checker), which validates the file against
-the schema below (``parse_recording``), runs the checks (``check_layout``) and answers with a
-report; the parent validates that answer again (``report_from_json``: known kinds, capped
+scene's own code runs: it is untrusted input. The host never parses it: a render's recording
+is checked (``check_file``) in the check container, with the video (``checkbox.py``,
+``verdict.py``). ``check_recording`` runs the same checks locally (tests, bench/check_bench.py)
+as a bounded child process (``python -m appliance.sandbox.layout FILE DURATION``: no secrets in
+its environment, capped memory and CPU, a deadline; the same runner as the video checker).
+Either way the file is validated against the schema below (``parse_recording``), checked
+(``check_layout``) and the answer validated again (``report_from_json``: known kinds, capped
 counts and lengths, finite numbers) before it becomes a ``LayoutReport``.
 
 What is checked, on every *settled* sample (after a ``play`` or a ``wait``; samples taken in
@@ -41,8 +42,9 @@ An issue that persists over several samples is reported once (first time, boxes 
 time on screen). Samples seen through a turned 3-D camera (``projected``) are not checked for
 geometry: their 2-D boxes are not what the viewer sees.
 
-This module imports nothing but the standard library and the contracts' types, so that the
-checker process starts fast.
+This module imports nothing but the standard library, the contracts' types, ``video`` and
+``repair.layout_fixes``' names, so that the checker starts fast and a copy of it runs in the
+check container without the appliance's dependencies (``checkbox.CHECKER_FILES``).
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ read member by member with a byte budget (never ``extractall``), written to a fi
 host creates itself, and accepted only if PyAV finds an MP4 with a decodable video frame.
 
 The archive is opened by ``connection.open_archive``: this module knows nothing of
-Docker, and imports nothing of the appliance but ``result``, because the checker process
-that runs it (``python -m appliance.sandbox.video``) starts once per render. (So the
+Docker, and imports nothing of the appliance but ``contracts`` and ``result``, because the
+check container (``checkbox.py``, ``verdict.py``) gets a copy of it and runs ``_probe_here``
+with the standard library and PyAV alone; ``probe_mp4`` runs the same check in a local child
+process (``python -m appliance.sandbox.video``: tests, bench/check_bench.py's comparison). (So the
 engine's JSON stat is a plain ``dict[str, Any]`` here, not ``appliance.models.JSONDict``.)
 """
 
@@ -194,7 +196,9 @@ def probe_mp4(path: Path, quality: str = "high") -> VideoFacts | str:
     The file was made by untrusted code, and FFmpeg parses it: that happens in a child
     process with no secrets in its environment, capped memory and CPU time, and a
     deadline, so a file built to crash, hang or exhaust the demuxer costs one refused
-    render, not the appliance. Only H.264 video in MP4 is accepted, one video stream, no
+    render, not the appliance. (Renders use the check box instead, ``checkbox.py``: this
+    child still runs as the appliance's user, which can read the appliance's
+    /proc/PID/environ and reach the Docker socket.) Only H.264 video in MP4 is accepted, one video stream, no
     larger than ``quality`` renders, with at most one AAC audio and one mov_text subtitle
     stream; the subtitles are read back from the file itself.
     """

@@ -19,7 +19,7 @@ from appliance.errors import SandboxError
 from appliance.sandbox.connection import open_local_client
 from appliance.sandbox.docker import DockerSandbox
 
-SANDBOX_UID = 10001
+SANDBOX_UID = 20001  # the scene's user; the appliance image runs as 10001
 
 
 def make_sandbox_settings(data_dir: Path, **overrides: Any) -> Settings:

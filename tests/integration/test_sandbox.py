@@ -72,7 +72,9 @@ def test_a_container_is_hardened_as_the_engine_reports_it(cold_sandbox: DockerSa
         settings = cold_sandbox.settings
         assert host["NetworkMode"] == "none"
         assert host["ReadonlyRootfs"] is True
-        assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd")
+        # Only what the root backstop needs to drop the scene to its user and to kill it; the
+        # scene itself has none (test_privileges_are_really_gone).
+        assert host["CapDrop"] == ["ALL"] and sorted(host["CapAdd"]) == ["KILL", "SETGID", "SETPCAP", "SETUID"]
         assert host["SecurityOpt"] == ["no-new-privileges:true"]  # and no seccomp=unconfined
         assert host["Privileged"] is False
         assert host["PidsLimit"] == settings.render_pids
@@ -86,7 +88,9 @@ def test_a_container_is_hardened_as_the_engine_reports_it(cold_sandbox: DockerSa
         assert ulimits["nofile"] == settings.render_nofile
         assert ulimits["fsize"] == (settings.render_max_video_mb + 1) * 1024 * 1024
         assert "noexec" in host["Tmpfs"]["/tmp"]
-        assert attrs["Config"]["User"] == "10001:10001"
+        assert attrs["Config"]["User"] == "0:0"  # the backstop's; setpriv runs the runner as 20001
+        assert attrs["Config"]["Entrypoint"][:5] == ["timeout", "-s", "KILL", attrs["Config"]["Entrypoint"][3],
+                                                     "setpriv"]
         mounts = attrs["Mounts"]
         assert [(m["Type"], m["Destination"]) for m in mounts] == [("volume", "/work")]
         assert attrs["Config"]["Labels"][LABEL_ROLE] == "sandbox"

@@ -130,6 +130,8 @@ def test_privileges_are_really_gone(hostile_sandbox: DockerSandbox) -> None:
     assert result.status is RenderStatus.SCENE_ERROR
     assert "NoNewPrivs:\t1" in result.stderr_tail
     assert "CapEff:\t0000000000000000" in result.stderr_tail
+    assert "CapBnd:\t0000000000000000" in result.stderr_tail
+    assert "Uid:\t20001\t20001\t20001\t20001" in result.stderr_tail  # not the appliance's 10001
     assert "setuid: [Errno 1]" in result.stderr_tail
 
 

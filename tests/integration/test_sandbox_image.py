@@ -32,7 +32,7 @@ def test_build_streams_progress_and_labels_the_image(tmp_path: Path) -> None:
     assert image.id == image_id
     assert image.labels["manim-appliance.sandbox-image-version"] == SANDBOX_IMAGE_VERSION
     assert image.labels["manim-appliance.manim-version"] == MANIM_VERSION
-    assert image.attrs["Config"]["User"] == "10001:10001"
+    assert image.attrs["Config"]["User"] == "20001:20001"  # not the appliance image's 10001
     open_sandbox(settings.replace(warm_pool_size=0)).close()  # check_image accepts it
 
 

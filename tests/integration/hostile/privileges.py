@@ -32,5 +32,6 @@ class Hostile(Scene):
             return
         blocked.append(f"unshare -r: {result.returncode}")
         status = Path("/proc/self/status").read_text()
-        caps = [line for line in status.splitlines() if line.startswith(("CapEff", "CapPrm", "NoNewPrivs"))]
+        shown = ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs", "Uid", "Groups")
+        caps = [line for line in status.splitlines() if line.startswith(shown)]
         raise RuntimeError("privileges blocked: " + "; ".join(blocked + caps))
