@@ -173,7 +173,11 @@ def test_one_client_holds_at_most_its_share_of_event_streams(live_server):
     client = httpx.Client(base_url=server.base_url, timeout=30, headers=STRANGER)
     other = httpx.Client(base_url=server.base_url, timeout=30, headers={"X-Forwarded-For": "198.51.100.9"})
     try:
-        job_id = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()["job_id"]
+        accepted = client.post("/api/jobs", json={"problem_text": PROBLEM}).json()
+        job_id = accepted["job_id"]
+        # The job's key (its routes answer only its owner) is held by both addresses.
+        for each in (client, other):
+            each.headers["X-Job-Token"] = accepted["job_token"]
         path = f"/api/jobs/{job_id}/events"
         with client.stream("GET", path) as first, client.stream("GET", path) as second:
             assert first.status_code == 200 and second.status_code == 200
