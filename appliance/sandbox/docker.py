@@ -108,12 +108,12 @@ CONTAINER_ENVIRONMENT = {
 
 # How to make runsc available, for the messages that find it missing (README, "Security model").
 REGISTER_RUNSC = ("install gVisor (`apt-get install runsc`) and register it with the Docker engine as runsc with "
-                  "runtimeArgs --network=none and --oci-seccomp (`sudo scripts/register-runsc` does both in "
+                  "--network=none among its runtimeArgs (`sudo scripts/register-runsc` does both in "
                   "/etc/docker/daemon.json and reloads dockerd), or set APPLIANCE_SANDBOX_RUNTIME=runc")
 # The doctor's probe container: what it runs, and how long it may take (gVisor boots its own kernel).
 PROBE_OK = "sandbox-probe-ok"
-# Seccomp 2 (a filter) is Docker's default profile in force, which gVisor applies only with
-# --oci-seccomp. The kernel release: the host's under runc, gVisor's own (4.4.0) under runsc.
+# Under runc, Seccomp 2 (a filter) is Docker's default profile in force; gVisor does not
+# apply it (README). The kernel release: the host's under runc, gVisor's own under runsc.
 PROBE_SCRIPT = f"echo {PROBE_OK}; grep '^Seccomp:' /proc/self/status; echo kernel $(uname -r)"
 PROBE_SECCOMP = "Seccomp:\t2"
 PROBE_TIMEOUT_S = 60
@@ -390,13 +390,15 @@ class DockerSandbox:
         if runtime == "runsc" and kernel == host_kernel:
             raise SandboxUnavailable(f"the engine's runtime named runsc is not gVisor: its container runs on the "
                                      f"host's kernel {host_kernel}: {REGISTER_RUNSC}")
-        if PROBE_SECCOMP not in lines:
-            hint = REGISTER_RUNSC if runtime == "runsc" else "do not run dockerd with an unconfined seccomp profile"
-            raise SandboxUnavailable(f"a sandbox container under {runtime} runs without Docker's seccomp filter "
-                                     f"({shown.replace(PROBE_OK, '').strip()}): {hint}")
-        own = f" on its own kernel {kernel}, not the host's {host_kernel}," if runtime == "runsc" else ""
-        return (f"{runtime} registered; a network-less {self.settings.sandbox_image} container ran under it{own} "
-                f"with Docker's seccomp filter in {took:.1f} s")
+        if runtime == "runc" and PROBE_SECCOMP not in lines:
+            raise SandboxUnavailable(f"a sandbox container runs without Docker's seccomp filter "
+                                     f"({shown.replace(PROBE_OK, '').strip()}): do not run dockerd with an "
+                                     f"unconfined seccomp profile")
+        if runtime == "runsc":
+            return (f"runsc registered; a network-less {self.settings.sandbox_image} container ran under it on "
+                    f"gVisor's kernel {kernel}, not the host's {host_kernel}, in {took:.1f} s")
+        return (f"runc registered; a network-less {self.settings.sandbox_image} container ran under it with "
+                f"Docker's seccomp filter in {took:.1f} s")
 
     def _container_options(self, labels: dict[str, str], backstop_s: float) -> dict[str, object]:
         settings = self.settings

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +38,9 @@ POOL_WAIT_S = 300
 
 
 @pytest.fixture(scope="module", params=SANDBOX_RUNTIMES)
-def hostile_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerSandbox]:
+def hostile_sandbox(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DockerSandbox]:
     """The whole suite runs once per runtime (APPLIANCE_SANDBOX_RUNTIME): runc, then gVisor's runsc."""
     runtime: str = request.param
     settings = make_sandbox_settings(
@@ -101,13 +104,13 @@ CASES = [
     ("sleep_forever", RenderStatus.TIMEOUT, "wall-clock"),
     ("sigterm_ignored", RenderStatus.TIMEOUT, "wall-clock"),
     ("fork_bomb", RenderStatus.PROCESS_LIMIT, "process"),
+    ("thread_bomb", RenderStatus.PROCESS_LIMIT, "threads started"),
     ("memory_bomb", RenderStatus.MEMORY, "memory"),
     ("fill_tmp", RenderStatus.OUTPUT_LIMIT, ""),
     ("many_files", RenderStatus.OUTPUT_LIMIT, "No space left on device"),
-    ("write_usr", RenderStatus.SCENE_ERROR, "Read-only file system"),
+    ("write_usr", RenderStatus.SCENE_ERROR, "write blocked"),
     ("network", RenderStatus.SCENE_ERROR, "network blocked"),
     ("host_files", RenderStatus.SCENE_ERROR, "host access blocked"),
-    ("privileges", RenderStatus.SCENE_ERROR, "privileges blocked"),
     ("dropped_binary", RenderStatus.SCENE_ERROR, "exec blocked"),
     ("endless_output", RenderStatus.TIMEOUT, "wall-clock"),
     ("output_symlink", RenderStatus.NO_VIDEO, "symbolic link"),
@@ -120,10 +123,24 @@ CASES = [
 ]
 
 
+# Where gVisor ends the same attack another way: still contained, by another limit or check.
+UNDER_RUNSC = {
+    # Each fork of the Manim process costs about 27 MB of host memory under gVisor (about
+    # 1 MB under runc: bench/sandbox_bench.py's notes), so the memory limit stops a fork bomb
+    # before the process limit does; thread_bomb shows the process limit itself holds.
+    "fork_bomb": (RenderStatus.MEMORY, "memory limit"),
+    # gVisor keeps a FIFO made in a volume inside its own kernel: the host's volume never holds
+    # one, and the engine finds no video file at all.
+    "output_fifo": (RenderStatus.NO_VIDEO, "no video file"),
+}
+
+
 @pytest.mark.parametrize(("scene", "expected", "evidence"), CASES, ids=[case[0] for case in CASES])
 def test_hostile_scene_is_contained(
     hostile_sandbox: DockerSandbox, scene: str, expected: RenderStatus, evidence: str
 ) -> None:
+    if hostile_sandbox.settings.sandbox_runtime == "runsc":
+        expected, evidence = UNDER_RUNSC.get(scene, (expected, evidence))
     result = render_scene(hostile_sandbox, scene)
     assert result.status is expected, result.to_dict()
     assert result.video_path is None and result.video_size_bytes is None
@@ -136,10 +153,44 @@ def test_hostile_scene_is_contained(
 
 def test_privileges_are_really_gone(hostile_sandbox: DockerSandbox) -> None:
     result = render_scene(hostile_sandbox, "privileges")
+    tail = result.stderr_tail
+    # Whatever the runtime: no root, no capabilities, no setuid binaries' gains.
+    assert "setuid: [Errno 1]" in tail, result.to_dict()
+    assert "CapEff:\t0000000000000000" in tail and "CapPrm:\t0000000000000000" in tail
+    assert "no_new_privs=1" in tail
+    if hostile_sandbox.settings.sandbox_runtime == "runc":
+        assert result.status is RenderStatus.SCENE_ERROR, result.to_dict()
+        assert "privileges blocked" in tail and "NoNewPrivs:\t1" in tail
+        assert "Seccomp:\t2" in tail  # Docker's default profile: no namespaces of one's own
+        assert "unshare(0x10000000): errno 1" in tail
+    else:
+        # Known and documented (README, "Security model"): gVisor does not apply Docker's seccomp
+        # profile, so a scene can make a user namespace, root inside it, in gVisor's kernel;
+        # gVisor's kernel is all it reaches. This fails once that changes: then update the README.
+        assert result.status is RenderStatus.OK, result.to_dict()
+        assert "privileges gained: unshare(0x10000000)" in tail and "setuid(0)" not in tail
+    assert_contained_and_next_render_works(hostile_sandbox, result)
+
+
+def test_the_root_filesystem_is_read_only(hostile_sandbox: DockerSandbox) -> None:
+    result = render_scene(hostile_sandbox, "write_usr")
     assert result.status is RenderStatus.SCENE_ERROR
-    assert "NoNewPrivs:\t1" in result.stderr_tail
-    assert "CapEff:\t0000000000000000" in result.stderr_tail
-    assert "setuid: [Errno 1]" in result.stderr_tail
+    # The mount options of / as the scene's kernel (the host's or gVisor's) has them.
+    root = re.search(r"RuntimeError: write blocked: .*; root mounted (\S+)", result.stderr_tail)
+    assert root and "ro" in root.group(1).split(","), result.stderr_tail
+    if hostile_sandbox.settings.sandbox_runtime == "runc":
+        assert "Read-only file system" in result.stderr_tail
+    else:  # gVisor checks the permission first: the render user may not write /usr in any case
+        assert "Permission denied" in result.stderr_tail
+
+
+def test_the_process_limit_holds(hostile_sandbox: DockerSandbox) -> None:
+    result = render_scene(hostile_sandbox, "thread_bomb")
+    assert result.status is RenderStatus.PROCESS_LIMIT, result.to_dict()
+    started = re.search(r"threads started: (\d+)", result.stderr_tail)
+    assert started, result.stderr_tail
+    # The runner, its init and its timeout take a few of the limit's processes and threads.
+    assert 0 < int(started.group(1)) < hostile_sandbox.settings.render_pids
 
 
 def test_a_python_error_points_at_the_scene_line(hostile_sandbox: DockerSandbox) -> None:
