@@ -123,7 +123,7 @@ PROBE_PIDS = 16
 # Under runsc the engine's process limit (the host's pids cgroup) counts gVisor's own host
 # threads too: about 40 for its kernel and file proxy at rest, and about 5 more for each
 # process of the scene on gVisor's default (ptrace) platform; measured with runsc
-# 20221219 (bench/sandbox_bench.py's notes). The scene's own limit is then RLIMIT_NPROC,
+# 20221219 (bench/gvisor_notes.md). The scene's own limit is then RLIMIT_NPROC,
 # which gVisor's kernel counts per sandbox (its user ids are its own) and enforces on
 # fork and thread creation, as the pids cgroup does under runc. The host limit stays,
 # with this headroom, as the outer bound a bug in gVisor cannot pass.
@@ -156,7 +156,8 @@ def container_confinement(settings: Settings, pids: int, ulimits: Sequence[Ulimi
         "network_mode": "none",
         "read_only": True,
         "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],  # Docker's default seccomp stays on (README: under runsc)
+        # Docker's default seccomp profile stays on; gVisor does not apply it (README, "Security model").
+        "security_opt": ["no-new-privileges:true"],
         "pids_limit": host_pids,
         "ulimits": list(ulimits),
     }

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from appliance.config import SANDBOX_RUNTIMES
-from appliance.sandbox.docker import DockerSandbox
+from appliance.sandbox.docker import LABEL_INSTANCE, DockerSandbox
 from appliance.sandbox.result import RenderResult, RenderStatus
 from tests.integration.sandbox_fixtures import (
     container_exists,
@@ -83,6 +83,20 @@ def assert_contained_and_next_render_works(sandbox: DockerSandbox, result: Rende
     assert following.video_size_bytes
 
 
+def test_every_container_runs_under_the_configured_runtime(hostile_sandbox: DockerSandbox) -> None:
+    runtime = hostile_sandbox.settings.sandbox_runtime
+    cold = hostile_sandbox.start_container(0.0)  # as a render without a warm container makes it
+    try:
+        ours = f"{LABEL_INSTANCE}={hostile_sandbox.instance_id}"
+        containers = hostile_sandbox._client.containers.list(filters={"label": ours})
+        assert len(containers) >= 2  # the warm pool's and the cold one
+        for container in containers:
+            host = container.attrs["HostConfig"]
+            assert host["Runtime"] == runtime and host["NetworkMode"] == "none", container.name
+    finally:
+        hostile_sandbox.discard(cold)
+
+
 def test_a_normal_scene_renders_to_a_real_video(hostile_sandbox: DockerSandbox) -> None:
     result = render_scene(hostile_sandbox, "normal", keep_video=True)
     assert result.status is RenderStatus.OK, result.to_dict()
@@ -126,7 +140,7 @@ CASES = [
 # Where gVisor ends the same attack another way: still contained, by another limit or check.
 UNDER_RUNSC = {
     # Each fork of the Manim process costs about 27 MB of host memory under gVisor (about
-    # 1 MB under runc: bench/sandbox_bench.py's notes), so the memory limit stops a fork bomb
+    # 1 MB under runc: bench/gvisor_notes.md), so the memory limit stops a fork bomb
     # before the process limit does; thread_bomb shows the process limit itself holds.
     "fork_bomb": (RenderStatus.MEMORY, "memory limit"),
     # gVisor keeps a FIFO made in a volume inside its own kernel: the host's volume never holds
