@@ -147,15 +147,21 @@ UNDER_RUNSC = {
     # one, and the engine finds no video file at all.
     "output_fifo": (RenderStatus.NO_VIDEO, "no video file"),
 }
+# Where gVisor is slow enough that which of two limits comes first depends on the machine's load:
+# each file made in the work area is a round trip to gVisor's file proxy, so 20000 of them can
+# take longer than this suite's 8 s clock (then TIMEOUT: the clock stopped the flood instead).
+EITHER_UNDER_RUNSC = {"many_files": (RenderStatus.TIMEOUT, "wall-clock")}
 
 
 @pytest.mark.parametrize(("scene", "expected", "evidence"), CASES, ids=[case[0] for case in CASES])
 def test_hostile_scene_is_contained(
     hostile_sandbox: DockerSandbox, scene: str, expected: RenderStatus, evidence: str
 ) -> None:
+    result = render_scene(hostile_sandbox, scene)
     if hostile_sandbox.settings.sandbox_runtime == "runsc":
         expected, evidence = UNDER_RUNSC.get(scene, (expected, evidence))
-    result = render_scene(hostile_sandbox, scene)
+        if scene in EITHER_UNDER_RUNSC and result.status is EITHER_UNDER_RUNSC[scene][0]:
+            expected, evidence = EITHER_UNDER_RUNSC[scene]
     assert result.status is expected, result.to_dict()
     assert result.video_path is None and result.video_size_bytes is None
     assert evidence in result.stderr_tail + " " + result.detail, result.to_dict()
