@@ -82,6 +82,19 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+SANDBOX_RUNTIMES = ("runc", "runsc")
+"""The OCI runtimes sandbox containers may run under (Docker's runtime names)."""
+
+
+def _sandbox_runtime(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in SANDBOX_RUNTIMES:
+        raise ValueError(
+            "unknown sandbox runtime: use runc (Docker's default) or runsc (gVisor, registered with the Docker "
+            "engine under the name runsc)")
+    return value
+
+
 def _string(raw: str) -> str:
     return raw.strip()
 
@@ -258,6 +271,11 @@ class Settings:
     sandbox_image: str = field(metadata=_row(
         "Sandbox", "APPLIANCE_SANDBOX_IMAGE", f"manim-appliance-sandbox:{SANDBOX_IMAGE_VERSION}", _string,
         "Docker image renders run in; `appliance sandbox build` creates it."))
+    sandbox_runtime: str = field(metadata=_row(
+        "Sandbox", "APPLIANCE_SANDBOX_RUNTIME", "runc", _sandbox_runtime,
+        "OCI runtime every sandbox container runs under: runc (Docker's default) or runsc (gVisor: the scene's "
+        "system calls go to gVisor's own kernel, not the host's; register it with each render engine first, "
+        "see Security model). `appliance doctor` checks that it is registered and runs."))
     sandbox_base_image: str = field(metadata=_row(
         "Sandbox", "APPLIANCE_SANDBOX_BASE_IMAGE", "debian:bookworm-slim", _string,
         "Base image of the sandbox image. When it cannot be pulled, `appliance sandbox build "
@@ -570,6 +588,8 @@ class Settings:
             raise ConfigError(
                 "APPLIANCE_SPEECH_MODEL needs a key (APPLIANCE_SPEECH_API_KEY or OPENAI_API_KEY) or the URL of "
                 "a local speech server (APPLIANCE_SPEECH_API_BASE)")
+        if self.sandbox_runtime not in SANDBOX_RUNTIMES:  # an override skips the row's parser
+            raise ConfigError(f"APPLIANCE_SANDBOX_RUNTIME={self.sandbox_runtime!r} is invalid: use runc or runsc")
         if self.render_tmpfs_mb < 64:
             raise ConfigError("APPLIANCE_RENDER_TMPFS_MB must be at least 64")
         if self.render_memory_mb < 256:

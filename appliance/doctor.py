@@ -18,7 +18,7 @@ from appliance.sandbox.connection import (
     open_local_client,
     translate_docker_errors,
 )
-from appliance.sandbox.docker import DockerSandbox
+from appliance.sandbox.docker import REGISTER_RUNSC, DockerSandbox
 from appliance.storage import make_storage
 from appliance.store import Store
 
@@ -68,6 +68,16 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
 
     checks.append(_run("sandbox image", image_probe, "run `appliance sandbox build` (add --debootstrap "
                                                       "when the base image cannot be pulled)"))
+
+    def runtime_probe() -> str:
+        sandbox = DockerSandbox(settings.replace(warm_pool_size=0), open_local_client())
+        try:
+            sandbox.check_image()  # a missing image is the check above's failure, said once there
+            return sandbox.check_runtime()
+        finally:
+            sandbox.close()
+
+    checks.append(_run("sandbox runtime", runtime_probe, _runtime_fix(settings)))
     checks.extend(_engine_checks(settings))
 
     def store_probe() -> str:
@@ -100,8 +110,15 @@ def run_checks(settings: Settings, online: bool = True) -> list[Check]:
     return checks
 
 
+def _runtime_fix(settings: Settings) -> str:
+    if settings.sandbox_runtime == "runsc":
+        return REGISTER_RUNSC
+    return "check that the Docker engine runs containers (`docker run --rm --network none IMAGE true`)"
+
+
 def _engine_checks(settings: Settings) -> list[Check]:
-    """One check per extra render engine (APPLIANCE_RENDER_ENGINES): reachable, image there."""
+    """One check per extra render engine (APPLIANCE_RENDER_ENGINES): reachable, image there,
+    the sandbox runtime registered and running."""
     checks = []
     for spec in engine_specs(settings)[1:]:
         def probe(spec: EngineSpec = spec) -> str:
@@ -110,16 +127,19 @@ def _engine_checks(settings: Settings) -> list[Check]:
             try:
                 facts = engine_facts(client)
                 sandbox.check_image()
+                sandbox.check_runtime()
             finally:
                 sandbox.close()
             slots = spec.slots or settings.slots_for_cpus(facts.cpus)
             return (f"Docker engine {facts.version} ({facts.architecture}, {facts.cpus} CPUs), "
-                    f"{slots} render slot(s), {settings.sandbox_image} present")
+                    f"{slots} render slot(s), {settings.sandbox_image} present, runs under "
+                    f"{settings.sandbox_runtime}")
 
         checks.append(_run(f"render engine {spec.name}", probe,
                            "check that the engine listens at that URL (tcp: dockerd --tlsverify on port 2376) and "
                            "the client certificates in APPLIANCE_RENDER_ENGINES_TLS_DIR; copy the sandbox image "
-                           "there with `appliance sandbox push`"))
+                           "there with `appliance sandbox push`"
+                           + ("; on that machine, " + REGISTER_RUNSC if settings.sandbox_runtime == "runsc" else "")))
     return checks
 
 

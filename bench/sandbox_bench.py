@@ -15,6 +15,11 @@ Targets (issue 3): cold <= 1.10x bare, warm <= 0.70x bare. Then renders per minu
 1 and 2 concurrent slots (warm pool sized to the slots), and the appliance process's
 memory. Needs Docker, the sandbox image, and manim==0.19.0 on the host.
 
+Then (issue 14) the same scene cold and warm under each APPLIANCE_SANDBOX_RUNTIME, runc
+and gVisor's runsc, interleaved, with the runsc/runc ratio side by side
+(`--runtime-repeats 0` skips it; `--runtimes-only` runs only it; runsc must be registered,
+README "Security model").
+
 The sandbox encodes with APPLIANCE_RENDER_ENCODER_PRESET (ultrafast by default) while bare
 manim uses x264's medium; `--encoder-preset medium` compares like with like. Containers
 are capped at APPLIANCE_RENDER_CPUS; bare manim is not. On a busy machine all containers
@@ -132,6 +137,48 @@ def compare(quality: str, repeats: int, cold: DockerSandbox, warm: DockerSandbox
           f"ratio {warm_median / bare:.2f}x (target <= 0.70x)")
 
 
+def compare_runtimes(base: Settings, quality: str, repeats: int, runtimes: list[str]) -> None:
+    """Cold and warm renders under each runtime, interleaved; the ratio of each to the first."""
+    sandboxes = {}
+    try:
+        for runtime in runtimes:
+            settings = base.replace(sandbox_runtime=runtime)
+            cold = DockerSandbox(settings.replace(warm_pool_size=0), open_local_client())
+            warm = DockerSandbox(settings.replace(warm_pool_size=1), open_local_client())
+            sandboxes[runtime] = (cold, warm)
+            cold.check_runtime()
+            warm.warm_up()
+        times: dict[tuple[str, str], list[float]] = {(r, kind): [] for r in runtimes for kind in ("cold", "warm")}
+        for round_ in range(repeats + 1):  # the first round is untimed: caches
+            for runtime, (cold, warm) in sandboxes.items():
+                elapsed = timed_render(cold, quality)[0]
+                cold.wait_for_removals()
+                if round_:
+                    times[(runtime, "cold")].append(elapsed)
+                if not warm._pool.wait_until_full(300):
+                    raise RuntimeError(f"the {runtime} warm pool did not fill")
+                elapsed = timed_render(warm, quality)[0]
+                warm.wait_for_removals()
+                warm._pool.wait_until_full(300)  # the refill must not slow the next runtime's renders
+                if round_:
+                    times[(runtime, "warm")].append(elapsed)
+    finally:
+        for cold, warm in sandboxes.values():
+            cold.close()
+            warm.close()
+    first = runtimes[0]
+    print(f"\nruntimes at {quality} ({QUALITY_LABELS[quality]}): median of {repeats}, interleaved "
+          f"(load average now {os.getloadavg()[0]:.1f})")
+    print(f"  {'':8} {'cold':>8} {'warm':>8}   {'cold/' + first:>10} {'warm/' + first:>10}")
+    for runtime in runtimes:
+        cold_m, warm_m = (statistics.median(times[(runtime, kind)]) for kind in ("cold", "warm"))
+        cold_0, warm_0 = (statistics.median(times[(first, kind)]) for kind in ("cold", "warm"))
+        print(f"  {runtime:8} {cold_m:7.2f}s {warm_m:7.2f}s   {cold_m / cold_0:9.2f}x {warm_m / warm_0:9.2f}x")
+    for runtime in runtimes:
+        for kind in ("cold", "warm"):
+            print(f"  {runtime} {kind} runs: {', '.join(f'{v:.2f}' for v in times[(runtime, kind)])}")
+
+
 def throughput(settings: Settings, slots: int, renders: int, quality: str) -> float:
     sandbox = DockerSandbox(settings.replace(warm_pool_size=slots), open_local_client())
     try:
@@ -160,6 +207,10 @@ def main() -> None:
                         help="override APPLIANCE_RENDER_ENCODER_PRESET (medium = the encoding bare manim uses)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="LOAD",
                         help="first wait (up to 10 min) until the 1-minute load average is below LOAD")
+    parser.add_argument("--runtimes", default="runc,runsc", help="runtimes compared, the first is the reference")
+    parser.add_argument("--runtime-repeats", type=int, default=3, help="timed rounds per runtime (0: skip)")
+    parser.add_argument("--runtime-quality", default="low")
+    parser.add_argument("--runtimes-only", action="store_true", help="only the runtime comparison")
     args = parser.parse_args()
     if args.wait_quiet:
         wait_for_quiet(args.wait_quiet, 600)
@@ -175,6 +226,14 @@ def main() -> None:
     print(f"render limits: {base.render_cpus} CPU, {base.render_memory_mb} MB per container; x264 preset "
           f"{base.render_encoder_preset} (bare manim: medium); "
           f"host CPUs: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f}; image {base.sandbox_image}")
+    if not args.runtimes_only:
+        compare_with_bare(args, base, scene_file)
+    if args.runtime_repeats:
+        compare_runtimes(base, args.runtime_quality, args.runtime_repeats, args.runtimes.split(","))
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+def compare_with_bare(args: argparse.Namespace, base: Settings, scene_file: Path) -> None:
     rss_start = rss_mb()
     cold = DockerSandbox(base.replace(warm_pool_size=0), open_local_client())
     warm = DockerSandbox(base.replace(warm_pool_size=1), open_local_client())
@@ -200,7 +259,6 @@ def main() -> None:
             print(f"  {slots} slot(s): {per_minute:5.1f} renders/minute")
     print(f"\nappliance-side memory: RSS {rss_start:.0f} MB at start, {rss_after:.0f} MB after the comparison, "
           f"peak {peak_rss_mb():.0f} MB (this process: docker SDK + PyAV checks + bench)")
-    shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -187,9 +187,14 @@ def find_image(client: docker.DockerClient, name: str) -> Image | None:
             return None
 
 
-def remove_container(container: Container) -> None:
+def remove_container(container: Container, paused: bool = False) -> None:
     """Remove a container and its anonymous volumes, in whatever state it is; one that is
-    already gone (404) or already being removed (409) is not an error."""
+    already gone (404) or already being removed (409) is not an error. A ``paused`` one is
+    resumed first: under runsc the engine cannot kill a paused container (it waits 10 s
+    and gives up, "is zombie and can not be killed"); under runc it only costs a call."""
+    if paused:
+        with contextlib.suppress(EngineRefused), translate_docker_errors(f"cannot resume {container.name}"):
+            container.unpause()
     try:
         with translate_docker_errors(f"cannot remove sandbox container {container.name}"):
             container.remove(force=True, v=True)

@@ -12,6 +12,12 @@ works the same with a remote DOCKER_HOST or from inside the appliance's own cont
 With a warm pool (``pool.py``) the container was started earlier and has already
 imported Manim; everything else is the same.
 
+Every container the appliance starts from the sandbox image (renders, warm ones, the
+doctor's probe, checks) takes its confinement from ``container_confinement``: the OCI
+runtime (APPLIANCE_SANDBOX_RUNTIME: runc, or gVisor's runsc), no network, read-only root,
+the render user, no capabilities, no-new-privileges. Add a kind of container there, never
+beside it.
+
 The sandbox receives an opened client (``appliance.sandbox.connection`` opens them) and
 closes it with itself. docker-py ships no type information: its classes in annotations
 here (``docker.DockerClient``, ``Container``) are ``Any`` to mypy.
@@ -31,7 +37,7 @@ import tarfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +112,74 @@ CONTAINER_ENVIRONMENT = {
 }
 
 
+# How to make runsc available, for the messages that find it missing (README, "Security model").
+REGISTER_RUNSC = ("install gVisor (`apt-get install runsc`) and register it with the Docker engine as runsc with "
+                  "--network=none among its runtimeArgs (`sudo scripts/register-runsc` does both in "
+                  "/etc/docker/daemon.json and reloads dockerd), or set APPLIANCE_SANDBOX_RUNTIME=runc")
+# The doctor's probe container: what it runs, and how long it may take (gVisor boots its own kernel).
+PROBE_OK = "sandbox-probe-ok"
+# Under runc, Seccomp 2 (a filter) is Docker's default profile in force; gVisor does not
+# apply it (README). The kernel release: the host's under runc, gVisor's own under runsc.
+PROBE_SCRIPT = f"echo {PROBE_OK}; grep '^Seccomp:' /proc/self/status; echo kernel $(uname -r)"
+PROBE_SECCOMP = "Seccomp:\t2"
+PROBE_TIMEOUT_S = 60
+PROBE_PIDS = 16
+
+
+# Under runsc the engine's process limit (the host's pids cgroup) counts gVisor's own host
+# threads too: about 40 for its kernel and file proxy at rest, and about 5 more for each
+# process of the scene on gVisor's default (ptrace) platform; measured with runsc
+# 20221219 (bench/gvisor_notes.md). The scene's own limit is then RLIMIT_NPROC,
+# which gVisor's kernel counts per sandbox (its user ids are its own) and enforces on
+# fork and thread creation, as the pids cgroup does under runc. The host limit stays,
+# with this headroom, as the outer bound a bug in gVisor cannot pass.
+RUNSC_HOST_PIDS_BASE = 64
+RUNSC_HOST_PIDS_PER_TASK = 8
+
+
+def container_confinement(settings: Settings, pids: int, ulimits: Sequence[Ulimit] = (), *,
+                          root_backstop: bool = False) -> dict[str, object]:
+    """The docker-py ``containers.create`` arguments that confine every container the
+    appliance starts from the sandbox image: renders, warm-pool containers, the doctor's
+    probe and any check container. The one place the runtime is chosen and what it changes
+    is decided, so no kind of container runs under another runtime, with a network or
+    without a process limit by omission. ``pids``: processes and threads the container's
+    code may have; ``ulimits``: the caller's others (nofile, fsize, ...). Callers add their
+    own memory, mounts and command on top and must not override these keys.
+    ``root_backstop``: the container's command is ``backstop_entrypoint``'s, which starts as
+    root with only ``BACKSTOP_CAPABILITIES`` so that its ``timeout`` cannot be stopped by the
+    scene and ``setpriv`` can drop the scene to ``RENDER_UID`` with no capabilities at all."""
+    runtime = settings.sandbox_runtime
+    if runtime == "runsc":
+        host_pids = RUNSC_HOST_PIDS_BASE + RUNSC_HOST_PIDS_PER_TASK * pids
+        # Never under runc: there RLIMIT_NPROC counts every process of the user id on the
+        # host, and every sandbox container shares the render user's id.
+        ulimits = [*ulimits, Ulimit(name="nproc", soft=pids, hard=pids)]
+    else:
+        host_pids = pids
+    return {
+        "image": settings.sandbox_image,
+        # gVisor (runsc) interposes its own kernel between the scene and the host's; its
+        # registration must carry --network=none (README), and network_mode stays "none".
+        "runtime": runtime,
+        "user": "0:0" if root_backstop else f"{RENDER_UID}:{RENDER_UID}",
+        "network_mode": "none",
+        "read_only": True,
+        "cap_drop": ["ALL"],
+        "cap_add": BACKSTOP_CAPABILITIES if root_backstop else [],
+        # Docker's default seccomp profile stays on; gVisor does not apply it (README, "Security model").
+        "security_opt": ["no-new-privileges:true"],
+        "pids_limit": host_pids,
+        "ulimits": list(ulimits),
+    }
+
+
+def can_update_running(settings: Settings) -> bool:
+    """Whether the engine can change a running sandbox container's resources (its CPU weight):
+    runc can; runsc 20221219 has no `update` command, so the engine refuses."""
+    return settings.sandbox_runtime != "runsc"
+
+
 def owner_token() -> str:
     """Identifies this process across restarts: host name, pid and the pid's start time."""
     return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
@@ -141,6 +215,7 @@ class StartedContainer:
     started_at: float  # monotonic
     ready: bool = False
     import_s: float | None = None
+    paused: bool = False  # frozen for the video's fetch: resumed before removal
 
     @property
     def id(self) -> str:
@@ -208,8 +283,10 @@ class DockerSandbox:
             return None
         with self._pool_lock:
             if self._pool is None:
+                # A weight that cannot be raised later is the render's from the start.
+                warming = CPU_SHARES_WARMING if can_update_running(self.settings) else CPU_SHARES_RENDER
                 self._pool = WarmPool(
-                    start=lambda: self.start_container(WARM_MAX_IDLE_S, cpu_shares=CPU_SHARES_WARMING),
+                    start=lambda: self.start_container(WARM_MAX_IDLE_S, cpu_shares=warming),
                     discard=lambda started: self.discard(started, wait=False),
                     size=self.settings.warm_pool_size,
                     max_idle_s=WARM_MAX_IDLE_S,
@@ -231,7 +308,7 @@ class DockerSandbox:
                 log.warning("warm sandbox %s died while idle; using a fresh one", started.name)
                 self.discard(started, wait=False)
                 started = None
-            if started is not None:
+            if started is not None and can_update_running(self.settings):
                 self._give_full_weight(started)
             if started is None:
                 started = self.start_container(0.0)
@@ -253,17 +330,12 @@ class DockerSandbox:
         """Create, attach and start one sandbox container (it imports Manim, then waits)."""
         settings = self.settings
         backstop_s = idle_allowance_s + settings.render_timeout_s + BACKSTOP_MARGIN_S
-        labels = {
-            LABEL_ROLE: ROLE_SANDBOX,
-            LABEL_OWNER: self.owner,
-            LABEL_INSTANCE: self.instance_id,
-            LABEL_DEADLINE: str(int(time.time() + backstop_s + 60)),
-        }
+        labels = self._labels(backstop_s)
         name = f"manim-sandbox-{uuid.uuid4().hex[:12]}"
         container = None
         missing = f"the sandbox image {settings.sandbox_image} is missing; build it with `{BUILD_COMMAND}`"
         try:
-            with translate_docker_errors("cannot start a sandbox container", image_missing=missing):
+            with translate_docker_errors(self._cannot_start(), image_missing=missing):
                 container = self._client.containers.create(
                     name=name, labels=labels, cpu_shares=cpu_shares, **self._container_options(labels, backstop_s))
                 # Attach before start: nothing the runner writes can be missed.
@@ -275,6 +347,71 @@ class DockerSandbox:
             raise
         return StartedContainer(container=container, name=name, stream=stream, started_at=time.monotonic())
 
+    def _labels(self, backstop_s: float) -> dict[str, str]:
+        """Labels of a container of ours: the sweep finds it by them if we die."""
+        return {
+            LABEL_ROLE: ROLE_SANDBOX,
+            LABEL_OWNER: self.owner,
+            LABEL_INSTANCE: self.instance_id,
+            LABEL_DEADLINE: str(int(time.time() + backstop_s + 60)),
+        }
+
+    def _cannot_start(self) -> str:
+        runtime = self.settings.sandbox_runtime
+        if runtime == "runc":
+            return "cannot start a sandbox container"
+        # The engine's own words follow ("unknown or invalid runtime name: runsc"); say what to do.
+        return f"cannot start a sandbox container under the {runtime} runtime (`appliance doctor` checks it)"
+
+    def check_runtime(self) -> str:
+        """Raise ``SandboxUnavailable`` unless the engine has the configured runtime and a
+        trivial confined, network-less container of the sandbox image runs under it; else
+        say what ran. Under runsc the container's kernel log must be gVisor's: a runtime
+        merely named runsc is not taken on trust."""
+        runtime = self.settings.sandbox_runtime
+        with translate_docker_errors(f"cannot ask the Docker engine {self.engine} about its runtimes"):
+            info = self._client.info()
+        known = sorted(info.get("Runtimes") or {})
+        if runtime not in known:
+            hint = f": {REGISTER_RUNSC}" if runtime == "runsc" else ""
+            raise SandboxUnavailable(f"the Docker engine {self.engine} has no runtime named {runtime} "
+                                     f"(it has {', '.join(known) or 'none'}){hint}")
+        started_at = time.monotonic()
+        container = None
+        try:
+            with translate_docker_errors(self._cannot_start()):
+                container = self._client.containers.create(
+                    **container_confinement(self.settings, PROBE_PIDS),
+                    name=f"manim-sandbox-probe-{uuid.uuid4().hex[:12]}",
+                    labels=self._labels(PROBE_TIMEOUT_S),
+                    entrypoint=["timeout", "-s", "KILL", str(PROBE_TIMEOUT_S), "sh", "-c", PROBE_SCRIPT],
+                    command=[], mem_limit="128m", memswap_limit="128m",
+                    log_config=LogConfig(type="json-file", config={"max-size": "64k", "max-file": "1"}))
+                container.start()
+                exit_code = int(container.wait(timeout=PROBE_TIMEOUT_S + 30).get("StatusCode", -1))
+                output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        finally:
+            self._remove_quietly(container)
+        took = time.monotonic() - started_at
+        lines = output.splitlines()
+        shown = output.strip()[-300:] or "no output"
+        if exit_code != 0 or PROBE_OK not in lines:
+            raise SandboxUnavailable(f"a probe container under {runtime} exited with {exit_code}: {shown}")
+        host_kernel = str(info.get("KernelVersion") or "?")
+        kernel = next((line.removeprefix("kernel ") for line in lines if line.startswith("kernel ")), "?")
+        if runtime == "runsc" and kernel == host_kernel:
+            raise SandboxUnavailable(f"the engine's runtime named runsc is not gVisor: its container runs on the "
+                                     f"host's kernel {host_kernel}: {REGISTER_RUNSC}")
+        if runtime == "runc" and PROBE_SECCOMP not in lines:
+            raise SandboxUnavailable(f"a sandbox container runs without Docker's seccomp filter "
+                                     f"({shown.replace(PROBE_OK, '').strip()}): do not run dockerd with an "
+                                     f"unconfined seccomp profile")
+        if runtime == "runsc":
+            return (f"runsc registered; a network-less {self.settings.sandbox_image} container ran under it on "
+                    f"gVisor's kernel {kernel}, not the host's {host_kernel}, in {took:.1f} s")
+        return (f"runc registered; a network-less {self.settings.sandbox_image} container ran under it with "
+                f"Docker's seccomp filter in {took:.1f} s")
+
     def _container_options(self, labels: dict[str, str], backstop_s: float,
                            command: list[str] = RUNNER) -> dict[str, object]:
         """The create options of every sandbox container, render or check (``checkbox.py``)."""
@@ -285,20 +422,17 @@ class DockerSandbox:
         # finished video is checked against the exact cap when it is fetched.
         fsize_bytes = (settings.render_max_video_mb + 1) * 1024 * 1024
         return {
-            "image": settings.sandbox_image,
+            **container_confinement(settings, settings.render_pids, [
+                Ulimit(name="nofile", soft=settings.render_nofile, hard=settings.render_nofile),
+                Ulimit(name="fsize", soft=fsize_bytes, hard=fsize_bytes),
+                Ulimit(name="core", soft=0, hard=0),
+            ], root_backstop=True),
             # The in-container backstop for when the appliance itself dies mid-render.
             "entrypoint": backstop_entrypoint(backstop_s, command),
             "command": [],
-            "user": "0:0",  # only until setpriv: see BACKSTOP_CAPABILITIES
             "working_dir": WORK_DIR,
             "environment": {**CONTAINER_ENVIRONMENT, **self._thread_caps()},
             "hostname": "sandbox",
-            "network_mode": "none",
-            "read_only": True,
-            "cap_drop": ["ALL"],
-            "cap_add": BACKSTOP_CAPABILITIES,
-            "security_opt": ["no-new-privileges:true"],  # default seccomp stays on
-            "pids_limit": settings.render_pids,
             "mem_limit": memory,
             "memswap_limit": memory,
             "oom_score_adj": 1000,  # under host memory pressure, a render dies before the appliance
@@ -316,11 +450,6 @@ class DockerSandbox:
                          f"uid={RENDER_UID},gid={RENDER_UID},noexec,nosuid,nodev",
                 }),
             )],
-            "ulimits": [
-                Ulimit(name="nofile", soft=settings.render_nofile, hard=settings.render_nofile),
-                Ulimit(name="fsize", soft=fsize_bytes, hard=fsize_bytes),
-                Ulimit(name="core", soft=0, hard=0),
-            ],
             "log_config": LogConfig(type="json-file",
                                     config={"max-size": f"{settings.render_log_kb}k", "max-file": "1"}),
             "init": True,
@@ -415,6 +544,7 @@ class DockerSandbox:
         # that refuses (the container already exited) is no reason to stop here.
         with contextlib.suppress(EngineRefused), translate_docker_errors("cannot pause the sandbox"):
             started.container.pause()
+            started.paused = True
         try:
             with translate_docker_errors("cannot fetch the video from the sandbox"), \
                     open_archive(self._client.api, started.id, OUTPUT_PATH) as archive:
@@ -498,8 +628,17 @@ class DockerSandbox:
     # -- container plumbing ------------------------------------------------------------------
 
     def _pids(self, started: StartedContainer) -> int | None:
-        """The container's process count, if the engine says (a hint for classifying)."""
+        """The scene's process count, if the engine says (a hint for classifying).
+
+        Under runc the engine's figure is the container's processes and threads. Under runsc
+        it counts gVisor's own host threads instead, so the scene's processes are listed
+        (the engine's top, which asks gVisor's kernel): its threads are not in that list, an
+        under-count of the few threads of the runner."""
         try:
+            if self.settings.sandbox_runtime == "runsc":
+                with translate_docker_errors("cannot list the sandbox's processes"):
+                    top = self._client.api.top(started.id)
+                return len(top.get("Processes") or [])
             with translate_docker_errors("cannot read the process count"):
                 stats = self._client.api.stats(started.id, stream=False, one_shot=True)
             current = (stats.get("pids_stats") or {}).get("current")
@@ -536,20 +675,20 @@ class DockerSandbox:
         """
         started.stream.close()
         if wait:
-            self._remove_quietly(started.container)
+            self._remove_quietly(started.container, started.paused)
             return
-        self._remove_later(started.container)
+        self._remove_later(started.container, started.paused)
 
-    def _remove_later(self, container: Container) -> None:
-        thread = threading.Thread(target=self._remove_in_background, args=(container,),
+    def _remove_later(self, container: Container, paused: bool = False) -> None:
+        thread = threading.Thread(target=self._remove_in_background, args=(container, paused),
                                   name="sandbox-remove", daemon=True)
         with self._removals_lock:
             self._removals.add(thread)
         thread.start()
 
-    def _remove_in_background(self, container: Container) -> None:
+    def _remove_in_background(self, container: Container, paused: bool) -> None:
         try:
-            self._remove_quietly(container)
+            self._remove_quietly(container, paused)
         finally:
             with self._removals_lock:
                 self._removals.discard(threading.current_thread())
@@ -564,11 +703,11 @@ class DockerSandbox:
                 return
             pending[0].join(timeout=max(0.0, deadline - time.monotonic()))
 
-    def _remove_quietly(self, container: Container | None) -> None:
+    def _remove_quietly(self, container: Container | None, paused: bool = False) -> None:
         if container is None:
             return
         try:
-            remove_container(container)
+            remove_container(container, paused)
         except SandboxError as exc:  # the sweep (here, at start-up and on a timer) retries it
             log.warning("%s", exc)
 
@@ -630,7 +769,7 @@ class DockerSandbox:
             containers = self._client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}={ROLE_SANDBOX}"})
         for container in containers:
             if select(container.labels or {}):
-                self._remove_quietly(container)
+                self._remove_quietly(container, container.status == "paused")
                 removed += 1
         # Work volumes whose container is already gone (an engine restart mid-removal).
         with translate_docker_errors("cannot reach the Docker engine"):

@@ -12,8 +12,9 @@ from frontends.cli.parsing import Subcommands
 
 def register(sub: Subcommands) -> None:
     doctor = sub.add_parser("doctor", help="check every component and say what to fix",
-                            description="Checks Docker, the sandbox image, the store, video storage, each "
-                            "configured model provider and the Telegram token. Exit 0 when all pass.")
+                            description="Checks Docker, the sandbox image and runtime (APPLIANCE_SANDBOX_RUNTIME), "
+                            "the store, video storage, each configured model provider and the Telegram token. Exit 0 "
+                            "when all pass.")
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
     doctor.add_argument("--offline", action="store_true", help="do not call model providers or Telegram")
     doctor.set_defaults(handler=cmd_doctor)

@@ -44,6 +44,16 @@ def open_sandbox(settings: Settings) -> DockerSandbox:
     return sandbox
 
 
+def require_runtime(sandbox: DockerSandbox) -> None:
+    """Skip (a failure in CI, tests/conftest.py) unless the engine runs the sandbox's runtime:
+    runsc needs gVisor installed and registered (README; .ci/run does it)."""
+    try:
+        sandbox.check_runtime()
+    except SandboxError as exc:
+        sandbox.close()
+        pytest.skip(f"the {sandbox.settings.sandbox_runtime} runtime does not run here: {exc}")
+
+
 def container_exists(sandbox: DockerSandbox, container_id: str) -> bool:
     """Whether that container still exists in any state (after background removals end)."""
     sandbox.wait_for_removals()

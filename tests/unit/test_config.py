@@ -65,6 +65,15 @@ def test_invalid_values_fail_naming_the_variable(env, var):
         Settings.from_env(env)
 
 
+def test_an_unknown_sandbox_runtime_is_refused_with_the_choices():
+    assert Settings.from_env({}).sandbox_runtime == "runc"
+    assert Settings.from_env({"APPLIANCE_SANDBOX_RUNTIME": " RunSC "}).sandbox_runtime == "runsc"
+    with pytest.raises(ConfigError, match=r"APPLIANCE_SANDBOX_RUNTIME='kata' is invalid: .*runc.*runsc"):
+        Settings.from_env({"APPLIANCE_SANDBOX_RUNTIME": "kata"})
+    with pytest.raises(ConfigError, match="APPLIANCE_SANDBOX_RUNTIME"):
+        Settings.from_env({}, sandbox_runtime="kata")  # an override skips the parser, not the check
+
+
 def test_secrets_are_not_echoed_in_errors():
     with pytest.raises(ConfigError) as info:
         Settings.from_env({"APPLIANCE_MAX_CODE_BYTES": "lots"})
