@@ -8,7 +8,12 @@ import pytest
 from docker.types import Ulimit
 
 from appliance.config import Settings
-from appliance.sandbox.docker import RUNSC_HOST_PIDS_BASE, RUNSC_HOST_PIDS_PER_TASK, container_confinement
+from appliance.sandbox.docker import (
+    BACKSTOP_CAPABILITIES,
+    RUNSC_HOST_PIDS_BASE,
+    RUNSC_HOST_PIDS_PER_TASK,
+    container_confinement,
+)
 
 
 def settings(runtime: str, tmp_path: Path) -> Settings:
@@ -21,7 +26,15 @@ def test_every_runtime_keeps_the_same_walls(runtime: str, tmp_path: Path) -> Non
     assert options["runtime"] == runtime
     assert options["network_mode"] == "none" and options["read_only"] is True
     assert options["cap_drop"] == ["ALL"] and options["security_opt"] == ["no-new-privileges:true"]
-    assert options["user"] == "10001:10001"
+    # Containers that run no backstop (the doctor's probe) start as the scene's own user, not the
+    # appliance's 10001, with no capability at all.
+    assert options["user"] == "20001:20001" and options["cap_add"] == []
+    # Render and check containers start as root for the backstop, with only its capabilities
+    # (setpriv drops them, and the bounding set, before the scene or the checker runs).
+    backstop = container_confinement(settings(runtime, tmp_path), 64, root_backstop=True)
+    assert backstop["user"] == "0:0" and backstop["cap_add"] == BACKSTOP_CAPABILITIES
+    assert {key: value for key, value in backstop.items() if key not in ("user", "cap_add")} == {
+        key: value for key, value in options.items() if key not in ("user", "cap_add")}
 
 
 def test_under_runc_the_engine_counts_the_scenes_processes(tmp_path: Path) -> None:
