@@ -38,12 +38,13 @@ ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     APPLIANCE_EXTRA_CA_CERTS=/etc/manim-appliance/extra-ca-certs.pem
 
 WORKDIR /src
-# Dependencies first, so code changes do not reinstall them.
-COPY pyproject.toml README.md ./
+# Dependencies first, so code changes do not reinstall them: every one pinned and hash-checked
+# from the lock (scripts/lock writes it from pyproject.toml); the project itself then with --no-deps.
+COPY requirements/appliance.lock /tmp/appliance.lock
 RUN python3 -m venv "$VIRTUAL_ENV" \
- && mkdir -p appliance frontends && touch appliance/__init__.py frontends/__init__.py \
- && pip install --quiet . \
- && pip uninstall -y --quiet manim-appliance && rm -rf appliance frontends build
+ && pip install --quiet --require-hashes -r /tmp/appliance.lock \
+ && rm /tmp/appliance.lock
+COPY pyproject.toml README.md ./
 COPY appliance ./appliance
 COPY frontends ./frontends
 COPY sandbox_image ./sandbox_image
