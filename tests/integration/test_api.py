@@ -489,6 +489,26 @@ def test_a_flood_from_one_address_is_refused_while_another_client_is_served(live
     assert server.appliance.store.queue_length() == 2  # the flood's third job and the other client's
 
 
+def test_500_submissions_from_one_client_without_a_session_are_bounded_by_default(live_server):
+    """Issue 14: the shipped limits, untouched: a loop of 500 POSTs with no session from one
+    address queues no more than that address's share; every other answer is a 429 (or a 503 once
+    the whole queue is full), and another client is still served."""
+    server = live_server(fake_appliance(run_workers=False))
+    flood, other = client_at(server, "127.0.0.2"), client_at(server, "127.0.0.3")
+    answers = [flood.post("/api/jobs", json={"problem_text": PROBLEM}) for _ in range(500)]
+    accepted = [answer for answer in answers if answer.status_code == 202]
+    refused = [answer for answer in answers if answer.status_code in (429, 503)]
+    assert len(accepted) + len(refused) == 500, sorted({answer.status_code for answer in answers})
+    assert 0 < len(accepted) <= server.settings.max_active_jobs_per_client
+    assert {error_of(answer)["code"] for answer in refused} <= {"client_active_limit", "client_hourly_limit",
+                                                                "queue_full"}
+    # Where the wait is known (the hour's window, a full queue), the answer says how long.
+    assert all(answer.headers.get("retry-after") for answer in refused
+               if error_of(answer)["code"] != "client_active_limit")
+    served = other.post("/api/jobs", json={"problem_text": PROBLEM})
+    assert served.status_code == 202, served.text
+    assert server.appliance.store.queue_length() == len(accepted) + 1
+
 def test_forwarded_for_counts_only_from_a_trusted_proxy(live_server):
     server = live_server(fake_appliance(run_workers=False), max_submissions_per_client_per_hour=1)
     untrusted = client_at(server, "127.0.0.2")  # not in APPLIANCE_TRUSTED_PROXIES (127.0.0.1, ::1)

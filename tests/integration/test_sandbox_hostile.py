@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import pytest
 
 from appliance.config import SANDBOX_RUNTIMES
@@ -231,6 +232,34 @@ def test_latex_error_tail_names_the_failing_formula(hostile_sandbox: DockerSandb
     assert r"\notamacro" in result.stderr_tail
     assert len(result.stderr_tail) <= 2000
 
+
+def memory_kb(field: str) -> int:
+    """This process's VmRSS or VmHWM (its peak since the last reset), in kB."""
+    line = next(row for row in Path("/proc/self/status").read_text().splitlines() if row.startswith(field + ":"))
+    return int(line.split()[1])
+
+
+def test_a_video_swapped_after_the_runner_wrote_it_is_refused_and_never_parsed_here(
+        hostile_sandbox: DockerSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: the scene swaps the runner's checked output for a crafted MP4 (a fine first video
+    stream and a second one) in the moment before "done". The check box refuses it; this process
+    (the appliance's, holding the secrets) opens no byte of it and its memory peak stays put."""
+
+    def parsed_here(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a video was parsed in the appliance's process")
+
+    monkeypatch.setattr(av, "open", parsed_here)
+    Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from now
+    before = memory_kb("VmRSS")
+    result = render_scene(hostile_sandbox, "output_swapped")
+    peak = memory_kb("VmHWM")
+    monkeypatch.undo()
+    assert "swapped the output for a crafted MP4" in result.stderr_tail, result.to_dict()
+    assert result.status is RenderStatus.NO_VIDEO, result.to_dict()
+    assert result.detail == "refused: the file has 2 video streams, not one", result.to_dict()
+    assert result.video_path is None
+    assert peak - before < 64 * 1024, (before, peak)  # flat: the file was never read in here
+    assert_contained_and_next_render_works(hostile_sandbox, result)
 
 def test_endless_output_keeps_only_a_bounded_tail(hostile_sandbox: DockerSandbox) -> None:
     result = render_scene(hostile_sandbox, "endless_output")
