@@ -96,6 +96,61 @@ def bookmark_offsets(text: str) -> dict[str, int]:
     return offsets
 
 
+# What espeak-ng gets wrong when it reads math as written (heard on its five voices): "3/4" is
+# "three slash four"; "1 - √2" loses its minus (" - " is a pause); the Russian voice drops the
+# minus of "-5"; "78.54" is "seven thousand eight hundred fifty-four" in es, ru, de and fr, where
+# the decimal mark is a comma; "≈" and "−" are read in English whatever the voice. ``speakable``
+# rewrites those into the voice's own words. The subtitles keep the text as written.
+_MATH_WORDS: dict[str, dict[str, str]] = {
+    "en": {"minus": "minus", "over": "over", "root": "root of", "squared": "squared", "cubed": "cubed",
+           "power": "to the power", "times": "times", "pi": "pi", "approx": "approximately", "le": "at most",
+           "ge": "at least", "lt": "less than", "gt": "greater than", "pm": "plus or minus", "inf": "infinity",
+           "prime": "prime of", "second": "double prime of"},
+    "es": {"minus": "menos", "over": "entre", "root": "raíz de", "squared": "al cuadrado", "cubed": "al cubo",
+           "power": "elevado a", "times": "por", "pi": "pi", "approx": "aproximadamente", "le": "como mucho",
+           "ge": "como mínimo", "lt": "menor que", "gt": "mayor que", "pm": "más o menos", "inf": "infinito",
+           "prime": "prima de", "second": "segunda de"},
+    "ru": {"minus": "минус", "over": "делённое на", "root": "корень из", "squared": "в квадрате",
+           "cubed": "в кубе", "power": "в степени", "times": "умножить на", "pi": "пи", "approx": "примерно",
+           "le": "не больше", "ge": "не меньше", "lt": "меньше", "gt": "больше", "pm": "плюс минус",
+           "inf": "бесконечность", "prime": "штрих от", "second": "два штриха от"},
+    "de": {"minus": "minus", "over": "durch", "root": "Wurzel aus", "squared": "Quadrat", "cubed": "hoch drei",
+           "power": "hoch", "times": "mal", "pi": "pi", "approx": "ungefähr", "le": "höchstens",
+           "ge": "mindestens", "lt": "kleiner als", "gt": "größer als", "pm": "plus minus", "inf": "unendlich",
+           "prime": "Strich von", "second": "zwei Strich von"},
+    "fr": {"minus": "moins", "over": "sur", "root": "racine de", "squared": "au carré", "cubed": "au cube",
+           "power": "puissance", "times": "fois", "pi": "pi", "approx": "environ", "le": "au plus",
+           "ge": "au moins", "lt": "inférieur à", "gt": "supérieur à", "pm": "plus ou moins", "inf": "l'infini",
+           "prime": "prime de", "second": "seconde de"},
+}
+# A binary minus has a number, one letter, a bracket or a root on at least one side: "x - 3" and
+# "1 - √2" are subtractions; "Hoch- und Tiefpunkt" and a dash between two words are not.
+_OPERAND_LEFT = r"(?:\d|\b[A-Za-z]|[)²³])"
+_OPERAND_RIGHT = r"(?:\d|[A-Za-z]\b|[(√])"
+
+
+def speakable(text: str, language: str) -> str:
+    """``text`` with its math written out in ``language``'s words, for espeak-ng to read."""
+    words = _MATH_WORDS.get(language, _MATH_WORDS["en"])
+    text = text.replace("\u2212", "-")
+    if language != "en":
+        text = re.sub(r"(?<=\d)\.(?=\d)", ",", text)
+    text = re.sub(r"\b([A-Za-z])''\(", rf"\1 {words['second']} (", text)
+    text = re.sub(r"\b([A-Za-z])'\(", rf"\1 {words['prime']} (", text)
+    text = re.sub(r"\b([A-Za-z])_\{?(\d+)\}?", r"\1 \2", text)
+    text = re.sub(rf"(?<={_OPERAND_LEFT})\s+-\s+|\s+-\s+(?={_OPERAND_RIGHT})", f" {words['minus']} ", text)
+    text = re.sub(r"(?:(?<=^)|(?<=[\s(=,<>:;\[^]))-(?=[\d√(]|[A-Za-z]\b)", f"{words['minus']} ", text)
+    text = re.sub(r"\^2\b|²", f" {words['squared']}", text)
+    text = re.sub(r"\^3\b|³", f" {words['cubed']}", text)
+    text = re.sub(r"\^\(([^()]*)\)|\^(\w+)", lambda m: f" {words['power']} {m.group(1) or m.group(2)} ", text)
+    text = re.sub(r"(?<=[\w)])\s*/\s*(?=[\w(√])", f" {words['over']} ", text)
+    for symbol, key in (("√", "root"), ("·", "times"), ("×", "times"), ("π", "pi"), ("±", "pm"),
+                        ("≤", "le"), ("≥", "ge"), ("<", "lt"), (">", "gt"), ("∞", "inf")):
+        text = text.replace(symbol, f" {words[key]} ")
+    text = re.sub(r"\s*≈\s*", f", {words['approx']} ", text)
+    return " ".join(text.split()).replace(" ,", ",")
+
+
 def wav_duration(path: Path) -> float:
     with wave.open(str(path), "rb") as audio:
         return audio.getnframes() / float(audio.getframerate())
@@ -104,7 +159,8 @@ def wav_duration(path: Path) -> float:
 def _espeak(text: str, destination: Path) -> None:
     voice = LANGUAGES.get(SETTINGS.language, "en-us")
     subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(WORDS_PER_MINUTE), "-w", str(destination), "--", text],
+        ["espeak-ng", "-v", voice, "-s", str(WORDS_PER_MINUTE), "-w", str(destination), "--",
+         speakable(text, SETTINGS.language)],
         check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         timeout=ESPEAK_TIMEOUT_S)
 

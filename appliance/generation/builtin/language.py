@@ -72,25 +72,29 @@ _LANGUAGE_WORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "en": (("solve", "find", "the", "what", "derivative", "simplify", "expand", "plot", "graph", "compute",
             "calculate", "evaluate", "of", "and", "is", "with", "area", "circle", "radius", "width", "length",
             "roots", "respect", "limit", "approaches", "how", "legs", "equation", "inequality", "system",
-            "right", "triangle", "rectangle", "square", "has", "its"),
-           ("integral", "factor")),
+            "right", "triangle", "rectangle", "square", "has", "its", "integrate", "differentiate", "sketch",
+            "draw", "factorize"),
+           ("integral", "factor", "determine")),
     "es": (("resuelve", "resolver", "calcula", "derivada", "limite", "simplifica", "expande", "factoriza",
             "grafica", "cual", "cuanto", "el", "del", "es", "una", "un", "ecuacion", "sistema", "halla",
             "encuentra", "circulo", "radio", "catetos", "cateto", "hipotenusa", "tiende", "que", "los", "las",
-            "desarrolla", "dibuja", "raices", "rectangulo", "triangulo", "cuadrado", "ancho", "largo", "mide"),
+            "desarrolla", "dibuja", "raices", "rectangulo", "triangulo", "cuadrado", "ancho", "largo", "mide",
+            "integra", "deriva", "calcular", "determina", "grafique", "resuelva"),
            ("de", "la", "area", "integral", "con", "base", "altura")),
     "de": (("lose", "berechne", "die", "der", "das", "und", "ist", "von", "ableitung", "vereinfache",
             "zeichne", "gleichung", "flache", "flacheninhalt", "kreis", "mit", "ein", "eine", "einem",
             "bestimme", "finde", "grenzwert", "faktorisiere", "multipliziere", "aus", "nullstellen", "gegen",
             "wie", "gross", "katheten", "rechteck", "dreieck", "breite", "hohe", "lange", "bis", "ungleichung",
-            "gleichungssystem", "leite", "ab", "radius", "integral", "fur", "vereinfachen"),
+            "gleichungssystem", "leite", "ab", "radius", "integral", "fur", "vereinfachen", "integriere",
+            "differenziere", "zerlege", "skizziere", "ermittle", "berechnen", "lose"),
            ("limes", "hypotenuse")),
     "fr": (("resous", "resoudre", "calcule", "calculez", "derivee", "integrale", "le", "les", "du", "des",
             "et", "est", "une", "quelle", "aire", "cercle", "rayon", "simplifie", "developpe", "factorise",
             "trace", "equation", "trouve", "quand", "tend", "vers", "rectangle", "largeur", "longueur",
             "hauteur", "cote", "cotes", "inequation", "systeme", "racines", "fonction", "sur", "entre",
-            "combien", "font", "quel", "quels", "vaut", "fait", "fois", "moins", "calculer", "donne"),
-           ("la", "de", "limite", "un", "hypotenuse", "base", "triangle")),
+            "combien", "font", "quel", "quels", "vaut", "fait", "fois", "moins", "calculer", "donne", "integre",
+            "derivez", "integrez", "resolvez", "simplifiez", "developpez", "factorisez"),
+           ("la", "de", "limite", "un", "hypotenuse", "base", "triangle", "derive", "determine")),
 }
 
 _ACCENT_HINTS = {
@@ -154,6 +158,14 @@ _phrase("title.area.triangle", "Area of a triangle", "Área del triángulo", "П
         "Flächeninhalt des Dreiecks", "Aire du triangle")
 # -- common --------------------------------------------------------------------------------------
 _phrase("answer", "Answer", "Respuesta", "Ответ", "Antwort", "Réponse")
+_phrase("answer.derivative", "the derivative is {formula}", "la derivada es {formula}", "производная равна {formula}",
+        "die Ableitung ist {formula}", "la dérivée est {formula}")
+_phrase("answer.second_derivative", "the second derivative is {formula}", "la segunda derivada es {formula}",
+        "вторая производная равна {formula}", "die zweite Ableitung ist {formula}",
+        "la dérivée seconde est {formula}")
+_phrase("answer.antiderivative", "an antiderivative is {formula}, plus C", "una primitiva es {formula}, más C",
+        "первообразная равна {formula}, плюс C", "eine Stammfunktion ist {formula}, plus C",
+        "une primitive est {formula}, plus C")
 _phrase("graph", "On the graph", "En la gráfica", "На графике", "Am Graphen", "Sur le graphique")
 _phrase("figure_points", "The marked points are the ones we found", "Los puntos marcados son los que hemos encontrado",
         "Отмеченные точки мы и нашли", "Die markierten Punkte haben wir gefunden",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from appliance.generation.builtin.language import say
+from appliance.generation.builtin.spoken_math import spoken_formula
 from appliance.generation.builtin.worked import (
     Figure,
     GraphFigure,
@@ -649,8 +650,9 @@ _SPEAKABLE_ANSWER = re.compile(r"^[\w\s=.,;:+()/-]{1,120}$")
 
 
 def spoken_answer(worked: Worked, language: str) -> str:
-    """"Answer: x = 4." as the voice says it; the word alone when the answer cannot be said
-    reliably (a function's formula, a set in symbols)."""
+    """"Answer: x = 4." as the voice says it. A formula espeak-ng cannot read from its text
+    (x^2cos(x)) is said from the SymPy answer ("the derivative is x squared times cosine x");
+    the word alone when neither can be said reliably (a set in symbols)."""
     word = say("answer", language)
     text = worked.answer_text.strip()
     for symbol, words in _SPOKEN_SYMBOLS.get(language, _SPOKEN_SYMBOLS["en"]).items():
@@ -658,7 +660,23 @@ def spoken_answer(worked: Worked, language: str) -> str:
     text = " ".join(text.split()).replace(" ,", ",")
     if text and _SPEAKABLE_ANSWER.match(text) and not re.search(r"[a-z]{2,}\(", text):
         return f"{word}: {text.replace(';', ',')}."
-    return f"{word}."
+    formula = _spoken_formula_answer(worked, language)
+    return f"{word}: {formula}." if formula else f"{word}."
+
+
+def _spoken_formula_answer(worked: Worked, language: str) -> str | None:
+    reference = worked.reference
+    if reference is None or reference.expression is None:
+        return None
+    said = spoken_formula(reference.expression, language)
+    if said is None:
+        return None
+    if worked.kind == "derivative":
+        second = "''" in worked.answer_text.split("=", 1)[0]
+        return say("answer.second_derivative" if second else "answer.derivative", language, formula=said)
+    if worked.kind == "indefinite_integral":
+        return say("answer.antiderivative", language, formula=said)
+    return said
 
 
 def narration_texts(worked: Worked, language: str) -> list[str]:
