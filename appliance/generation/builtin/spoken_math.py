@@ -76,7 +76,7 @@ def _say(expr: sympy.Basic, words: dict[str, str], language: str) -> str:
     if expr is sympy.E:
         return "e"
     if isinstance(expr, sympy.Symbol):
-        return expr.name
+        return str(expr.name)
     if isinstance(expr, sympy.Add):
         return _sum(expr, words, language)
     if isinstance(expr, sympy.Mul):
