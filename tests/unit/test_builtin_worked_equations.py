@@ -223,3 +223,51 @@ def test_a_quadratic_inequality_tests_the_sign_in_each_interval() -> None:
     assert steps[0].latex == r"\left(x + 2\right) \left(x - 2\right) > 0"
     index_of(steps, r"x < -2:\ +,\quad -2 < x < 2:\ -,\quad x > 2:\ +")
     assert steps[-1].latex == r"x \in \left(-\infty, -2\right) \cup \left(2, \infty\right)"
+
+
+def test_an_absolute_value_equation_splits_into_the_two_cases_then_solves_and_checks_each() -> None:
+    # Before: "The solutions: x1 = -3, x2 = 7" with no reasoning at all.
+    steps = worked("Solve |x - 2| = 5").steps
+    cases = index_of(steps, r"x - 2 = 5,\quad x - 2 = -5")
+    assert "5 or -5" in steps[cases].say
+    solved = index_of(steps, r"x - 2 = 5\ \Rightarrow\ x = 7", cases + 1)
+    assert r"x - 2 = -5\ \Rightarrow\ x = -3" in steps[solved].latex
+    assert steps[-1].say.startswith("Check") and r"\left|{7 - 2}\right| = 5" in steps[-1].latex
+
+
+def test_an_absolute_value_equal_to_a_negative_number_has_no_solution_and_says_why() -> None:
+    result = worked("Solve |x - 1| = -2")
+    assert result.answer_text == "no real solution"
+    assert "never negative" in result.steps[0].say
+
+
+def test_an_absolute_value_case_is_said_in_the_problems_language() -> None:
+    steps = worked("Реши |3 - x| = 1").steps
+    assert steps[0].say == "Модуль равен 1, когда выражение под ним равно 1 или -1"
+    assert r"3 - x = -1\ \Rightarrow\ x = 4" in steps[1].latex
+
+
+# -- radicals (simplify) --------------------------------------------------------------------------
+
+
+def test_a_root_is_simplified_by_taking_its_square_factor_out_as_written() -> None:
+    # Before: the problem was parsed straight to 6√2, and the video said "6√2 = 6√2".
+    result = worked("Simplify sqrt(72)")
+    assert result.problem_latex == r"\sqrt{72}"
+    assert [step.latex for step in result.steps] == [r"\sqrt{72} = \sqrt{6^{2} \cdot 2} = 6 \sqrt{2}"]
+    assert result.answer_text == "6√2"
+
+
+def test_like_roots_are_collected_after_each_is_simplified_in_the_written_order() -> None:
+    result = worked("Simplify sqrt(50) - sqrt(8)")
+    assert result.problem_latex == r"\sqrt{50} - \sqrt{8}"
+    split, collect = result.steps
+    assert split.latex == (r"\sqrt{50} = \sqrt{5^{2} \cdot 2} = 5 \sqrt{2},\quad "
+                           r"\sqrt{8} = \sqrt{2^{2} \cdot 2} = 2 \sqrt{2}")
+    assert collect.latex == r"\sqrt{50} - \sqrt{8} = 5 \sqrt{2} - 2 \sqrt{2} = 3 \sqrt{2}"
+    assert result.answer_text == "3√2"
+
+
+def test_a_root_without_a_square_factor_is_left_to_the_general_simplifier() -> None:
+    assert worked("Simplify sqrt(7)").answer_text == "√7"
+    assert worked("Vereinfache 2*sqrt(8)").steps[-1].latex == r"2 \sqrt{8} = 2 \cdot 2 \sqrt{2} = 4 \sqrt{2}"

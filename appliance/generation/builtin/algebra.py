@@ -12,9 +12,11 @@ import itertools
 
 import sympy
 
+from appliance.errors import UnsupportedProblem
 from appliance.generation.builtin.equations import power_base, two_numbers_step, wrapped, wrapped_plain
 from appliance.generation.builtin.kinds import Request
 from appliance.generation.builtin.language import say
+from appliance.generation.builtin.parse import parse_expression
 from appliance.generation.builtin.reference import ReferenceAnswer
 from appliance.generation.builtin.worked import Step, Worked, plain, tex
 
@@ -24,15 +26,17 @@ def _simplest(*candidates: sympy.Expr) -> sympy.Expr:
 
 
 def _finish(kind: str, request: Request, original: sympy.Expr, result: sympy.Expr, steps: list[Step],
-            comparison: str) -> Worked:
+            comparison: str, shown: str = "") -> Worked:
+    """``shown``: the problem's LaTeX when it is not ``tex(original)`` (kept as written)."""
     language = request.language
     text = plain(result)
-    latex = f"{tex(original)} = {tex(result)}"
+    shown = shown or tex(original)
+    latex = f"{shown} = {tex(result)}"
     if not steps or steps[-1].plain != text:
         steps.append(Step(say("result", language), latex, text))
     variables = tuple(sorted(original.free_symbols, key=lambda s: s.name))
     reference = ReferenceAnswer(kind, text, comparison, variables, expression=result)
-    return Worked(kind, say(f"title.{kind}", language), tex(original), tuple(steps), latex, text, reference)
+    return Worked(kind, say(f"title.{kind}", language), shown, tuple(steps), latex, text, reference)
 
 
 def solve_expand(request: Request) -> Worked:
@@ -171,6 +175,10 @@ def solve_simplify(request: Request) -> Worked:
     language = request.language
     expr = request.expression
     assert expr is not None
+    radicals = _radical_steps(request.source, language) if not expr.free_symbols and request.source else None
+    if radicals is not None:
+        written, steps = radicals
+        return _finish("simplify", request, written, expr, steps, "expression", _as_written(written))
     steps: list[Step] = []
     start = tex(expr)
     numerator, denominator = sympy.fraction(sympy.together(expr))
@@ -196,3 +204,54 @@ def solve_simplify(request: Request) -> Worked:
         result = _simplest(expr, sympy.simplify(expr), sympy.expand(expr), sympy.factor(expr))
         steps.append(Step(say("simplify_result", language), f"{start} = {tex(result)}", plain(result)))
     return _finish("simplify", request, expr, result, steps, "expression")
+
+
+def _square_part(number: int) -> int:
+    """The largest k with k² dividing ``number``: 6 for 72."""
+    k = 1
+    for prime, power in sympy.factorint(number).items():
+        k *= prime ** (power // 2)
+    return k
+
+
+def _radical_steps(source: str, language: str) -> tuple[sympy.Expr, list[Step]] | None:
+    """Square roots of whole numbers as written (√12 + √27): each root loses its square factor
+    (√12 = √(4·3) = 2√3), then like roots are added or the numbers multiplied. None when no
+    root has a square factor to take out."""
+    try:
+        written = parse_expression(source, evaluate=False)
+    except UnsupportedProblem:
+        return None
+    roots = [node for node in sympy.preorder_traversal(written)
+             if isinstance(node, sympy.Pow) and node.exp == sympy.S.Half and node.base.is_Integer
+             and node.base > 0]
+    lines, latex_lines, replaced = [], [], {}
+    for root in dict.fromkeys(roots):
+        number = int(root.base)
+        k = _square_part(number)
+        if k == 1:
+            continue
+        rest = number // (k * k)
+        simpler = sympy.Integer(k) if rest == 1 else sympy.Mul(k, sympy.sqrt(rest), evaluate=False)
+        inside = rf"{k}^{{2}}" if rest == 1 else rf"{k}^{{2}} \cdot {rest}"
+        latex_lines.append(rf"\sqrt{{{number}}} = \sqrt{{{inside}}} = {tex(simpler)}")
+        lines.append(f"√{number} = {plain(simpler)}")
+        replaced[root] = simpler
+    if not replaced:
+        return None
+    alone = written in replaced  # the whole problem is one root: this line is the answer
+    steps = [Step(say("radical_split", language), r",\quad ".join(latex_lines),
+                  plain(replaced[written]) if alone else ", ".join(lines))]
+    with sympy.evaluate(False):
+        rewritten = written.xreplace(replaced)
+    result = sympy.simplify(written)
+    if _as_written(rewritten) != tex(result):
+        words = say("collect_roots" if isinstance(written, sympy.Add) else "calculate", language)
+        steps.append(Step(words, f"{_as_written(written)} = {_as_written(rewritten)} = {tex(result)}",
+                          plain(result)))
+    return written, steps
+
+
+def _as_written(expr: sympy.Expr) -> str:
+    """LaTeX in the order the person wrote the terms (an unevaluated expression)."""
+    return str(sympy.latex(expr, order="none"))

@@ -686,7 +686,8 @@ def _general(request: Request, left: sympy.Expr, right: sympy.Expr, x: sympy.Sym
     moved = sympy.expand(left - right)
     polynomial = moved.is_polynomial(x)
     steps: list[Step] | None = None
-    for method in (_polynomial_steps, _rational_steps, _radical_steps, _exponential_steps, _log_steps):
+    for method in (_polynomial_steps, _rational_steps, _radical_steps, _absolute_steps, _exponential_steps,
+                   _log_steps):
         try:
             steps = method(left, right, x, language, roots)
         except (sympy.PolynomialError, NotImplementedError, ValueError, TypeError, ZeroDivisionError):
@@ -876,6 +877,46 @@ def _radical_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, languag
         if sympy.FiniteSet(*kept) != sympy.FiniteSet(*roots):
             return None
         steps.append(Step(say("check_squared", language), r" \\ ".join(lines), "; ".join(texts)))
+        return steps
+    return None
+
+
+def _absolute_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: str,
+                    roots: list[sympy.Expr]) -> list[Step] | None:
+    """|A| = c with c a number: the inside is c or -c (no solution for c < 0), each case solved,
+    then each root checked."""
+    for absolute, other in ((left, right), (right, left)):
+        if not (isinstance(absolute, sympy.Abs) and absolute.args[0].has(x)):
+            continue
+        if other.has(x) or not other.is_number or not other.is_real:
+            return None
+        inside = absolute.args[0]
+        if other.is_negative:
+            return [Step(say("abs_negative", language), rf"{tex(absolute)} \geq 0 > {tex(other)}",
+                         f"{plain(absolute)} ≥ 0 > {plain(other)}")] if not roots else None
+        cases = [other] if other == 0 else [other, -other]
+        spoken_value = spoken(other, language)
+        if spoken_value is None:
+            return None
+        steps = [Step(say("abs_zero" if other == 0 else "abs_cases", language, c=spoken_value),
+                      r",\quad ".join(f"{tex(inside)} = {tex(case)}" for case in cases),
+                      ", ".join(f"{plain(inside)} = {plain(case)}" for case in cases))]
+        lines, texts, found = [], [], []
+        for case in cases:
+            solutions = _sorted_real(list(sympy.solveset(sympy.Eq(inside, case), x, domain=S.Reals)))
+            if not solutions or len(solutions) > 2:
+                continue
+            listed = r",\ ".join(f"{tex(x)} = {tex(value)}" for value in solutions)
+            lines.append(rf"{tex(inside)} = {tex(case)}\ \Rightarrow\ {listed}")
+            texts.append(f"{plain(inside)} = {plain(case)} → " + ", ".join(f"{x} = {plain(v)}" for v in solutions))
+            found += solutions
+        if sympy.FiniteSet(*found) != sympy.FiniteSet(*roots):
+            return None
+        if inside != x:
+            steps.append(Step(say("each_root", language), r" \\ ".join(lines), "; ".join(texts)))
+        check = check_step(left, right, x, roots, language)
+        if check is not None:
+            steps.append(check)
         return steps
     return None
 

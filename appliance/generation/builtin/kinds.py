@@ -125,7 +125,9 @@ def recognise(text: str, language: str) -> Request:
         if asks(kind):
             # (a + b)^2 has two letters and is still one expression to expand.
             expression, variable = _main_expression(normalised, several=True)
-            return Request(kind, language, expression=expression, variable=variable)
+            # Simplifying keeps the formula as written: √72 is parsed straight to 6√2.
+            source = _main_run(normalised) if kind == "simplify" else ""
+            return Request(kind, language, expression=expression, variable=variable, source=source)
     if asks("plot"):
         expression, variable = _main_expression(_FUNCTION_PREFIX.sub(" ", normalised), strip_y=True)
         if variable is None:

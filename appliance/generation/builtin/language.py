@@ -366,6 +366,20 @@ _phrase("intersection_on_graph", "The solution is where the two graphs meet",
 _phrase("numerator_zero", "The numerator must be zero and the denominator must not",
         "El numerador debe ser cero y el denominador no", "Числитель равен нулю, а знаменатель не равен нулю",
         "Der Zähler muss null sein, der Nenner nicht", "Le numérateur doit être nul, pas le dénominateur")
+_phrase("abs_cases", "An absolute value is {c} when what is inside it is {c} or -{c}",
+        "Un valor absoluto vale {c} cuando lo de dentro vale {c} o -{c}",
+        "Модуль равен {c}, когда выражение под ним равно {c} или -{c}",
+        "Ein Betrag ist {c}, wenn sein Inhalt {c} oder -{c} ist",
+        "Une valeur absolue vaut {c} quand ce qu'elle contient vaut {c} ou -{c}")
+_phrase("abs_zero", "An absolute value is zero only when what is inside it is zero",
+        "Un valor absoluto es cero solo si lo de dentro es cero",
+        "Модуль равен нулю, только когда выражение под ним равно нулю",
+        "Ein Betrag ist nur dann null, wenn sein Inhalt null ist",
+        "Une valeur absolue est nulle seulement si ce qu'elle contient est nul")
+_phrase("abs_negative", "An absolute value is never negative, so there is no solution",
+        "Un valor absoluto nunca es negativo, así que no hay solución",
+        "Модуль не бывает отрицательным, поэтому решений нет", "Ein Betrag ist nie negativ, also gibt es keine Lösung",
+        "Une valeur absolue n'est jamais négative : il n'y a pas de solution")
 _phrase("solutions", "The solutions", "Las soluciones", "Решения", "Die Lösungen", "Les solutions")
 # -- systems -------------------------------------------------------------------------------------
 _phrase("from_equation", "From equation {n} express {var}", "De la ecuación {n} despejamos {var}",
@@ -708,6 +722,14 @@ _phrase("reduce", "Reduce the fraction", "Simplificamos la fracción", "Сокр
 _phrase("inner_first", "Work out the innermost operations first", "Primero las operaciones interiores",
         "Сначала выполняем внутренние действия", "Zuerst die inneren Rechnungen",
         "D'abord les opérations intérieures")
+_phrase("radical_split", "Write the number under the root as a perfect square times the rest, and take the square out",
+        "Escribimos el número bajo la raíz como un cuadrado perfecto por el resto, y sacamos el cuadrado",
+        "Представляем число под корнем как полный квадрат, умноженный на остаток, и выносим квадрат из-под корня",
+        "Wir schreiben die Zahl unter der Wurzel als Quadratzahl mal Rest und ziehen die Quadratzahl heraus",
+        "Écrivons le nombre sous la racine comme un carré parfait fois le reste, et sortons le carré")
+_phrase("collect_roots", "Add the like roots, as with like terms", "Sumamos las raíces semejantes",
+        "Складываем подобные корни, как подобные слагаемые", "Wir fassen gleiche Wurzeln zusammen",
+        "Additionnons les racines semblables")
 _phrase("calculate", "Calculate", "Calculamos", "Вычисляем", "Wir rechnen aus", "Calculons")
 _phrase("decimal", "As a decimal", "En decimal", "В десятичной записи", "Als Dezimalzahl",
         "En écriture décimale")
