@@ -177,8 +177,8 @@ def solve_simplify(request: Request) -> Worked:
     assert expr is not None
     radicals = _radical_steps(request.source, language) if not expr.free_symbols and request.source else None
     if radicals is not None:
-        written, steps = radicals
-        return _finish("simplify", request, written, expr, steps, "expression", _as_written(written))
+        written, radical_steps = radicals
+        return _finish("simplify", request, written, expr, radical_steps, "expression", _as_written(written))
     steps: list[Step] = []
     start = tex(expr)
     numerator, denominator = sympy.fraction(sympy.together(expr))
