@@ -382,9 +382,28 @@ def test_areas(problem: str, language: str, area: sympy.Expr) -> None:
     assert reference is not None and reference.values[0] == area
 
 
-def test_a_perimeter_is_refused_rather_than_answered_as_an_area() -> None:
-    with pytest.raises(UnsupportedProblem, match="perimeter"):
-        solve("What is the perimeter of a rectangle with sides 3 and 5?")
+PERIMETERS = [
+    ("What is the perimeter of a rectangle with sides 3 and 5?", "en", S(16), "P = 16"),
+    ("Perimeter of a square with side 5 cm", "en", S(20), "P = 20 cm"),
+    ("Find the circumference of a circle with radius 3 cm", "en", 6 * sympy.pi, "C = 6π ≈ 18.85 cm"),
+    ("Umfang eines Kreises mit Durchmesser 10 m", "de", 10 * sympy.pi, "C = 10π ≈ 31.42 m"),
+    ("Calcula el perímetro de un rectángulo de 4 cm por 7 cm", "es", S(22), "P = 22 cm"),
+]
+
+
+@pytest.mark.parametrize(("problem", "language", "perimeter", "answer"), PERIMETERS)
+def test_perimeters_are_the_perimeter_not_the_area(problem: str, language: str, perimeter: sympy.Expr,
+                                                   answer: str) -> None:
+    # Before: every perimeter was refused ("computes areas, not perimeters").
+    solution = solved(problem, "area", language)
+    assert solution.answer_text == answer
+    reference = reference_answer(problem)
+    assert reference is not None and reference.values[0] == perimeter
+
+
+def test_a_triangles_perimeter_is_refused_with_what_it_is() -> None:
+    with pytest.raises(UnsupportedProblem, match="sum of its three sides"):
+        solve("Perimeter of a triangle with sides 3, 4 and 5")
 
 
 # -- language and refusals ----------------------------------------------------------------------

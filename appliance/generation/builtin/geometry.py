@@ -79,6 +79,8 @@ def solve_pythagorean(request: Request) -> Worked:
 
 
 def solve_area(request: Request) -> Worked:
+    if request.measure == "perimeter":
+        return _solve_perimeter(request)
     language = request.language
     numbers = request.numbers
     unit_plain, unit_latex = _unit_suffix(request.unit, 2)
@@ -133,3 +135,54 @@ def solve_area(request: Request) -> Worked:
     reference = ReferenceAnswer("area", text, "number", values=(area,))
     return Worked("area", say(f"title.area.{shape}", language), problem, tuple(steps), latex, text, reference,
                   figure, figure_first=True)
+
+
+def _solve_perimeter(request: Request) -> Worked:
+    """The perimeter of a square or rectangle, or a circle's circumference: formula, the
+    lengths put in with their unit, the result (with a decimal when it has π)."""
+    language = request.language
+    numbers, unit, shape = request.numbers, request.unit, request.shape
+    unit_plain, unit_latex = _unit_suffix(unit, 1)
+    if shape == "circle":
+        name = "C"
+        if "diameter" in numbers:
+            diameter = numbers["diameter"]
+            perimeter = sympy.pi * diameter
+            formula, formula_plain = r"C = \pi d", "C = πd"
+            substituted = rf"C = \pi \cdot {_measure(diameter, unit)} = {tex(perimeter)}{unit_latex}"
+            problem = f"d = {tex(diameter)}{unit_latex}"
+            figure = ShapeFigure("circle", float(diameter / 2), float(diameter / 2), (problem,))
+        else:
+            radius = numbers["radius"]
+            perimeter = 2 * sympy.pi * radius
+            formula, formula_plain = r"C = 2 \pi r", "C = 2πr"
+            substituted = rf"C = 2 \pi \cdot {_measure(radius, unit)} = {tex(perimeter)}{unit_latex}"
+            problem = f"r = {tex(radius)}{unit_latex}"
+            figure = ShapeFigure("circle", float(radius), float(radius), (problem,))
+    elif shape == "square":
+        name, side = "P", numbers["side"]
+        perimeter = 4 * side
+        formula, formula_plain = r"P = 4a", "P = 4a"
+        substituted = rf"P = 4 \cdot {_measure(side, unit)} = {tex(perimeter)}{unit_latex}"
+        problem = f"a = {tex(side)}{unit_latex}"
+        figure = ShapeFigure("square", float(side), float(side), (problem,))
+    else:
+        name, width, length = "P", numbers["width"], numbers["length"]
+        perimeter = 2 * (width + length)
+        formula, formula_plain = r"P = 2\,(a + b)", "P = 2(a + b)"
+        substituted = (rf"P = 2 \cdot \left({_measure(width, unit)} + {_measure(length, unit)}\right) = "
+                       rf"2 \cdot {tex(width + length)}{unit_latex} = {tex(perimeter)}{unit_latex}")
+        problem = rf"a = {tex(width)}{unit_latex},\quad b = {tex(length)}{unit_latex}"
+        figure = ShapeFigure("rectangle", float(length), float(width),
+                             (f"{tex(length)}{unit_latex}", f"{tex(width)}{unit_latex}"))
+    key = "circumference_formula" if shape == "circle" else "perimeter_formula"
+    steps = [Step(say(key, language), formula, formula_plain),
+             Step(say("substitute_values", language), substituted, f"{name} = {plain(perimeter)}{unit_plain}")]
+    value_plain, value_latex = with_approximation(perimeter)
+    text = f"{name} = {value_plain}{unit_plain}"
+    latex = f"{name} = {value_latex}{unit_latex}"
+    if value_plain != plain(perimeter):
+        steps.append(Step(say("result", language), latex, text))
+    reference = ReferenceAnswer("area", text, "number", values=(perimeter,))
+    return Worked("area", say(f"title.perimeter.{shape}", language), problem, tuple(steps), latex, text,
+                  reference, figure, figure_first=True)

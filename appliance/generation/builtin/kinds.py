@@ -81,6 +81,7 @@ class Request:
     shape: str = ""
     unit: str = ""
     source: str = ""  # the formula as written (arithmetic keeps the written order)
+    measure: str = "area"  # area: "area" or "perimeter" (a circle's circumference)
 
 
 def recognise(text: str, language: str) -> Request:
@@ -96,7 +97,7 @@ def recognise(text: str, language: str) -> Request:
     if asks("area") and not asks("perimeter"):
         return _area(normalised, folded, language)
     if asks("perimeter"):
-        raise UnsupportedProblem("The built-in solver computes areas, not perimeters or circumferences.")
+        return _area(normalised, folded, language, measure="perimeter")
     if asks("hypotenuse") or asks("pythagoras") or (asks("leg") and (asks("right_triangle") or "triang" in folded
                                                                       or "треугольн" in folded)):
         return _pythagorean(normalised, folded, language)
@@ -354,13 +355,16 @@ def _labelled_number(folded: str, stems: tuple[str, ...]) -> tuple[sympy.Expr, s
     return None
 
 
-def _area(text: str, folded: str, language: str) -> Request:
+def _area(text: str, folded: str, language: str, measure: str = "area") -> Request:
     if _GIVEN_AREA.search(folded):
         raise UnsupportedProblem("The area is given; the built-in solver computes areas from lengths, "
                                  "not lengths from areas.")
     shape = next((name for name in lang.SHAPE_STEMS if lang.has_stem(folded, lang.SHAPE_STEMS, name)), "")
     if not shape:
         raise UnsupportedProblem("The built-in solver computes areas of circles, rectangles, squares and triangles.")
+    if measure == "perimeter" and shape == "triangle":
+        raise UnsupportedProblem("The built-in solver computes perimeters of circles, rectangles and squares; "
+                                 "a triangle's perimeter is the sum of its three sides.")
     numbers = _numbers_with_units(folded)
     if not numbers:
         raise UnsupportedProblem("The problem gives no measurements.")
@@ -396,7 +400,7 @@ def _area(text: str, folded: str, language: str) -> Request:
             raise UnsupportedProblem(f"Give the two measurements of the {shape} ({first} and {second}).")
     if any(value <= 0 for value in values.values()):
         raise UnsupportedProblem("Lengths must be positive.")
-    return Request("area", language, numbers=values, shape=shape, unit=unit)
+    return Request("area", language, numbers=values, shape=shape, unit=unit, measure=measure)
 
 
 _GIVEN_HYPOTENUSE = re.compile(

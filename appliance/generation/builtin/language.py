@@ -148,6 +148,18 @@ _phrase("title.plot", "Graphing the function", "Graficamos la función", "Стр
         "Wir zeichnen den Graphen", "Traçons la courbe de la fonction")
 _phrase("title.pythagorean", "The Pythagorean theorem", "El teorema de Pitágoras", "Теорема Пифагора",
         "Der Satz des Pythagoras", "Le théorème de Pythagore")
+_phrase("title.perimeter.circle", "Circumference of a circle", "Longitud de la circunferencia", "Длина окружности",
+        "Umfang des Kreises", "Périmètre du cercle")
+_phrase("title.perimeter.rectangle", "Perimeter of a rectangle", "Perímetro del rectángulo",
+        "Периметр прямоугольника", "Umfang des Rechtecks", "Périmètre du rectangle")
+_phrase("title.perimeter.square", "Perimeter of a square", "Perímetro del cuadrado", "Периметр квадрата",
+        "Umfang des Quadrats", "Périmètre du carré")
+_phrase("perimeter_formula", "Start from the perimeter formula", "Partimos de la fórmula del perímetro",
+        "Записываем формулу периметра", "Wir schreiben die Formel für den Umfang auf",
+        "Partons de la formule du périmètre")
+_phrase("circumference_formula", "Start from the circumference formula",
+        "Partimos de la fórmula de la longitud de la circunferencia", "Записываем формулу длины окружности",
+        "Wir schreiben die Formel für den Kreisumfang auf", "Partons de la formule du périmètre du cercle")
 _phrase("title.area.circle", "Area of a circle", "Área del círculo", "Площадь круга",
         "Flächeninhalt des Kreises", "Aire du disque")
 _phrase("title.area.rectangle", "Area of a rectangle", "Área del rectángulo", "Площадь прямоугольника",
