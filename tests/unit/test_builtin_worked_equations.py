@@ -271,3 +271,11 @@ def test_like_roots_are_collected_after_each_is_simplified_in_the_written_order(
 def test_a_root_without_a_square_factor_is_left_to_the_general_simplifier() -> None:
     assert worked("Simplify sqrt(7)").answer_text == "√7"
     assert worked("Vereinfache 2*sqrt(8)").steps[-1].latex == r"2 \sqrt{8} = 2 \cdot 2 \sqrt{2} = 4 \sqrt{2}"
+
+
+def test_an_expansion_keeps_the_brackets_and_terms_in_the_order_written() -> None:
+    # Before: "(x + 2)(x - 3)" was shown as "(x - 3)(x + 2)", SymPy's order, not the person's.
+    result = worked("Expand (x + 2)(x - 3)")
+    assert result.problem_latex == r"\left(x + 2\right) \left(x - 3\right)"
+    assert result.steps[0].latex == r"\left(x + 2\right) \left(x - 3\right) = x^{2} - 3 x + 2 x - 6"
+    assert result.answer_text == "x^2 - x - 6"

@@ -44,9 +44,13 @@ def solve_expand(request: Request) -> Worked:
     expr = request.expression
     assert expr is not None
     result = sympy.expand(expr)
-    start = tex(expr)
+    written = _written(request.source, expr)
+    start = _as_written(written) if written is not None else tex(expr)
     steps: list[Step] = []
     sums = [factor for factor in sympy.Mul.make_args(expr) if factor.is_Add]
+    written_sums = [factor for factor in sympy.Mul.make_args(written) if factor.is_Add] if written is not None else []
+    if len(written_sums) == len(sums) == 2:
+        sums = written_sums  # multiplied out in the order the person wrote the brackets and terms
     if expr.is_Pow and expr.base.is_Add and len(expr.base.args) == 2 and expr.exp == 2:
         first, second = expr.base.as_ordered_terms()
         minus = second.could_extract_minus_sign()
@@ -63,15 +67,29 @@ def solve_expand(request: Request) -> Worked:
     elif expr.is_Mul and len(sums) == 2 and all(len(s.args) <= 3 for s in sums):
         others = [factor for factor in sympy.Mul.make_args(expr) if not factor.is_Add]
         coefficient = sympy.Mul(*others)
-        products = [sympy.Mul(a, b) for a, b in itertools.product(sums[0].as_ordered_terms(),
-                                                                   sums[1].as_ordered_terms())]
+        products = [sympy.Mul(a, b) for a, b in itertools.product(*(_terms(s, written is not None) for s in sums))]
         inner = sympy.Add(*products, evaluate=False)
         shown = inner if coefficient == 1 else sympy.Mul(coefficient, inner, evaluate=False)
-        steps.append(Step(say("distribute", language), f"{start} = {tex(shown)}", ""))
+        steps.append(Step(say("distribute", language), f"{start} = {_as_written(shown)}", ""))
         steps.append(Step(say("combine", language), f"{start} = {tex(result)}", plain(result)))
     else:
         steps.append(Step(say("distribute", language), f"{start} = {tex(result)}", plain(result)))
-    return _finish("expand", request, expr, result, steps, "expression")
+    return _finish("expand", request, expr, result, steps, "expression", start)
+
+
+def _written(source: str, expr: sympy.Expr) -> sympy.Expr | None:
+    """The problem's formula as the person wrote it (unevaluated), when it is the same formula."""
+    if not source:
+        return None
+    try:
+        written = parse_expression(source, evaluate=False)
+    except UnsupportedProblem:
+        return None
+    return written if sympy.expand(written - expr) == 0 else None
+
+
+def _terms(total: sympy.Expr, as_written: bool) -> list[sympy.Expr]:
+    return list(total.args) if as_written else list(total.as_ordered_terms())
 
 
 def solve_factor(request: Request) -> Worked:

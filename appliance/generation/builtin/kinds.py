@@ -126,8 +126,8 @@ def recognise(text: str, language: str) -> Request:
         if asks(kind):
             # (a + b)^2 has two letters and is still one expression to expand.
             expression, variable = _main_expression(normalised, several=True)
-            # Simplifying keeps the formula as written: √72 is parsed straight to 6√2.
-            source = _main_run(normalised) if kind == "simplify" else ""
+            # Shown as written: √72 is parsed straight to 6√2, (x + 2)(x - 3) to (x - 3)(x + 2).
+            source = _main_run(normalised) if kind in ("simplify", "expand") else ""
             return Request(kind, language, expression=expression, variable=variable, source=source)
     if asks("plot"):
         expression, variable = _main_expression(_FUNCTION_PREFIX.sub(" ", normalised), strip_y=True)
