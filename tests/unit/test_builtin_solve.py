@@ -382,6 +382,16 @@ def test_areas(problem: str, language: str, area: sympy.Expr) -> None:
     assert reference is not None and reference.values[0] == area
 
 
+@pytest.mark.parametrize(("problem", "answer"), [
+    ("Find f'(2) if f(x) = x^3", "f'(2) = 12"),
+    ("Berechne f'(-1) für f(x) = x^2 + 3x", "f'(-1) = 1"),
+    ("Find f''(1) for f(x) = x^4", "f''(1) = 12"),
+])
+def test_a_derivative_asked_at_a_number_in_the_brackets_is_evaluated_there(problem: str, answer: str) -> None:
+    # Before: "f'(2)" left "(2)" behind as the formula: "The derivative of a constant is 0".
+    assert solve(problem).answer_text == answer
+
+
 PERIMETERS = [
     ("What is the perimeter of a rectangle with sides 3 and 5?", "en", S(16), "P = 16"),
     ("Perimeter of a square with side 5 cm", "en", S(20), "P = 20 cm"),

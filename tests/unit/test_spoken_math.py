@@ -44,8 +44,10 @@ def test_what_has_no_reliable_reading_is_not_said() -> None:
     ("Найди производную функции y = x^2 sin x",
      "Ответ: производная равна x в квадрате умножить на косинус x плюс 2 x умножить на синус x."),
     ("Integrate x e^x dx", "Answer: an antiderivative is x minus 1, times e to the x, plus C."),
-    ("Find the second derivative of x^3", "Answer: the second derivative is 6 x."),
+    ("Find the second derivative of x^3 e^x",
+     "Answer: the second derivative is x times, x squared plus 6 x plus 6, times e to the x."),
     ("Calcula la integral de 1/(x^2+1)", "Respuesta: una primitiva es arcotangente x, más C."),
+    ("Find the derivative of x^2 at x = 3", "Answer: f'(3) = 6."),  # the voice says "f prime of 3"
 ])
 def test_a_formula_answer_is_read_out_not_just_announced(problem: str, ending: str) -> None:
     worked, language = work(problem)
@@ -71,6 +73,7 @@ def test_answers_that_were_already_speakable_keep_their_reading() -> None:
     ("x < -2 o x > 2", "es", "x menor que menos 2 o x mayor que 2"),
     ("x_1 = 2, x_2 = 3", "en", "x 1 = 2, x 2 = 3"),
     ("minimum (2, -1)", "en", "minimum (2, minus 1)"),
+    ("Answer: f'(3) = 6.", "de", "Answer: f Strich von (3) = 6."),
 ])
 def test_the_sandbox_voice_reads_math_in_its_own_words(text: str, language: str, said: str) -> None:
     assert sandbox_voice().speakable(text, language) == said

@@ -52,7 +52,8 @@ _BRACKET_BOUNDS = re.compile(rf"\[\s*({_BOUND})\s*[,;]\s*({_BOUND})\s*\]")
 _DIFFERENTIAL = re.compile(r"(?<![a-z])d([a-z])(?![a-z(])")
 _DERIVATIVE_OPERATOR = re.compile(r"\bd\s*/\s*d\s*([a-z])\b")
 # f'(x), y'' — but not the French l'équation or d'une.
-_PRIME = re.compile(r"\b[fghy]\s*('+|’+)\s*(?:\(\s*([a-z])\s*\))?(?![^\W\d_])")
+# f'(x), f''(x), and f'(2): a number in the brackets is the point to evaluate at.
+_PRIME = re.compile(r"\b[fghy]\s*('+|’+)\s*(?:\(\s*([a-z]|-?\d+(?:\.\d+)?(?:/\d+)?)\s*\))?(?![^\W\d_])")
 _FUNCTION_PREFIX = re.compile(r"\b[fghy]\s*\(\s*([a-z])\s*\)\s*=")
 _Y_PREFIX = re.compile(r"^\s*y\s*=")
 _OF = r"(?:of|de|del|от|von|des|du|d')"
@@ -226,6 +227,8 @@ def _derivative(text: str, folded: str, language: str, second: bool) -> Request:
     text = _DERIVATIVE_OPERATOR.sub(" ", text)
     text = _PRIME.sub(" ", text)
     point = None
+    if prime and prime.group(2) and not prime.group(2).isalpha():
+        point = parse_bound(prime.group(2))
     at_point = _AT_POINT.search(text)
     if at_point:
         point = parse_bound(at_point.group(2))

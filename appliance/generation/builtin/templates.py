@@ -646,7 +646,7 @@ _SPOKEN_SYMBOLS: dict[str, dict[str, str]] = {
            "·": " fois ", "√": " racine de ", "±": " plus ou moins ", "≤": " au plus ", "≥": " au moins ",
            "∞": " infini "},
 }
-_SPEAKABLE_ANSWER = re.compile(r"^[\w\s=.,;:+()/-]{1,120}$")
+_SPEAKABLE_ANSWER = re.compile(r"^[\w\s=.,;:+()/'-]{1,120}$")
 
 
 def spoken_answer(worked: Worked, language: str) -> str:
