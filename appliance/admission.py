@@ -41,6 +41,9 @@ Clock = Callable[[], float]
 HOUR_S = 3600.0
 QUEUE_FULL_RETRY_AFTER_S = 60
 """What ``Retry-After`` says when the queue is full: a job takes about a minute per render slot."""
+ACTIVE_LIMIT_RETRY_AFTER_S = 30
+"""What ``Retry-After`` says when a client's jobs in progress are at the limit: one of them
+usually ends within half a minute (a render of a built-in scene at the default quality)."""
 IPV6_CLIENT_PREFIX = 64
 """An IPv6 client is its /64: one subscriber line usually holds a whole /64."""
 UNKNOWN_CLIENT = "unknown"
@@ -192,6 +195,7 @@ class Admission:
                 "client_active_limit",
                 f"{_count(len(active), 'video')} asked for from your address {'is' if len(active) == 1 else 'are'} "
                 f"still in progress (the limit is {limit}). Please wait for one to finish.",
+                retry_after_s=ACTIVE_LIMIT_RETRY_AFTER_S,
             )
         per_hour = self.limits.max_submissions_per_client_per_hour
         if len(record.submitted) >= per_hour:

@@ -436,7 +436,8 @@ class Settings:
     max_active_jobs_per_client: int = field(metadata=_row(
         "Jobs", "APPLIANCE_MAX_ACTIVE_JOBS_PER_CLIENT", "4", _positive_int,
         "Jobs one client address may have queued or running at once through the API and the web page, "
-        "whatever sessions it names (a new session does not reset it). IPv6 addresses count by /64."))
+        "whatever sessions it names (a new session does not reset it); beyond it HTTP 429 with Retry-After: 30. "
+        "IPv6 addresses count by /64."))
     max_submissions_per_client_per_hour: int = field(metadata=_row(
         "Jobs", "APPLIANCE_MAX_SUBMISSIONS_PER_CLIENT_PER_HOUR", "30", _positive_int,
         "Submissions one client address may make per hour through the API and the web page (HTTP 429 "

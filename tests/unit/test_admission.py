@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from appliance.admission import (
+    ACTIVE_LIMIT_RETRY_AFTER_S,
     MODEL_BUDGET_NOTICE,
     QUEUE_FULL_MESSAGE,
     Admission,
@@ -142,7 +143,8 @@ def test_a_client_s_jobs_in_progress_are_limited_and_free_again_when_they_end():
     world.submit(admission, "203.0.113.1")
     with pytest.raises(LimitExceeded) as refused:
         world.submit(admission, "203.0.113.1")
-    assert refused.value.reason == "client_active_limit" and refused.value.retry_after_s is None
+    assert refused.value.reason == "client_active_limit"
+    assert refused.value.retry_after_s == ACTIVE_LIMIT_RETRY_AFTER_S  # a client is told when to come back
     assert "2 videos asked for from your address are still in progress (the limit is 2)" in str(refused.value)
     world.submit(admission, "203.0.113.2")  # another client is not affected
     world.submit(admission, None)  # nor a submission with no client (Telegram, the CLI)
