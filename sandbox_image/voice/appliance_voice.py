@@ -102,27 +102,45 @@ def bookmark_offsets(text: str) -> dict[str, int]:
 # the decimal mark is a comma; "≈" and "−" are read in English whatever the voice. ``speakable``
 # rewrites those into the voice's own words. The subtitles keep the text as written.
 _MATH_WORDS: dict[str, dict[str, str]] = {
-    "en": {"minus": "minus", "over": "over", "root": "root of", "squared": "squared", "cubed": "cubed",
+    "en": {"eq": "equals", "ne": "is not equal to",
+           "minus": "minus", "over": "over", "root": "root of", "squared": "squared", "cubed": "cubed",
            "power": "to the power", "times": "times", "pi": "pi", "approx": "approximately", "le": "at most",
            "ge": "at least", "lt": "less than", "gt": "greater than", "pm": "plus or minus", "inf": "infinity",
            "prime": "prime of", "second": "double prime of"},
-    "es": {"minus": "menos", "over": "entre", "root": "raíz de", "squared": "al cuadrado", "cubed": "al cubo",
+    "es": {"eq": "igual a", "ne": "distinto de",
+           "minus": "menos", "over": "entre", "root": "raíz de", "squared": "al cuadrado", "cubed": "al cubo",
            "power": "elevado a", "times": "por", "pi": "pi", "approx": "aproximadamente", "le": "como mucho",
            "ge": "como mínimo", "lt": "menor que", "gt": "mayor que", "pm": "más o menos", "inf": "infinito",
            "prime": "prima de", "second": "segunda de"},
-    "ru": {"minus": "минус", "over": "делённое на", "root": "корень из", "squared": "в квадрате",
+    "ru": {"eq": "равно", "ne": "не равно",
+           "minus": "минус", "over": "делённое на", "root": "корень из", "squared": "в квадрате",
            "cubed": "в кубе", "power": "в степени", "times": "умножить на", "pi": "пи", "approx": "примерно",
            "le": "не больше", "ge": "не меньше", "lt": "меньше", "gt": "больше", "pm": "плюс минус",
            "inf": "бесконечность", "prime": "штрих от", "second": "два штриха от"},
-    "de": {"minus": "minus", "over": "durch", "root": "Wurzel aus", "squared": "Quadrat", "cubed": "hoch drei",
+    "de": {"eq": "gleich", "ne": "ungleich",
+           "minus": "minus", "over": "durch", "root": "Wurzel aus", "squared": "Quadrat", "cubed": "hoch drei",
            "power": "hoch", "times": "mal", "pi": "pi", "approx": "ungefähr", "le": "höchstens",
            "ge": "mindestens", "lt": "kleiner als", "gt": "größer als", "pm": "plus minus", "inf": "unendlich",
            "prime": "Strich von", "second": "zwei Strich von"},
-    "fr": {"minus": "moins", "over": "sur", "root": "racine de", "squared": "au carré", "cubed": "au cube",
+    "fr": {"eq": "égale", "ne": "différent de",
+           "minus": "moins", "over": "sur", "root": "racine de", "squared": "au carré", "cubed": "au cube",
            "power": "puissance", "times": "fois", "pi": "pi", "approx": "environ", "le": "au plus",
            "ge": "au moins", "lt": "inférieur à", "gt": "supérieur à", "pm": "plus ou moins", "inf": "l'infini",
            "prime": "prime de", "second": "seconde de"},
 }
+# A variable is a lone Latin letter. The Russian voice reads one as an English letter ("y" is
+# "why"), the Spanish and French voices read "y" as the word "and"/"i"; a teacher says its name.
+_LETTER_NAMES: dict[str, dict[str, str]] = {
+    "ru": {"a": "а", "b": "бэ", "c": "цэ", "d": "дэ", "e": "е", "f": "эф", "g": "жэ", "h": "аш", "k": "ка",
+           "m": "эм", "n": "эн", "p": "пэ", "q": "ку", "r": "эр", "s": "эс", "t": "тэ", "u": "у", "v": "вэ",
+           "w": "дубль-вэ", "x": "икс", "y": "игрек", "z": "зет"},
+    "es": {"y": "ye"},
+    "fr": {"y": "i grec"},
+}
+# Russian text has no Latin words but formulas: "4ac" is "4 а цэ", "sin" is "синус".
+_RUSSIAN_FUNCTIONS = {"sin": "синус", "cos": "косинус", "tan": "тангенс", "tg": "тангенс", "cot": "котангенс",
+                      "ctg": "котангенс", "ln": "логарифм", "log": "логарифм", "lim": "предел", "exp": "экспонента"}
+_LATIN_RUN = re.compile(r"(?<![A-Za-z])[A-Za-z]{1,3}(?![A-Za-z])")
 # A binary minus has a number, one letter, a bracket or a root on at least one side: "x - 3" and
 # "1 - √2" are subtractions; "Hoch- und Tiefpunkt" and a dash between two words are not.
 _OPERAND_LEFT = r"(?:\d|\b[A-Za-z]|[)²³])"
@@ -148,7 +166,29 @@ def speakable(text: str, language: str) -> str:
                         ("≤", "le"), ("≥", "ge"), ("<", "lt"), (">", "gt"), ("∞", "inf")):
         text = text.replace(symbol, f" {words[key]} ")
     text = re.sub(r"\s*≈\s*", f", {words['approx']} ", text)
+    names = _LETTER_NAMES.get(language)
+    if names and language == "ru":
+        text = _LATIN_RUN.sub(lambda m: _said_letters(m.group(0), names), text)
+    elif names:
+        text = re.sub(r"(?<![A-Za-z])y(?![A-Za-z])", lambda m: _variable_y(m, names), text)
+    text = text.replace("≠", f" {words['ne']} ").replace("=", f" {words['eq']} ")
     return " ".join(text.split()).replace(" ,", ",")
+
+
+def _said_letters(run: str, names: dict[str, str]) -> str:
+    if run.lower() in _RUSSIAN_FUNCTIONS:
+        return f" {_RUSSIAN_FUNCTIONS[run.lower()]} "
+    return " " + " ".join(names.get(letter.lower(), letter) for letter in run) + " "
+
+
+def _variable_y(match: re.Match[str], names: dict[str, str]) -> str:
+    """"y" is also a word in Spanish ("and") and French ("il y a"): it is the variable only
+    when a formula goes on after it ("y = 3", "y)") or a number stands right before it ("2y")."""
+    text, start, end = match.string, match.start(), match.end()
+    after = text[end:].lstrip()[:1]
+    if not after or after in "=<>+-^)'·*/≤≥≠,.;:" or (start and text[start - 1].isdigit()):
+        return f" {names['y']} "
+    return match.group(0)
 
 
 def wav_duration(path: Path) -> float:

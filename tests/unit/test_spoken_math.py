@@ -63,17 +63,28 @@ def test_answers_that_were_already_speakable_keep_their_reading() -> None:
 # -- what espeak-ng is given in the sandbox ----------------------------------------------------
 
 @pytest.mark.parametrize(("text", "language", "said"), [
-    ("Summe -5. Es sind -2 und -3", "ru", "Summe минус 5. Es sind минус 2 und минус 3"),
-    ("Ответ: x = 1 - корень из 2", "ru", "Ответ: x = 1 минус корень из 2"),
+    ("Сумма -5. Это -2 и -3", "ru", "Сумма минус 5. Это минус 2 и минус 3"),
+    ("Summe -5. Es sind -2 und -3", "de", "Summe minus 5. Es sind minus 2 und minus 3"),
+    ("Ответ: x = 1 - корень из 2", "ru", "Ответ: икс равно 1 минус корень из 2"),
     ("x^2 - x - 6", "en", "x squared minus x minus 6"),
-    ("A = 25π ≈ 78.54", "fr", "A = 25 pi, environ 78,54"),
-    ("A = 25π ≈ 78.54", "en", "A = 25 pi, approximately 78.54"),
-    ("3/4 + 5/6 = 19/12", "de", "3 durch 4 + 5 durch 6 = 19 durch 12"),
-    ("f'(x) = e^(-x) − 2", "es", "f prima de (x) = e elevado a menos x menos 2"),
+    ("A = 25π ≈ 78.54", "fr", "A égale 25 pi, environ 78,54"),
+    ("A = 25π ≈ 78.54", "en", "A equals 25 pi, approximately 78.54"),
+    ("3/4 + 5/6 = 19/12", "de", "3 durch 4 + 5 durch 6 gleich 19 durch 12"),
+    ("f'(x) = e^(-x) − 2", "es", "f prima de (x) igual a e elevado a menos x menos 2"),
     ("x < -2 o x > 2", "es", "x menor que menos 2 o x mayor que 2"),
-    ("x_1 = 2, x_2 = 3", "en", "x 1 = 2, x 2 = 3"),
+    ("x_1 = 2, x_2 = 3", "en", "x 1 equals 2, x 2 equals 3"),
     ("minimum (2, -1)", "en", "minimum (2, minus 1)"),
-    ("Answer: f'(3) = 6.", "de", "Answer: f Strich von (3) = 6."),
+    ("Answer: f'(3) = 6.", "de", "Answer: f Strich von (3) gleich 6."),
+    ("x ≠ 2", "de", "x ungleich 2"),
+    # The French voice says nothing for "=": "x = 2" was heard as "x 2".
+    ("x = 2, y = 3", "fr", "x égale 2, i grec égale 3"),
+    # Russian: variables by their Russian names ("y" was read as English "why"), products spelled out.
+    ("D = b^2 - 4ac, y = 2x", "ru", "дэ равно бэ в квадрате минус 4 а цэ, игрек равно 2 икс"),
+    ("2x·cos(x) + C", "ru", "2 икс умножить на косинус ( икс ) + цэ"),
+    # Spanish "y" is the variable only inside a formula; elsewhere it is the word "and".
+    ("Respuesta: x = 2, y = 1. Restamos y simplificamos", "es",
+     "Respuesta: x igual a 2, ye igual a 1. Restamos y simplificamos"),
+    ("il y a deux racines", "fr", "il y a deux racines"),
 ])
 def test_the_sandbox_voice_reads_math_in_its_own_words(text: str, language: str, said: str) -> None:
     assert sandbox_voice().speakable(text, language) == said
