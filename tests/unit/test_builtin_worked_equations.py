@@ -262,7 +262,7 @@ def test_like_roots_are_collected_after_each_is_simplified_in_the_written_order(
     result = worked("Simplify sqrt(50) - sqrt(8)")
     assert result.problem_latex == r"\sqrt{50} - \sqrt{8}"
     split, collect = result.steps
-    assert split.latex == (r"\sqrt{50} = \sqrt{5^{2} \cdot 2} = 5 \sqrt{2},\quad "
+    assert split.latex == (r"\sqrt{50} = \sqrt{5^{2} \cdot 2} = 5 \sqrt{2} \\ "
                            r"\sqrt{8} = \sqrt{2^{2} \cdot 2} = 2 \sqrt{2}")
     assert collect.latex == r"\sqrt{50} - \sqrt{8} = 5 \sqrt{2} - 2 \sqrt{2} = 3 \sqrt{2}"
     assert result.answer_text == "3√2"

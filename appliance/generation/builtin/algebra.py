@@ -258,7 +258,7 @@ def _radical_steps(source: str, language: str) -> tuple[sympy.Expr, list[Step]] 
     if not replaced:
         return None
     alone = written in replaced  # the whole problem is one root: this line is the answer
-    steps = [Step(say("radical_split", language), r",\quad ".join(latex_lines),
+    steps = [Step(say("radical_split", language), r" \\ ".join(latex_lines),  # one root per line
                   plain(replaced[written]) if alone else ", ".join(lines))]
     with sympy.evaluate(False):
         rewritten = written.xreplace(replaced)
