@@ -500,3 +500,8 @@ def test_the_problem_is_shown_as_written() -> None:
     solution = solve("Löse 3(x+1) = 2x - 5")
     assert r"PROBLEM = '3 \\left(x + 1\\right) = 2 x - 5'" in solution.code
     assert solution.steps[0] == "Wir multiplizieren beide Seiten aus: 3x + 3 = 2x - 5"
+
+
+def test_a_perimeter_traces_the_outline_and_an_area_fills_the_shape() -> None:
+    assert "OUTLINE = True" in solve("Perimeter of a square with side 5 cm").code
+    assert "OUTLINE = False" in solve("Area of a square with side 5 cm").code

@@ -151,21 +151,21 @@ def _solve_perimeter(request: Request) -> Worked:
             formula, formula_plain = r"C = \pi d", "C = πd"
             substituted = rf"C = \pi \cdot {_measure(diameter, unit)} = {tex(perimeter)}{unit_latex}"
             problem = f"d = {tex(diameter)}{unit_latex}"
-            figure = ShapeFigure("circle", float(diameter / 2), float(diameter / 2), (problem,))
+            figure = ShapeFigure("circle", float(diameter / 2), float(diameter / 2), (problem,), outline=True)
         else:
             radius = numbers["radius"]
             perimeter = 2 * sympy.pi * radius
             formula, formula_plain = r"C = 2 \pi r", "C = 2πr"
             substituted = rf"C = 2 \pi \cdot {_measure(radius, unit)} = {tex(perimeter)}{unit_latex}"
             problem = f"r = {tex(radius)}{unit_latex}"
-            figure = ShapeFigure("circle", float(radius), float(radius), (problem,))
+            figure = ShapeFigure("circle", float(radius), float(radius), (problem,), outline=True)
     elif shape == "square":
         name, side = "P", numbers["side"]
         perimeter = 4 * side
         formula, formula_plain = r"P = 4a", "P = 4a"
         substituted = rf"P = 4 \cdot {_measure(side, unit)} = {tex(perimeter)}{unit_latex}"
         problem = f"a = {tex(side)}{unit_latex}"
-        figure = ShapeFigure("square", float(side), float(side), (problem,))
+        figure = ShapeFigure("square", float(side), float(side), (problem,), outline=True)
     else:
         name, width, length = "P", numbers["width"], numbers["length"]
         perimeter = 2 * (width + length)
@@ -174,7 +174,7 @@ def _solve_perimeter(request: Request) -> Worked:
                        rf"2 \cdot {tex(width + length)}{unit_latex} = {tex(perimeter)}{unit_latex}")
         problem = rf"a = {tex(width)}{unit_latex},\quad b = {tex(length)}{unit_latex}"
         figure = ShapeFigure("rectangle", float(length), float(width),
-                             (f"{tex(length)}{unit_latex}", f"{tex(width)}{unit_latex}"))
+                             (f"{tex(length)}{unit_latex}", f"{tex(width)}{unit_latex}"), outline=True)
     key = "circumference_formula" if shape == "circle" else "perimeter_formula"
     steps = [Step(say(key, language), formula, formula_plain),
              Step(say("substitute_values", language), substituted, f"{name} = {plain(perimeter)}{unit_plain}")]

@@ -464,6 +464,7 @@ _SHAPE_FIGURE = '''
 SHAPE = {shape!r}
 SIZES = ({width!r}, {height!r})
 SHAPE_LABELS = {labels!r}
+OUTLINE = {outline!r}
 '''
 
 _SHAPE_METHOD = '''
@@ -496,6 +497,9 @@ _SHAPE_METHOD = '''
             parts = [shape, altitude, RightAngle(Line(foot, right_end), Line(foot, apex), length=0.2), brace,
                      MathTex(SHAPE_LABELS[0], font_size=34).next_to(brace, DOWN, buff=0.15),
                      MathTex(SHAPE_LABELS[1], font_size=34, color=YELLOW).next_to(altitude, RIGHT, buff=0.15)]
+        if OUTLINE:
+            # A perimeter is the boundary's length: the outline is traced, nothing is filled.
+            shape.set_fill(opacity=0).set_stroke(YELLOW, width=7)
         figure = VGroup(*parts)
         fit(figure, 6.0, top + 2.9)
         figure.move_to([-3.75, (top - 2.9) / 2, 0])
@@ -554,7 +558,7 @@ def _figure_code(figure: Figure | None) -> tuple[str, str]:
         return data, _TRIANGLE_METHOD
     if isinstance(figure, ShapeFigure):
         data = _SHAPE_FIGURE.format(shape=figure.shape, width=figure.width, height=figure.height,
-                                    labels=figure.labels)
+                                    labels=figure.labels, outline=figure.outline)
         return data, _SHAPE_METHOD
     return "", ""
 

@@ -85,6 +85,7 @@ class ShapeFigure:
     height: float
     labels: tuple[str, ...]
     caption: str = ""
+    outline: bool = False  # a perimeter: the boundary traced, not the area filled
 
 
 Figure = GraphFigure | NumberLineFigure | TriangleFigure | ShapeFigure
