@@ -505,3 +505,26 @@ def test_the_problem_is_shown_as_written() -> None:
 def test_a_perimeter_traces_the_outline_and_an_area_fills_the_shape() -> None:
     assert "OUTLINE = True" in solve("Perimeter of a square with side 5 cm").code
     assert "OUTLINE = False" in solve("Area of a square with side 5 cm").code
+
+
+@pytest.mark.parametrize(("problem", "kind", "answer"), [
+    # Before: "The formula has several letters (x, y)".
+    ("Find dy/dx if y = e^(2x) sin(x)", "derivative", "f'(x) = (2sin(x) + cos(x))·e^(2x)"),
+    # Before: "computes areas of circles, rectangles, squares and triangles".
+    ("Find the area under y = x^2 from 1 to 3", "definite_integral", "26/3 ≈ 8.667"),
+    ("Найди площадь под графиком y = x^2 от 0 до 3", "definite_integral", "9"),
+    # Before: "several letters (x, y)"; the plot works the vertex out and marks it.
+    ("Find the vertex of y = x^2 - 4x + 1", "plot", "f(0) = 1; zeros: x = 2 - √3, x = √3 + 2; minimum (2, -3)"),
+    # Before: tan(x)^2 + 1 and x·(x + 3) + C, not what a student's table and teacher write.
+    ("What is the derivative of tan(x)?", "derivative", "f'(x) = 1/cos(x)^2"),
+    ("Integrate 2x + 3", "indefinite_integral", "x^2 + 3x + C"),
+    ("Integrate (x+1)^2", "indefinite_integral", "(x + 1)^3/3 + C"),
+])
+def test_common_phrasings_are_solved_in_the_form_a_teacher_writes(problem: str, kind: str, answer: str) -> None:
+    solution = solve(problem)
+    assert (solution.kind, solution.answer_text) == (kind, answer)
+
+
+def test_the_area_under_a_curve_that_dips_below_the_axis_is_not_passed_off_as_its_integral() -> None:
+    with pytest.raises(UnsupportedProblem, match="below the x-axis"):
+        solve("Find the area under y = x^3 from -1 to 1")

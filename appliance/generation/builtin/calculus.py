@@ -51,6 +51,17 @@ def _simplest(*candidates: sympy.Expr) -> sympy.Expr:
 
 # -- derivatives -------------------------------------------------------------------------------
 
+
+def derivative_of(expr: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
+    """``expr``'s derivative as a student's table writes it: SymPy says (tan x)' = tan²x + 1,
+    the table says 1/cos²x (and -1/sin²x for cot x)."""
+    derivative = sympy.diff(expr, x)
+    if derivative.has(sympy.tan, sympy.cot):
+        table_form = sympy.trigsimp(derivative)
+        if sympy.count_ops(table_form) <= sympy.count_ops(derivative):
+            return table_form
+    return derivative
+
 _RULE_FORMULAS = {
     "use_product": r"(u\,v)' = u'\,v + u\,v'",
     "use_quotient": r"\left(\frac{u}{v}\right)' = \frac{u'\,v - u\,v'}{v^2}",
@@ -130,7 +141,7 @@ def derivative_steps(function: sympy.Expr, x: sympy.Symbol, name: str, language:
             return _chain_steps(chain, x, language, compact, result, (open_latex, close_latex, open_plain,
                                                                         close_plain))
         return [_basic_step(function, x, language, result)]
-    du, dv = sympy.diff(u, x), sympy.diff(v, x)
+    du, dv = derivative_of(u, x), derivative_of(v, x)
     rule = "use_product" if kind == "product" else "use_quotient"
     names = ("name_first", "name_second", "name_factors") if kind == "product" else \
         ("name_numerator", "name_denominator", "name_fraction")
@@ -168,7 +179,7 @@ def _sum_steps(function: sympy.Expr, x: sympy.Symbol, language: str, result: Cal
     for index, term in enumerate(terms):
         negative = index > 0 and term.could_extract_minus_sign()
         shown = -term if negative else term
-        derivative = sympy.diff(shown, x)
+        derivative = derivative_of(shown, x)
         sign = " - " if negative else (" + " if index else "")
         split_latex.append(rf"{sign}\left({tex(shown)}\right)'")
         split_plain.append(f"{sign}({plain(shown)})'")
@@ -185,8 +196,8 @@ def _chain_steps(chain: tuple[sympy.Expr, sympy.Expr, sympy.Symbol], x: sympy.Sy
                  ) -> list[Step]:
     """Inner function u and u', outer function g(u) and g'(u), then g'(u)·u' with u put back."""
     inner, outer, u = chain
-    inner_derivative = sympy.diff(inner, x)
-    outer_derivative = sympy.diff(outer, u)
+    inner_derivative = derivative_of(inner, x)
+    outer_derivative = derivative_of(outer, u)
     put_back = outer_derivative.subs(u, inner)
     u_tex = tex(u)
     steps = [] if compact else [Step(say("use_chain", language), _RULE_FORMULAS["use_chain"].replace("u", u_tex),
@@ -207,7 +218,7 @@ def _chain_steps(chain: tuple[sympy.Expr, sympy.Expr, sympy.Symbol], x: sympy.Sy
 def _basic_step(function: sympy.Expr, x: sympy.Symbol, language: str,
                 result: Callable[[str, str, str], Step]) -> Step:
     """One rule in one line: c·xⁿ -> c·n·xⁿ⁻¹, or a derivative from the table."""
-    derivative = sympy.diff(function, x)
+    derivative = derivative_of(function, x)
     constant, g = function.as_independent(x, as_Add=False)
     words = _why(function, x, language)
     if constant not in (1, -1) and g.has(x):
@@ -228,9 +239,9 @@ def solve_derivative(request: Request) -> Worked:
     language = request.language
     function, x, order = request.expression, request.variable, request.order
     assert function is not None and x is not None
-    first = sympy.diff(function, x)
+    first = derivative_of(function, x)
     name = "f" if not function.has(sympy.Symbol("f")) else "g"
-    result = first if order == 1 else sympy.diff(first, x)
+    result = first if order == 1 else derivative_of(first, x)
     # Only a clear gain is worth a step: factoring x²cos x + 2x sin x makes it no easier to read.
     simpler = _simplest(result, sympy.simplify(result))
     if simpler != result and sympy.count_ops(simpler) < sympy.count_ops(result) - 1:
@@ -251,7 +262,7 @@ def solve_derivative(request: Request) -> Worked:
             if not steps[-1].latex.endswith(f" = {tex(first)}"):
                 steps.append(Step(say("simplify_result", language), f"{name}'({tex(x)}) = {tex(first)}",
                                   f"{name}'({x}) = {plain(first)}"))
-            second = sympy.diff(first, x)
+            second = derivative_of(first, x)
             steps.append(Step(f"{say('differentiate_again', language)}. {_why(first, x, language)}",
                               f"{name}''({tex(x)}) = {tex(second)}", f"{name}''({x}) = {plain(second)}"))
         if not steps[-1].latex.endswith(f" = {tex(result)}"):
@@ -369,7 +380,11 @@ def antiderivative(integrand: sympy.Expr, x: sympy.Symbol) -> sympy.Expr:
         raise UnsupportedProblem(
             "This integral has no elementary antiderivative the built-in solver can show step by step."
         )
-    result = _simplest(candidates[0], sympy.simplify(candidates[0]))
+    if candidates[0].is_polynomial(x) and candidates[0].is_Add:
+        # x²/3·(x - 6) is no way to write x³/3 - 2x²: a sum of powers stays one.
+        result = candidates[0]
+    else:
+        result = _simplest(candidates[0], sympy.simplify(candidates[0]))
     if sympy.simplify(sympy.diff(result, x) - integrand) != 0:
         raise UnsupportedProblem("The built-in solver could not verify this antiderivative.")
     return result

@@ -50,7 +50,7 @@ _GIVEN_AREA = re.compile(
 )
 _BRACKET_BOUNDS = re.compile(rf"\[\s*({_BOUND})\s*[,;]\s*({_BOUND})\s*\]")
 _DIFFERENTIAL = re.compile(r"(?<![a-z])d([a-z])(?![a-z(])")
-_DERIVATIVE_OPERATOR = re.compile(r"\bd\s*/\s*d\s*([a-z])\b")
+_DERIVATIVE_OPERATOR = re.compile(r"\bd\s*(?:[fgy]\s*)?/\s*d\s*([a-z])\b")  # d/dx, dy/dx, df/dx
 # f'(x), y'' — but not the French l'équation or d'une.
 # f'(x), f''(x), and f'(2): a number in the brackets is the point to evaluate at.
 _PRIME = re.compile(r"\b[fghy]\s*('+|’+)\s*(?:\(\s*([a-z]|-?\d+(?:\.\d+)?(?:/\d+)?)\s*\))?(?![^\W\d_])")
@@ -95,6 +95,9 @@ def recognise(text: str, language: str) -> Request:
     if asks("proof"):
         raise UnsupportedProblem("The built-in solver computes answers; it does not write proofs, explain why "
                                  "something holds, or give definitions.")
+    if asks("area") and not asks("perimeter") and _TEXT_BOUNDS.search(normalised) and re.search(r"x", normalised):
+        # "the area under y = x^2 from 1 to 3": a definite integral, not a shape's area.
+        return _area_under(normalised, language)
     if asks("area") and not asks("perimeter"):
         return _area(normalised, folded, language)
     if asks("perimeter"):
@@ -215,6 +218,24 @@ def _integral(text: str, language: str) -> Request:
     variable = variable or found or SYMBOLS["x"]
     kind = "definite_integral" if lower is not None else "indefinite_integral"
     return Request(kind, language, expression=expression, variable=variable, lower=lower, upper=upper)
+
+
+def _area_under(text: str, language: str) -> Request:
+    """The area under a curve is its definite integral only where the curve is not below the
+    x-axis; the signed integral of x^3 from -1 to 1 is 0, its area is not."""
+    request = _integral(text, language)
+    expression, x, lower, upper = request.expression, request.variable, request.lower, request.upper
+    if lower is not None and upper is not None and expression is not None and x is not None:
+        low, high = sorted((lower, upper), key=lambda bound: float(bound))
+        try:
+            below = sympy.solveset(expression < 0, x, sympy.Interval(low, high))
+        except (NotImplementedError, TypeError, ValueError) as exc:
+            raise UnsupportedProblem("The built-in solver could not tell where this curve is above the x-axis.") \
+                from exc
+        if below != sympy.S.EmptySet:
+            raise UnsupportedProblem("The curve goes below the x-axis between these limits: its area is not its "
+                                     "integral there, and the built-in solver computes integrals.")
+    return request
 
 
 def _derivative(text: str, folded: str, language: str, second: bool) -> Request:

@@ -27,7 +27,9 @@ REQUEST_STEMS: dict[str, tuple[str, ...]] = {
     "expand": ("expand", "expande", "desarroll", "раскр", "multipliziere aus", "ausmultipli", "developp"),
     "factor": ("factor", "разлож", "faktoris", "faktorzerleg"),
     "plot": ("plot", "graph", "draw", "sketch", "grafic", "dibuja", "traza", "построй", "нарисуй", "график",
-             "zeichne", "skizz", "trace", "courbe", "represente"),
+             "zeichne", "skizz", "trace", "courbe", "represente",
+             # the vertex or the extrema of a function: the plot works them out and marks them
+             "vertex", "vertice", "вершин", "scheitel", "sommet", "extrem", "экстремум"),
     "roots": ("root", "zeros", "raices", "корн", "nullstell", "racine"),
     "solve": ("solve", "resuelv", "resolv", "реши", "решите", "lose", "loes", "resou", "resolu", "find x",
               "halla", "найди x", "bestimme x", "trouve x"),

@@ -135,6 +135,10 @@ def _power(expr: sympy.Pow, words: dict[str, str], language: str) -> str:
         return f"{words['root']} {_grouped(base, words, language)},"
     if exponent.is_negative:
         return f"1 {_over(sympy.Pow(base, -exponent), words, language)}"
+    function = _FUNCTIONS.get(type(base))
+    if function and exponent in (2, 3) and isinstance(base.args[0], sympy.Symbol):
+        # cos²x is said "cosine squared x", as it is written.
+        return f"{words[function]} {words['squared' if exponent == 2 else 'cubed']} {base.args[0].name}"
     said_base = _grouped(base, words, language)
     if exponent == 2:
         return f"{said_base} {words['squared']}"

@@ -117,6 +117,8 @@ def tex(expr: sympy.Basic) -> str:
 
 def plain(expr: sympy.Basic) -> str:
     """Plain text a person reads (and ``answers_agree`` parses back): 2x^2 - √2, ln(x), π."""
+    if isinstance(expr, sympy.Pow) and expr.exp.is_negative and expr.exp.is_Integer:
+        return f"1/{plain(expr.base ** -expr.exp)}"  # 1/cos(x)^2, not cos(x)^(-2)
     text = sympy.sstr(expr)
     text = text.replace("**", "^")
     text = re.sub(r"\bsqrt\((\d+|[a-z])\)", r"√\1", text)
