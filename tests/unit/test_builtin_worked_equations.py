@@ -279,3 +279,35 @@ def test_an_expansion_keeps_the_brackets_and_terms_in_the_order_written() -> Non
     assert result.problem_latex == r"\left(x + 2\right) \left(x - 3\right)"
     assert result.steps[0].latex == r"\left(x + 2\right) \left(x - 3\right) = x^{2} - 3 x + 2 x - 6"
     assert result.answer_text == "x^2 - x - 6"
+
+
+# -- sin x = a, cos x = a, tan x = a -------------------------------------------------------------
+
+
+def test_a_sine_equation_finds_the_angles_in_one_turn_then_adds_the_period() -> None:
+    # Before: refused ("infinitely many ... solutions").
+    result = worked("Solve sin(x) = 1/2")
+    angles, period, check = result.steps
+    assert angles.latex == r"\sin x = \frac{1}{2}\ \Rightarrow\ x = \frac{\pi}{6},\quad x = \frac{5 \pi}{6}"
+    assert "2 pi" in period.say
+    assert period.latex == r"x = \frac{\pi}{6} + 2 \pi k,\quad x = \frac{5 \pi}{6} + 2 \pi k,\quad k \in \mathbb{Z}"
+    assert r"\sin{\left(\frac{\pi}{6} \right)} = \frac{1}{2}" in check.latex
+    assert result.answer_text == "x = π/6 + 2πk, x = 5π/6 + 2πk (k any integer)"
+    assert result.reference is None  # a family of solutions: no SymPy answer to hold a model to
+
+
+@pytest.mark.parametrize(("problem", "answer"), [
+    ("Solve cos(x) = -sqrt(2)/2", "x = ±3π/4 + 2πk (k any integer)"),
+    ("Solve tan(x) = 1", "x = π/4 + πk (k any integer)"),
+    ("Solve sin(x) = 0", "x = πk (k any integer)"),
+    ("Solve cos(x) = 0", "x = π/2 + πk (k any integer)"),
+    ("Реши уравнение cos x = 1/2", "x = ±π/3 + 2πk (k целое число)"),
+])
+def test_each_trigonometric_family_is_written_the_usual_way(problem: str, answer: str) -> None:
+    assert worked(problem).answer_text == answer
+
+
+def test_a_sine_or_cosine_beyond_one_has_no_solution_and_says_why() -> None:
+    result = worked("Solve cos(x) = 2")
+    assert result.answer_text == "no real solution"
+    assert "between -1 and 1" in result.steps[0].say

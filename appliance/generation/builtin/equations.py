@@ -674,6 +674,9 @@ def _general(request: Request, left: sympy.Expr, right: sympy.Expr, x: sympy.Sym
         solutions = sympy.solveset(sympy.Eq(left, right), x, domain=S.Reals)
     except (NotImplementedError, ValueError, TypeError) as exc:
         raise UnsupportedProblem("The built-in solver cannot solve this equation.") from exc
+    periodic = _trigonometric(request, left, right, x)
+    if periodic is not None:
+        return periodic
     if not isinstance(solutions, sympy.FiniteSet) and solutions != S.EmptySet:
         raise UnsupportedProblem(
             "This equation has infinitely many or no closed-form solutions; the built-in solver lists only "
@@ -978,6 +981,91 @@ def _log_steps(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, language: s
             return None
         return steps + inner_steps
     return None
+
+
+# -- sin x = a, cos x = a, tan x = a ----------------------------------------------------------------
+
+_PERIODIC = {sympy.sin: ("sin", 2 * sympy.pi), sympy.cos: ("cos", 2 * sympy.pi), sympy.tan: ("tan", sympy.pi)}
+
+
+def _trigonometric(request: Request, left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol) -> Worked | None:
+    """sin x = a, cos x = a or tan x = a with a value from the table (0, ±1/2, ±√2/2, ±√3/2, ±1,
+    ±√3, ±√3/3): the angles in one turn (or half a turn for tan), then the period added. The
+    answer is a family of solutions, so there is no SymPy reference to check a model against."""
+    language = request.language
+    function, value = (left, right) if not right.has(x) else (right, left)
+    if value.has(x) or type(function) not in _PERIODIC or function.args[0] != x:
+        return None
+    name, period = _PERIODIC[type(function)]
+    value = sympy.nsimplify(value)
+    if name != "tan" and abs(value) > 1:
+        text = say("no_real_solution", language)
+        steps = [Step(say(f"trig_out_of_range.{name}", language),
+                      rf"-1 \le {tex(function)} \le 1,\quad {tex(value)} \notin [-1, 1]",
+                      f"-1 ≤ {plain(function)} ≤ 1")]
+        return Worked("equation", say("title.equation", language), relation_latex((left, right), ("=",)),
+                      tuple(steps), r"\varnothing", text, None)
+    principal = {"sin": sympy.asin, "cos": sympy.acos, "tan": sympy.atan}[name](value)
+    if principal.has(sympy.asin, sympy.acos, sympy.atan):
+        return None  # not a value from the table
+    if name == "sin":
+        first_turn = _sorted_real(list({principal, sympy.pi - principal}))
+    elif name == "cos":
+        first_turn = _sorted_real(list({principal, -principal}))
+    else:
+        first_turn = [principal]
+    # sin x = 0 has its solutions every π, not every 2π: one family says it more simply.
+    step_size = period
+    if name != "tan" and len(first_turn) == 2 and sympy.simplify(first_turn[1] - first_turn[0] - sympy.pi) == 0:
+        # The smallest angle that is not negative: x = πk for sin x = 0, x = π/2 + πk for cos x = 0.
+        first_turn, step_size = [min(first_turn, key=lambda a: (bool(a < 0), abs(float(a))))], sympy.pi
+    angles_latex = r",\quad ".join(f"{tex(x)} = {tex(angle)}" for angle in first_turn)
+    angles_plain = ", ".join(f"{x} = {plain(angle)}" for angle in first_turn)
+    step_latex = f"{tex(step_size)} k" if step_size != 1 else "k"
+    step_plain = f"{plain(step_size)}k"
+    if name == "cos" and len(first_turn) == 2:
+        # ±π/3 + 2πk: how the cosine's two families are written
+        shown = [(rf"\pm {tex(first_turn[1])}", f"±{plain(first_turn[1])}")]
+    else:
+        shown = [(tex(angle), plain(angle)) for angle in first_turn]
+    family_latex = r",\quad ".join(
+        f"{tex(x)} = {step_latex}" if latex == "0" else f"{tex(x)} = {latex} + {step_latex}" for latex, _ in shown)
+    family_plain = ", ".join(
+        f"{x} = {step_plain}" if text == "0" else f"{x} = {text} + {step_plain}" for _, text in shown)
+    integers = r",\quad k \in \mathbb{Z}"
+    steps = [
+        Step(say(f"trig_angles.{name}", language), rf"{tex(function)} = {tex(value)}\ \Rightarrow\ {angles_latex}",
+             angles_plain),
+        Step(say("trig_period_pi" if step_size == sympy.pi else "trig_period_2pi", language),
+             family_latex + integers, f"{family_plain} ({say('k_integer', language)})"),
+    ]
+    check_lines = [rf"{tex(type(function)(angle, evaluate=False))} = {tex(value)}{CHECK}" for angle in first_turn]
+    steps.append(Step(say("check_each" if len(first_turn) > 1 else "check_back", language),
+                      r",\quad ".join(check_lines), ""))
+    figure = _periodic_figure(function, value, x, first_turn, language)
+    text = f"{family_plain} ({say('k_integer', language)})"
+    return Worked("equation", say("title.equation", language), relation_latex((left, right), ("=",)),
+                  tuple(steps), family_latex + integers, text, None, figure)
+
+
+def _periodic_figure(function: sympy.Expr, value: sympy.Expr, x: sympy.Symbol, angles: list[sympy.Expr],
+                     language: str) -> GraphFigure | None:
+    """The function over one and a half turns and the line y = value; the angles found in the first turn
+    marked with their exact values (π/6, not 0.52), as the narration says."""
+    x_range = plots.nice_range(-math.pi, 2 * math.pi)
+    level = float(value)
+    # Whole-number ticks: a tick label at ±0.5 sits where sin and cos pass.
+    y_range = plots.nice_range(min(-2.0, level - 1), max(2.0, level + 1)) if isinstance(function, sympy.tan) \
+        else (-2.0, 2.0, 1.0)
+    curves = []
+    for side, color in ((function, "BLUE"), (value, "ORANGE")):
+        drawn = plots.curve(side, x, x_range, y_range, color, f"y = {tex(side)}")
+        if drawn is None:
+            return None
+        curves.append(drawn)
+    # 2π/3 on one line: a stacked fraction is too tall to find room beside a steep curve.
+    markers = tuple(Marker(float(angle), level, sympy.latex(angle, fold_short_frac=True)) for angle in angles)
+    return GraphFigure(x_range, y_range, tuple(curves), markers, caption=say("intersection_on_graph", language))
 
 
 # -- systems -----------------------------------------------------------------------------------

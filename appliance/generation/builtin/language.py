@@ -394,6 +394,41 @@ _phrase("abs_negative", "An absolute value is never negative, so there is no sol
         "Un valor absoluto nunca es negativo, así que no hay solución",
         "Модуль не бывает отрицательным, поэтому решений нет", "Ein Betrag ist nie negativ, also gibt es keine Lösung",
         "Une valeur absolue n'est jamais négative : il n'y a pas de solution")
+_phrase("trig_angles.sin", "On the unit circle, these are the angles in one turn with this sine",
+        "En la circunferencia unitaria, estos son los ángulos de una vuelta con este seno",
+        "На единичной окружности это углы одного оборота с таким синусом",
+        "Am Einheitskreis sind das die Winkel einer Umdrehung mit diesem Sinus",
+        "Sur le cercle trigonométrique, ce sont les angles d'un tour qui ont ce sinus")
+_phrase("trig_angles.cos", "On the unit circle, these are the angles in one turn with this cosine",
+        "En la circunferencia unitaria, estos son los ángulos de una vuelta con este coseno",
+        "На единичной окружности это углы одного оборота с таким косинусом",
+        "Am Einheitskreis sind das die Winkel einer Umdrehung mit diesem Kosinus",
+        "Sur le cercle trigonométrique, ce sont les angles d'un tour qui ont ce cosinus")
+_phrase("trig_angles.tan", "This is the angle between minus and plus a quarter turn with this tangent",
+        "Este es el ángulo entre menos y más un cuarto de vuelta con esta tangente",
+        "Это угол от минус до плюс четверти оборота с таким тангенсом",
+        "Das ist der Winkel zwischen minus und plus einer Vierteldrehung mit diesem Tangens",
+        "C'est l'angle entre moins et plus un quart de tour qui a cette tangente")
+_phrase("trig_period_2pi", "The values repeat every full turn, 2 pi: add any whole number of turns",
+        "Los valores se repiten cada vuelta completa, 2 pi: sumamos un número entero de vueltas",
+        "Значения повторяются через полный оборот, 2 пи: добавляем целое число оборотов",
+        "Die Werte wiederholen sich nach jeder vollen Umdrehung, 2 pi: wir addieren ganze Umdrehungen",
+        "Les valeurs se répètent à chaque tour complet, 2 pi : ajoutons un nombre entier de tours")
+_phrase("trig_period_pi", "The values repeat every half turn, pi: add any whole number of half turns",
+        "Los valores se repiten cada media vuelta, pi: sumamos un número entero de medias vueltas",
+        "Значения повторяются через пол-оборота, пи: добавляем целое число полуоборотов",
+        "Die Werte wiederholen sich nach jeder halben Umdrehung, pi: wir addieren ganze halbe Umdrehungen",
+        "Les valeurs se répètent à chaque demi-tour, pi : ajoutons un nombre entier de demi-tours")
+_phrase("k_integer", "k any integer", "k entero", "k целое число", "k ganzzahlig", "k entier")
+_phrase("trig_out_of_range.sin", "A sine is always between -1 and 1, so there is no solution",
+        "Un seno siempre está entre -1 y 1, así que no hay solución",
+        "Синус всегда между -1 и 1, поэтому решений нет", "Ein Sinus liegt immer zwischen -1 und 1, also keine Lösung",
+        "Un sinus est toujours entre -1 et 1 : il n'y a pas de solution")
+_phrase("trig_out_of_range.cos", "A cosine is always between -1 and 1, so there is no solution",
+        "Un coseno siempre está entre -1 y 1, así que no hay solución",
+        "Косинус всегда между -1 и 1, поэтому решений нет",
+        "Ein Kosinus liegt immer zwischen -1 und 1, also keine Lösung",
+        "Un cosinus est toujours entre -1 et 1 : il n'y a pas de solution")
 _phrase("solutions", "The solutions", "Las soluciones", "Решения", "Die Lösungen", "Les solutions")
 # -- systems -------------------------------------------------------------------------------------
 _phrase("from_equation", "From equation {n} express {var}", "De la ecuación {n} despejamos {var}",

@@ -661,7 +661,7 @@ def spoken_answer(worked: Worked, language: str) -> str:
     text = worked.answer_text.strip()
     for symbol, words in _SPOKEN_SYMBOLS.get(language, _SPOKEN_SYMBOLS["en"]).items():
         text = text.replace(symbol, words)
-    text = " ".join(text.split()).replace(" ,", ",")
+    text = " ".join(text.split()).replace(" ,", ",").replace(" /", "/")
     if text and _SPEAKABLE_ANSWER.match(text) and not re.search(r"[a-z]{2,}\(", text):
         return f"{word}: {text.replace(';', ',')}."
     formula = _spoken_formula_answer(worked, language)
