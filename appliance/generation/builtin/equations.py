@@ -25,6 +25,7 @@ from appliance.generation.builtin.parse import ParsedRelation
 from appliance.generation.builtin.reference import ReferenceAnswer
 from appliance.generation.builtin.templates import MAX_STEPS
 from appliance.generation.builtin.worked import (
+    Curve,
     GraphFigure,
     Marker,
     NumberLineFigure,
@@ -644,6 +645,18 @@ def _polynomial_figure(poly: sympy.Expr, x: sympy.Symbol, roots: list[sympy.Expr
     return GraphFigure(x_range, y_range, (graph,), markers, caption=caption)
 
 
+def _side_curves(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol, x_range: tuple[float, float, float],
+                 y_range: tuple[float, float, float]) -> list[Curve] | None:
+    """The two sides of an equation as a blue and an orange curve (None if one cannot be drawn)."""
+    curves = []
+    for side, color in ((left, "BLUE"), (right, "ORANGE")):
+        drawn = plots.curve(side, x, x_range, y_range, color, f"y = {tex(side)}")
+        if drawn is None:
+            return None
+        curves.append(drawn)
+    return curves
+
+
 def _two_sides_curves(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol,
                       roots: list[sympy.Expr], language: str) -> GraphFigure | None:
     """Both sides as graphs; the solutions are where they meet."""
@@ -652,12 +665,9 @@ def _two_sides_curves(left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol,
     x_range = plots.x_window([*points, 0.0])
     meeting = [left_function(p) for p in points]
     y_range = plots.y_window([left_function, right_function], x_range, meeting)
-    curves = []
-    for side, color in ((left, "BLUE"), (right, "ORANGE")):
-        drawn = plots.curve(side, x, x_range, y_range, color, f"y = {tex(side)}")
-        if drawn is None:
-            return None
-        curves.append(drawn)
+    curves = _side_curves(left, right, x, x_range, y_range)
+    if curves is None:
+        return None
     markers = tuple(Marker(p, y, plots.coordinate_label(p, y)) for p, y in zip(points, meeting, strict=True)
                     if math.isfinite(y))
     return GraphFigure(x_range, y_range, tuple(curves), markers, caption=say("intersection_on_graph", language))
@@ -1057,12 +1067,9 @@ def _periodic_figure(function: sympy.Expr, value: sympy.Expr, x: sympy.Symbol, a
     # Whole-number ticks: a tick label at ±0.5 sits where sin and cos pass.
     y_range = plots.nice_range(min(-2.0, level - 1), max(2.0, level + 1)) if isinstance(function, sympy.tan) \
         else (-2.0, 2.0, 1.0)
-    curves = []
-    for side, color in ((function, "BLUE"), (value, "ORANGE")):
-        drawn = plots.curve(side, x, x_range, y_range, color, f"y = {tex(side)}")
-        if drawn is None:
-            return None
-        curves.append(drawn)
+    curves = _side_curves(function, value, x, x_range, y_range)
+    if curves is None:
+        return None
     # 2π/3 on one line: a stacked fraction is too tall to find room beside a steep curve.
     markers = tuple(Marker(float(angle), level, sympy.latex(angle, fold_short_frac=True)) for angle in angles)
     return GraphFigure(x_range, y_range, tuple(curves), markers, caption=say("intersection_on_graph", language))
