@@ -528,3 +528,15 @@ def test_common_phrasings_are_solved_in_the_form_a_teacher_writes(problem: str, 
 def test_the_area_under_a_curve_that_dips_below_the_axis_is_not_passed_off_as_its_integral() -> None:
     with pytest.raises(UnsupportedProblem, match="below the x-axis"):
         solve("Find the area under y = x^3 from -1 to 1")
+
+
+@pytest.mark.parametrize(("problem", "answer"), [
+    # Before: "raíz de 50" and "racine de 12" were dropped and the solver "simplified" 50 to 50.
+    ("Simplifica raíz de 50", "5√2"),
+    ("Simplifie racine de 12", "2√3"),
+    ("Упрости корень из 50", "5√2"),
+    # Before: "sen" (Spanish sine) was read as the letters s, e, n.
+    ("Encuentra la derivada de sen(x) cos(x)", "f'(x) = cos(2x)"),
+])
+def test_square_roots_and_sines_written_in_words_of_the_problems_language(problem: str, answer: str) -> None:
+    assert solve(problem).answer_text == answer

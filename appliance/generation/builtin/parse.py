@@ -55,6 +55,7 @@ FUNCTION_NAMES: dict[str, sympy.Basic | type] = {
     "tanh": sympy.tanh,
     "sqrt": sympy.sqrt,
     "sin": sympy.sin,
+    "sen": sympy.sin,  # Spanish
     "cos": sympy.cos,
     "tan": sympy.tan,
     "ctg": sympy.cot,
@@ -177,8 +178,9 @@ _OPERATOR_WORDS = (
 )
 _POWER_WORDS = ((r"squared|au carré|au carre|al cuadrado|в квадрате|zum quadrat|quadrat", "^2"),
                 (r"cubed|au cube|al cubo|в кубе|hoch drei", "^3"))
-_ROOT_WORDS = (r"(?:the )?square root of|raíz cuadrada de|raiz cuadrada de|квадратный корень из|"
-               r"(?:die )?(?:quadrat)?wurzel (?:aus|von)|racine carrée de|racine carree de")
+# Each followed by a number ("корень из 50"): "la racine de l'équation" is not a square root.
+_ROOT_WORDS = (r"(?:the )?square root of|raíz cuadrada de|raiz cuadrada de|raíz de|raiz de|квадратный корень из|"
+               r"корень из|(?:die )?(?:quadrat)?wurzel (?:aus|von)|racine carrée de|racine carree de|racine de")
 
 
 def _operator_words(text: str) -> str:
