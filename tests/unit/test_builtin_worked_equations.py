@@ -311,3 +311,14 @@ def test_a_sine_or_cosine_beyond_one_has_no_solution_and_says_why() -> None:
     result = worked("Solve cos(x) = 2")
     assert result.answer_text == "no real solution"
     assert "between -1 and 1" in result.steps[0].say
+
+
+def test_a_coefficient_is_divided_out_and_a_multiple_angle_solved_for_x_at_the_end() -> None:
+    # Before: both refused ("infinitely many ... solutions").
+    steps = worked("Solve 2sin(x) = 1").steps
+    assert steps[0].say == "Divide both sides by 2 to get sin(x) alone"
+    assert steps[0].latex == r"\sin x = \frac{1}{2}"
+    result = worked("Solve cos(2x) = 0")
+    assert result.steps[1].latex == r"2 x = \frac{\pi}{2} + \pi k,\quad k \in \mathbb{Z}"
+    assert result.steps[2].say == "Divide both sides by 2 to get x alone"
+    assert result.answer_text == "x = π/4 + πk/2 (k any integer)"

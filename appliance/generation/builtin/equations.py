@@ -999,22 +999,40 @@ _PERIODIC = {sympy.sin: ("sin", 2 * sympy.pi), sympy.cos: ("cos", 2 * sympy.pi),
 
 
 def _trigonometric(request: Request, left: sympy.Expr, right: sympy.Expr, x: sympy.Symbol) -> Worked | None:
-    """sin x = a, cos x = a or tan x = a with a value from the table (0, ±1/2, ±√2/2, ±√3/2, ±1,
-    ±√3, ±√3/3): the angles in one turn (or half a turn for tan), then the period added. The
-    answer is a family of solutions, so there is no SymPy reference to check a model against."""
+    """a·sin(kx + c) = d (or cos, tan) with d/a a value from the table (0, ±1/2, ±√2/2, ±√3/2,
+    ±1, ±√3, ±√3/3): divide by a, the angles in one turn (half a turn for tan), the period
+    added, then solved for x. The answer is a family of solutions, so there is no SymPy
+    reference to check a model against."""
     language = request.language
-    function, value = (left, right) if not right.has(x) else (right, left)
-    if value.has(x) or type(function) not in _PERIODIC or function.args[0] != x:
+    side, value = (left, right) if not right.has(x) else (right, left)
+    coefficient, function = side.as_coeff_Mul()
+    if value.has(x) or type(function) not in _PERIODIC or not coefficient.is_Rational:
+        return None
+    argument = function.args[0]
+    if not argument.is_polynomial(x) or sympy.degree(argument, x) != 1:
+        return None
+    slope, shift = sympy.Poly(argument, x).all_coeffs()
+    if not slope.is_Rational or shift != 0:
+        # A shift is rewritten by SymPy as it parses (sin(x - π/4) becomes -cos(x + π/4)): the
+        # video would show another equation than the one asked.
         return None
     name, period = _PERIODIC[type(function)]
     value = sympy.nsimplify(value)
+    steps: list[Step] = []
+    if coefficient != 1:
+        words = spoken(coefficient, language)
+        if words is None:
+            return None
+        value = sympy.nsimplify(value / coefficient)
+        steps.append(Step(say("divide", language, a=words, var=plain(function)),
+                          f"{tex(function)} = {tex(value)}", f"{plain(function)} = {plain(value)}"))
+    problem = relation_latex((left, right), ("=",))
     if name != "tan" and abs(value) > 1:
-        text = say("no_real_solution", language)
-        steps = [Step(say(f"trig_out_of_range.{name}", language),
-                      rf"-1 \le {tex(function)} \le 1,\quad {tex(value)} \notin [-1, 1]",
-                      f"-1 ≤ {plain(function)} ≤ 1")]
-        return Worked("equation", say("title.equation", language), relation_latex((left, right), ("=",)),
-                      tuple(steps), r"\varnothing", text, None)
+        steps.append(Step(say(f"trig_out_of_range.{name}", language),
+                          rf"-1 \le {tex(function)} \le 1,\quad {tex(value)} \notin [-1, 1]",
+                          f"-1 ≤ {plain(function)} ≤ 1"))
+        return Worked("equation", say("title.equation", language), problem, tuple(steps), r"\varnothing",
+                      say("no_real_solution", language), None)
     principal = {"sin": sympy.asin, "cos": sympy.acos, "tan": sympy.atan}[name](value)
     if principal.has(sympy.asin, sympy.acos, sympy.atan):
         return None  # not a value from the table
@@ -1029,33 +1047,48 @@ def _trigonometric(request: Request, left: sympy.Expr, right: sympy.Expr, x: sym
     if name != "tan" and len(first_turn) == 2 and sympy.simplify(first_turn[1] - first_turn[0] - sympy.pi) == 0:
         # The smallest angle that is not negative: x = πk for sin x = 0, x = π/2 + πk for cos x = 0.
         first_turn, step_size = [min(first_turn, key=lambda a: (bool(a < 0), abs(float(a))))], sympy.pi
-    angles_latex = r",\quad ".join(f"{tex(x)} = {tex(angle)}" for angle in first_turn)
-    angles_plain = ", ".join(f"{x} = {plain(angle)}" for angle in first_turn)
-    step_latex = f"{tex(step_size)} k" if step_size != 1 else "k"
-    step_plain = f"{plain(step_size)}k"
-    if name == "cos" and len(first_turn) == 2:
-        # ±π/3 + 2πk: how the cosine's two families are written
-        shown = [(rf"\pm {tex(first_turn[1])}", f"±{plain(first_turn[1])}")]
-    else:
-        shown = [(tex(angle), plain(angle)) for angle in first_turn]
-    family_latex = r",\quad ".join(
-        f"{tex(x)} = {step_latex}" if latex == "0" else f"{tex(x)} = {latex} + {step_latex}" for latex, _ in shown)
-    family_plain = ", ".join(
-        f"{x} = {step_plain}" if text == "0" else f"{x} = {text} + {step_plain}" for _, text in shown)
+    period_words = say("trig_period_pi" if step_size == sympy.pi else "trig_period_2pi", language)
     integers = r",\quad k \in \mathbb{Z}"
-    steps = [
-        Step(say(f"trig_angles.{name}", language), rf"{tex(function)} = {tex(value)}\ \Rightarrow\ {angles_latex}",
-             angles_plain),
-        Step(say("trig_period_pi" if step_size == sympy.pi else "trig_period_2pi", language),
-             family_latex + integers, f"{family_plain} ({say('k_integer', language)})"),
-    ]
-    check_lines = [rf"{tex(type(function)(angle, evaluate=False))} = {tex(value)}{CHECK}" for angle in first_turn]
-    steps.append(Step(say("check_each" if len(first_turn) > 1 else "check_back", language),
+    angles_latex = r",\quad ".join(f"{tex(argument)} = {tex(angle)}" for angle in first_turn)
+    steps.append(Step(say(f"trig_angles.{name}", language),
+                      rf"{tex(function)} = {tex(value)}\ \Rightarrow\ {angles_latex}",
+                      ", ".join(f"{plain(argument)} = {plain(angle)}" for angle in first_turn)))
+    family_latex, family_plain = _families(argument, first_turn, step_size, name)
+    steps.append(Step(period_words, family_latex + integers, family_plain))
+    # Solved for x: each angle moved and divided like a linear equation; the period divided too.
+    solutions = [sympy.nsimplify((angle - shift) / slope) for angle in first_turn]
+    solution_step = abs(step_size / slope)
+    if argument != x:
+        latex, text = _families(x, solutions, solution_step, name)
+        words = spoken(slope, language) if slope.is_Integer else None
+        steps.append(Step(say("divide", language, a=words, var=x.name) if words else say("each_root", language),
+                          latex + integers, text))
+    family_latex, family_plain = _families(x, solutions, solution_step, name)
+    check_lines = [rf"{tex(type(function)(argument.subs(x, solution), evaluate=False))} = {tex(value)}{CHECK}"
+                   for solution in solutions]
+    steps.append(Step(say("check_each" if len(solutions) > 1 else "check_back", language),
                       r",\quad ".join(check_lines), ""))
-    figure = _periodic_figure(function, value, x, first_turn, language)
+    figure = _periodic_figure(side, sympy.nsimplify(value * coefficient), x, solutions, language)
     text = f"{family_plain} ({say('k_integer', language)})"
-    return Worked("equation", say("title.equation", language), relation_latex((left, right), ("=",)),
-                  tuple(steps), family_latex + integers, text, None, figure)
+    return Worked("equation", say("title.equation", language), problem, tuple(fit_steps(steps)),
+                  family_latex + integers, text, None, figure)
+
+
+def _families(variable: sympy.Expr, angles: list[sympy.Expr], step_size: sympy.Expr,
+              name: str) -> tuple[str, str]:
+    """(LaTeX, plain) of "x = π/6 + 2πk, x = 5π/6 + 2πk"; a cosine's two as "x = ±π/3 + 2πk"."""
+    step_latex = tex(step_size * sympy.Symbol("k"))  # 2πk, \frac{\pi k}{2}
+    numerator, denominator = sympy.fraction(step_size)
+    step_plain = ("k" if numerator == 1 else f"{plain(numerator)}k") + ("" if denominator == 1 else f"/{denominator}")
+    if name == "cos" and len(angles) == 2 and sympy.simplify(angles[0] + angles[1]) == 0:
+        shown = [(rf"\pm {tex(angles[1])}", f"±{plain(angles[1])}")]
+    else:
+        shown = [(tex(angle), plain(angle)) for angle in angles]
+    latex = r",\quad ".join(f"{tex(variable)} = {step_latex}" if angle_latex == "0"
+                             else f"{tex(variable)} = {angle_latex} + {step_latex}" for angle_latex, _ in shown)
+    text = ", ".join(f"{plain(variable)} = {step_plain}" if angle_text == "0"
+                     else f"{plain(variable)} = {angle_text} + {step_plain}" for _, angle_text in shown)
+    return latex, text
 
 
 def _periodic_figure(function: sympy.Expr, value: sympy.Expr, x: sympy.Symbol, angles: list[sympy.Expr],
