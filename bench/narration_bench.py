@@ -2,6 +2,7 @@
 
     python bench/narration_bench.py                 # every built-in kind (two renders each)
     python bench/narration_bench.py --kinds linear_equation,derivative
+    python bench/narration_bench.py --repeat 3      # the median of three renders per cell
 
 For each built-in kind (one problem each, spread over the five languages) it renders the
 scene twice in the real sandbox, voice on and voice off, alternating the order, and prints:
@@ -62,7 +63,7 @@ async def seconds_to_steps(settings: Settings, problem: str) -> float:
         started = time.monotonic()
         accepted = await appliance.submit(problem, Channel("api"))
         async for job in appliance.follow(accepted.job_id):
-            if job.steps:
+            if job is not None and job.steps:
                 return time.monotonic() - started
         raise RuntimeError("the job ended without steps")
     finally:
@@ -72,6 +73,9 @@ async def seconds_to_steps(settings: Settings, problem: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kinds", default="", help="comma-separated kinds (default: all)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="renders per kind and voice setting; the median is printed (one render each "
+                             "varies by about 15 %% on a busy two-core machine)")
     args = parser.parse_args()
     kinds = [k for k in args.kinds.split(",") if k] or sorted(ONE_PER_KIND)
     data_dir = Path(tempfile.mkdtemp(prefix="narration-bench-"))
@@ -85,10 +89,15 @@ def main() -> None:
             problem = ONE_PER_KIND[kind]
             worked, language = work(problem)
             narrated = len(narration_texts(worked, language))
-            order = (True, False) if index % 2 else (False, True)  # alternate: no order effect
-            timings = {voice: render_seconds(sandbox, problem, voice) for voice in order}
-            silent, voiced = timings[False][0], timings[True][0]
-            video_s, spoken_s = timings[True][1], timings[True][2]
+            runs: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
+            for attempt in range(args.repeat):
+                # Alternate which goes first, kind by kind and run by run: no order effect.
+                order = (True, False) if (index + attempt) % 2 else (False, True)
+                for voice in order:
+                    runs[voice].append(render_seconds(sandbox, problem, voice))
+            silent = statistics.median(run[0] for run in runs[False])
+            voiced = statistics.median(run[0] for run in runs[True])
+            video_s, spoken_s = runs[True][0][1], runs[True][0][2]
             ratios.append(voiced / silent)
             print(f"{kind:<22}{language:>5}{silent:>10.1f}{voiced:>10.1f}{voiced / silent:>7.2f}{video_s:>9.1f}"
                   f"{narrated:>6}{video_s / narrated:>8.1f}{spoken_s / max(video_s, 0.01):>8.0%}")
