@@ -91,13 +91,15 @@ class ScriptedRenderer:
     """An ``EngineSandbox`` that plays a script of statuses (``ok`` when it runs out). An
     ``ok`` render writes ``FAKE_VIDEO`` to a temporary file the caller owns, "narrated" as
     the real sandbox would report it (a voice when asked for, one subtitle either way).
-    ``hold`` keeps every render waiting (up to 30 s) until it is set."""
+    ``hold`` keeps every render waiting (up to ``hold_s``, 30 s by default) until it is set."""
 
-    def __init__(self, outcomes: list[str] | None = None, hold: threading.Event | None = None) -> None:
+    def __init__(self, outcomes: list[str] | None = None, hold: threading.Event | None = None,
+                 hold_s: float = 30.0) -> None:
         self.outcomes = list(outcomes or [])
         self.rendered: list[str] = []
         self.voices: list[VoiceRequest | None] = []
         self.hold = hold
+        self.hold_s = hold_s
         self.started = threading.Event()
 
     def render(self, code: str, scene_name: str, quality: str = "medium", prelude: str = "",
@@ -106,7 +108,7 @@ class ScriptedRenderer:
         self.voices.append(voice)
         self.started.set()
         if self.hold is not None:
-            self.hold.wait(30)
+            self.hold.wait(self.hold_s)
         status = RenderStatus(self.outcomes.pop(0) if self.outcomes else "ok")
         if status is not RenderStatus.OK:
             return RenderResult(status, exit_code=1, stderr_tail=f"NameError: boom ({status})", duration_s=0.01)

@@ -82,7 +82,9 @@ def main() -> None:
     settings = make_sandbox_settings(data_dir, warm_pool_size=0, render_timeout_s=300.0)
     sandbox = open_sandbox(settings)
     ratios = []
-    print(f"{'kind':<22}{'lang':>5}{'silent s':>10}{'voiced s':>10}{'ratio':>7}{'video s':>9}"
+    # "video s": the voiced video's length; "silent video": the silent one's, which differs (a silent
+    # step lasts as long as its caption takes to read, a voiced one as long as its sentence).
+    print(f"{'kind':<22}{'lang':>5}{'silent s':>10}{'voiced s':>10}{'ratio':>7}{'video s':>9}{'silent video':>13}"
           f"{'steps':>6}{'s/step':>8}{'spoken':>8}")
     try:
         for index, kind in enumerate(kinds):
@@ -98,8 +100,10 @@ def main() -> None:
             silent = statistics.median(run[0] for run in runs[False])
             voiced = statistics.median(run[0] for run in runs[True])
             video_s, spoken_s = runs[True][0][1], runs[True][0][2]
+            silent_video_s = runs[False][0][1]
             ratios.append(voiced / silent)
             print(f"{kind:<22}{language:>5}{silent:>10.1f}{voiced:>10.1f}{voiced / silent:>7.2f}{video_s:>9.1f}"
+                  f"{silent_video_s:>13.1f}"
                   f"{narrated:>6}{video_s / narrated:>8.1f}{spoken_s / max(video_s, 0.01):>8.0%}")
     finally:
         sandbox.close()

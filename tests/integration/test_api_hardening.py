@@ -168,8 +168,10 @@ def test_the_web_page_is_guarded_by_the_host_check_too(live_server):
 
 def test_one_client_holds_at_most_its_share_of_event_streams(live_server):
     hold = threading.Event()
-    server = live_server(appliance_with(FakeSandbox(hold=hold)), render_slots=1, max_streams_per_client=2,
-                         web_ui=False)
+    # The job must stay in progress while the streams are counted: a render that gave up
+    # waiting after 30 s ended the job, and its streams with it, on a slow CI run.
+    server = live_server(appliance_with(FakeSandbox(hold=hold, hold_s=600)), render_slots=1,
+                         max_streams_per_client=2, web_ui=False)
     client = httpx.Client(base_url=server.base_url, timeout=30, headers=STRANGER)
     other = httpx.Client(base_url=server.base_url, timeout=30, headers={"X-Forwarded-For": "198.51.100.9"})
     try:
@@ -184,7 +186,8 @@ def test_one_client_holds_at_most_its_share_of_event_streams(live_server):
             next(first.iter_lines())  # both really open
             next(second.iter_lines())
             refused = client.get(path)
-            assert refused.status_code == 429 and refused.json()["error"]["code"] == "client_stream_limit"
+            assert refused.status_code == 429, f"a third stream was served: {refused.text[-400:]!r}"
+            assert refused.json()["error"]["code"] == "client_stream_limit"
             with other.stream("GET", path) as theirs:  # someone else is not affected
                 assert theirs.status_code == 200
         # Closed streams are given back (the server notices the close a moment later).
