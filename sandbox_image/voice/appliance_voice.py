@@ -151,6 +151,8 @@ def speakable(text: str, language: str) -> str:
     """``text`` with its math written out in ``language``'s words, for espeak-ng to read."""
     words = _MATH_WORDS.get(language, _MATH_WORDS["en"])
     text = text.replace("\u2212", "-")
+    if language in ("es", "fr"):  # before the signs become words: "y - 3" tells a variable from "and"
+        text = re.sub(r"(?<![A-Za-z])y(?![A-Za-z])", lambda m: _variable_y(m, _LETTER_NAMES[language]), text)
     if language != "en":
         text = re.sub(r"(?<=\d)\.(?=\d)", ",", text)
     text = re.sub(r"\b([A-Za-z])''\(", rf"\1 {words['second']} (", text)
@@ -169,8 +171,6 @@ def speakable(text: str, language: str) -> str:
     names = _LETTER_NAMES.get(language)
     if names and language == "ru":
         text = _LATIN_RUN.sub(lambda m: _said_letters(m.group(0), names), text)
-    elif names:
-        text = re.sub(r"(?<![A-Za-z])y(?![A-Za-z])", lambda m: _variable_y(m, names), text)
     text = text.replace("≠", f" {words['ne']} ").replace("=", f" {words['eq']} ")
     return " ".join(text.split()).replace(" ,", ",")
 
@@ -185,8 +185,11 @@ def _variable_y(match: re.Match[str], names: dict[str, str]) -> str:
     """"y" is also a word in Spanish ("and") and French ("il y a"): it is the variable only
     when a formula goes on after it ("y = 3", "y)") or a number stands right before it ("2y")."""
     text, start, end = match.string, match.start(), match.end()
-    after = text[end:].lstrip()[:1]
-    if not after or after in "=<>+-^)'·*/≤≥≠,.;:" or (start and text[start - 1].isdigit()):
+    rest = text[end:].lstrip()
+    after = rest[:1]
+    # "y - 3" is a subtraction; "-2 y -3" is "and" before a negative number.
+    binary_minus = after == "-" and rest[1:2].isspace()
+    if not after or after in "=<>+^)'·*/≤≥≠,.;:" or binary_minus or (start and text[start - 1].isdigit()):
         return f" {names['y']} "
     return match.group(0)
 

@@ -85,6 +85,7 @@ def test_answers_that_were_already_speakable_keep_their_reading() -> None:
     ("Respuesta: x = 2, y = 1. Restamos y simplificamos", "es",
      "Respuesta: x igual a 2, ye igual a 1. Restamos y simplificamos"),
     ("il y a deux racines", "fr", "il y a deux racines"),
+    ("Son -2 y -3. y - 3 = 0", "es", "Son menos 2 y menos 3. ye menos 3 igual a 0"),
 ])
 def test_the_sandbox_voice_reads_math_in_its_own_words(text: str, language: str, said: str) -> None:
     assert sandbox_voice().speakable(text, language) == said
