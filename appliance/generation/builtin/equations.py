@@ -1057,13 +1057,11 @@ def _trigonometric(request: Request, left: sympy.Expr, right: sympy.Expr, x: sym
     steps.append(Step(period_words, family_latex + integers, family_plain))
     # Solved for x: each angle moved and divided like a linear equation; the period divided too.
     solutions = [sympy.nsimplify((angle - shift) / slope) for angle in first_turn]
-    solution_step = abs(step_size / slope)
+    family_latex, family_plain = _families(x, solutions, abs(step_size / slope), name)
     if argument != x:
-        latex, text = _families(x, solutions, solution_step, name)
         words = spoken(slope, language) if slope.is_Integer else None
         steps.append(Step(say("divide", language, a=words, var=x.name) if words else say("each_root", language),
-                          latex + integers, text))
-    family_latex, family_plain = _families(x, solutions, solution_step, name)
+                          family_latex + integers, family_plain))
     check_lines = [rf"{tex(type(function)(argument.subs(x, solution), evaluate=False))} = {tex(value)}{CHECK}"
                    for solution in solutions]
     steps.append(Step(say("check_each" if len(solutions) > 1 else "check_back", language),
