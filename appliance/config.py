@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from appliance.errors import ConfigError
 
-SANDBOX_IMAGE_VERSION = "6"
+SANDBOX_IMAGE_VERSION = "7"
 """Bumped whenever sandbox_image/ changes; the image is tagged and labelled with it."""
 
 MANIM_VERSION = "0.19.0"

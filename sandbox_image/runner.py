@@ -53,6 +53,10 @@ SUBTITLE_TEMPLATE = VOICE_DIR / "subtitle-track.mp4"
 MAX_SUBTITLE_CUES = 400
 MAX_CUE_CHARS = 300
 MARKER = "@@manim-appliance:{kind}@@ "
+# Written on stderr just before "done": stdout and stderr reach the host through two pipes
+# the engine relays separately, so "done" can arrive before the last lines the scene
+# printed. The host reads stderr up to this line before it reports the tail.
+STDERR_END = "@@manim-appliance:stderr-end@@"
 MAX_REQUEST_BYTES = 1_000_000
 # After "done" the host fetches the video and kills the container; if it never does
 # (the appliance died), leave on our own.
@@ -81,6 +85,13 @@ PROTOCOL = _private_stdout()
 def send(message: str, /, **fields: Any) -> None:
     if os.getpid() != MAIN_PID:  # a forked copy of the runner says nothing
         return
+    if message == "done":
+        try:
+            sys.stdout.flush()  # the scene's print()s: fd 1 is stderr's pipe here
+            sys.stderr.write("\n" + STDERR_END + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a scene that closed its stderr: the host waits a moment
+            pass
     PROTOCOL.write(MARKER.format(kind=message) + json.dumps(fields) + "\n")
     PROTOCOL.flush()
 

@@ -21,6 +21,8 @@ from appliance.models import JSONDict
 STDOUT = 1
 STDERR = 2
 MARKER_PREFIX = b"@@manim-appliance:"
+# The runner writes this line on stderr just before "done" (sandbox_image/runner.py).
+STDERR_END = b"\n@@manim-appliance:stderr-end@@\n"
 MAX_PROTOCOL_LINE = 64 * 1024
 _HEADER = struct.Struct(">BxxxL")
 
@@ -103,6 +105,24 @@ class AttachedStream:
                 self._read_once(deadline)
         except (TimeoutError, OSError):
             pass
+
+    def settle_stderr(self, deadline: float) -> bool:
+        """After "done": read until the runner's end-of-stderr line arrives, then drop it.
+
+        The engine relays stdout and stderr through separate pipes, so "done" (stdout) can
+        overtake the scene's last stderr lines; without this the tail could miss them. A
+        scene that hides the line costs only the wait until ``deadline`` (no exception).
+        """
+        try:
+            while STDERR_END not in self.stderr.data and not self.eof:
+                self._read_once(deadline)
+        except (TimeoutError, OSError):
+            return False
+        found = self.stderr.data.rfind(STDERR_END)
+        if found < 0:
+            return False
+        del self.stderr.data[found:found + len(STDERR_END)]
+        return True
 
     def close(self) -> None:
         for closable in (self._socket, self._keepalive):

@@ -99,6 +99,8 @@ CPU_SHARES_RENDER = 1024
 CPU_SHARES_WARMING = 16
 # After the runner reports a failure it exits at once; give it this long.
 EXIT_GRACE_S = 5.0
+# How long the stderr of a finished render may lag its "done" (settle_stderr).
+STDERR_SETTLE_S = 2.0
 # Work-area files: the tmpfs inode cap stops "millions of empty files".
 WORK_MAX_FILES = 20000
 # The container's environment is exactly this (plus the image's own ENV): nothing of
@@ -555,6 +557,9 @@ class DockerSandbox:
         except SandboxError:
             destination.unlink(missing_ok=True)
             raise
+        # The scene's processes are frozen, but what they wrote may still be in the engine's
+        # pipes: read it to the runner's end line before the tail is reported.
+        started.stream.settle_stderr(time.monotonic() + STDERR_SETTLE_S)
         stderr_tail = summarize_stderr(started.stream.stderr.text(), 600)
         if refusal is not None:
             destination.unlink(missing_ok=True)

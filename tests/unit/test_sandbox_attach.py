@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from appliance.sandbox.attach import MAX_PROTOCOL_LINE, AttachedStream
+from appliance.sandbox.attach import MAX_PROTOCOL_LINE, STDERR_END, AttachedStream
 
 
 def frame(stream_id: int, payload: bytes) -> bytes:
@@ -53,6 +53,32 @@ def test_messages_and_stderr_survive_being_split_across_reads(pair: tuple[socket
     assert done is not None and done.kind == "done" and done.fields == {"render_s": 1.5}
     assert [m.kind for m in stream.messages] == ["ready", "done"]
     assert stream.stderr.text() == "warning: something\n"
+
+
+def test_stderr_that_lags_done_is_read_up_to_the_runners_end_line(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    """The engine relays stdout and stderr separately: "done" may come first, the scene's last
+    stderr lines (and the runner's end line) after it. The tail reported must hold them."""
+    ours, theirs = pair
+    theirs.sendall(frame(1, message("done", render_s=1.5)))
+    stream = AttachedStream(ours, tail_bytes=1024)
+    assert stream.read_until(time.monotonic() + 10, ("done",)) is not None
+    assert stream.stderr.text() == ""  # what a host that stopped at "done" would have reported
+    feed_slowly(theirs, frame(2, b"swapped the output") + frame(2, STDERR_END))
+    assert stream.settle_stderr(time.monotonic() + 10)
+    assert stream.stderr.text() == "swapped the output"  # the end line itself is not output
+
+
+def test_a_hidden_end_line_costs_only_the_wait(pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, theirs = pair
+    theirs.sendall(frame(1, message("done")) + frame(2, b"no end line\n"))
+    stream = AttachedStream(ours, tail_bytes=1024)
+    assert stream.read_until(time.monotonic() + 10, ("done",)) is not None
+    assert not stream.settle_stderr(time.monotonic() + 0.2)
+    assert stream.stderr.text() == "no end line\n" and not stream.eof
+    theirs.shutdown(socket.SHUT_WR)  # and a runner that is gone: EOF ends the wait at once
+    assert not stream.settle_stderr(time.monotonic() + 10)
+    assert stream.eof
 
 
 def test_eof_without_a_wanted_message_returns_none(pair: tuple[socket.socket, socket.socket]) -> None:
