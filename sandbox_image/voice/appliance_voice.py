@@ -157,6 +157,11 @@ def speakable(text: str, language: str) -> str:
         text = re.sub(r"(?<=\d)\.(?=\d)", ",", text)
     text = re.sub(r"\b([A-Za-z])''\(", rf"\1 {words['second']} (", text)
     text = re.sub(r"\b([A-Za-z])'\(", rf"\1 {words['prime']} (", text)
+    # y' = 3x² (a derivative named without its bracket): "y prime equals", not "y of".
+    # Only before "=" or the end, so that French "l'équation" keeps its apostrophe.
+    bare = r"(?=\s*(?:=|$|[,.;:)]))"
+    text = re.sub(r"(?<=\w)\s*''" + bare, " " + words["second"].rsplit(" ", 1)[0], text)
+    text = re.sub(r"(?<=\w)\s*'" + bare, " " + words["prime"].rsplit(" ", 1)[0], text)
     text = re.sub(r"\b([A-Za-z])_\{?(\d+)\}?", r"\1 \2", text)
     text = re.sub(rf"(?<={_OPERAND_LEFT})\s+-\s+|\s+-\s+(?={_OPERAND_RIGHT})", f" {words['minus']} ", text)
     text = re.sub(r"(?:(?<=^)|(?<=[\s(=,<>:;\[^]))-(?=[\d√(]|[A-Za-z]\b)", f"{words['minus']} ", text)
@@ -172,7 +177,7 @@ def speakable(text: str, language: str) -> str:
     if names and language == "ru":
         text = _LATIN_RUN.sub(lambda m: _said_letters(m.group(0), names), text)
     text = text.replace("≠", f" {words['ne']} ").replace("=", f" {words['eq']} ")
-    return " ".join(text.split()).replace(" ,", ",")
+    return re.sub(r"\s+([,.;:])(?=\s|$)", r"\1", " ".join(text.split()))
 
 
 def _said_letters(run: str, names: dict[str, str]) -> str:

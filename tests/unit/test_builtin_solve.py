@@ -11,6 +11,7 @@ from sympy import S
 
 from appliance.errors import UnsupportedProblem
 from appliance.generation.builtin import KINDS, BuiltinSolution, reference_answer, solve
+from appliance.generation.builtin.solve import work
 from appliance.generation.builtin.language import LANGUAGES, PHRASES, say
 from appliance.validation import validate_and_repair
 
@@ -392,6 +393,21 @@ def test_a_derivative_asked_at_a_number_in_the_brackets_is_evaluated_there(probl
     assert solve(problem).answer_text == answer
 
 
+@pytest.mark.parametrize(("problem", "answer", "working_line"), [
+    # Before: every derivative was called f, and "dy/dx" was answered "f'(x) = ...".
+    ("Find dy/dx if y = x^3", "y' = 3x^2", "y' = 3 x^{2}"),
+    ("Найдите производную функции y = x^2", "y' = 2x", "y' = 2 x^{1} = 2 x"),
+    ("y = x^3, find y''", "y'' = 6x", "y'' = 6 x"),
+    ("Find dy/dx at x = 1 if y = x^2", "y'(1) = 2", r"y'(1) = 2 \cdot 1 = 2"),
+    ("Find g'(x) if g(x) = x^2", "g'(x) = 2x", "g'(x) = 2 x^{1} = 2 x"),
+    ("Differentiate x^2", "f'(x) = 2x", "f'(x) = 2 x^{1} = 2 x"),
+])
+def test_a_derivative_keeps_the_name_the_problem_gave_its_function(problem: str, answer: str,
+                                                                    working_line: str) -> None:
+    worked, _ = work(problem)
+    assert (worked.answer_text, worked.steps[-1].latex) == (answer, working_line)
+
+
 PERIMETERS = [
     ("What is the perimeter of a rectangle with sides 3 and 5?", "en", S(16), "P = 16"),
     ("Perimeter of a square with side 5 cm", "en", S(20), "P = 20 cm"),
@@ -509,7 +525,7 @@ def test_a_perimeter_traces_the_outline_and_an_area_fills_the_shape() -> None:
 
 @pytest.mark.parametrize(("problem", "kind", "answer"), [
     # Before: "The formula has several letters (x, y)".
-    ("Find dy/dx if y = e^(2x) sin(x)", "derivative", "f'(x) = (2sin(x) + cos(x))·e^(2x)"),
+    ("Find dy/dx if y = e^(2x) sin(x)", "derivative", "y' = (2sin(x) + cos(x))·e^(2x)"),
     # Before: "computes areas of circles, rectangles, squares and triangles".
     ("Find the area under y = x^2 from 1 to 3", "definite_integral", "26/3 ≈ 8.667"),
     ("Найди площадь под графиком y = x^2 от 0 до 3", "definite_integral", "9"),

@@ -86,6 +86,11 @@ def test_answers_that_were_already_speakable_keep_their_reading() -> None:
      "Respuesta: x igual a 2, ye igual a 1. Restamos y simplificamos"),
     ("il y a deux racines", "fr", "il y a deux racines"),
     ("Son -2 y -3. y - 3 = 0", "es", "Son menos 2 y menos 3. ye menos 3 igual a 0"),
+    # A derivative named y' (the problem said "dy/dx" or "y = ..."): "prime", with no "of".
+    ("Answer: y' = 2x.", "en", "Answer: y prime equals 2x."),
+    ("Ответ: y'' = 6x.", "ru", "Ответ: игрек два штриха равно 6 икс."),
+    ("Respuesta: y' = 2x.", "es", "Respuesta: ye prima igual a 2x."),
+    ("Résous l'équation: y' = 2x", "fr", "Résous l'équation: i grec prime égale 2x"),
 ])
 def test_the_sandbox_voice_reads_math_in_its_own_words(text: str, language: str, said: str) -> None:
     assert sandbox_voice().speakable(text, language) == said

@@ -109,12 +109,28 @@ def _why(expr: sympy.Expr, x: sympy.Symbol, language: str) -> str:
     return say(why_key(expr, x), language)
 
 
+PRIME = "'"
+
+
+def called(name: str, primes: str, argument: str, at_variable: bool) -> str:
+    """f'(x), f''(2); but y' and y'' for a function given as "y = …", as a teacher writes
+    them: a bracket only when it holds a point."""
+    if name == "y" and at_variable:
+        return f"y{primes}"
+    return f"{name}{primes}({argument})"
+
+
+def function_label(name: str, argument: str) -> str:
+    return "y" if name == "y" else f"{name}({argument})"
+
+
 def derivative_steps(function: sympy.Expr, x: sympy.Symbol, name: str, language: str,
                      compact: bool = False) -> list[Step]:
     """How the derivative is found: the rule, its parts and their derivatives, put together.
 
-    The last step's formula is ``name'(x) = …`` equal to the derivative (not yet simplified)."""
-    lhs, lhs_plain = f"{name}'({tex(x)})", f"{name}'({x})"
+    The last step's formula is ``name'(x) = …`` (``y' = …``) equal to the derivative (not yet
+    simplified)."""
+    lhs, lhs_plain = called(name, PRIME, tex(x), True), called(name, PRIME, str(x), True)
 
     def result(words: str, latex: str, text: str) -> Step:
         return Step(words, f"{lhs} = {latex}", f"{lhs_plain} = {text}")
@@ -240,15 +256,17 @@ def solve_derivative(request: Request) -> Worked:
     function, x, order = request.expression, request.variable, request.order
     assert function is not None and x is not None
     first = derivative_of(function, x)
-    name = "f" if not function.has(sympy.Symbol("f")) else "g"
+    name = request.function_name
+    if function.has(sympy.Symbol(name)):  # "f(x) = x f" is not a name to keep
+        name = "g" if name == "f" else "f"
     result = first if order == 1 else derivative_of(first, x)
     # Only a clear gain is worth a step: factoring x²cos x + 2x sin x makes it no easier to read.
     simpler = _simplest(result, sympy.simplify(result))
     if simpler != result and sympy.count_ops(simpler) < sympy.count_ops(result) - 1:
         result = simpler
-    primes = "'" * order
-    text = f"{name}{primes}({x}) = {plain(result)}"
-    latex = f"{name}{primes}({tex(x)}) = {tex(result)}"
+    primes = PRIME * order
+    text = f"{called(name, primes, str(x), True)} = {plain(result)}"
+    latex = f"{called(name, primes, tex(x), True)} = {tex(result)}"
     point = request.point
     value = None
     if point is not None:
@@ -260,11 +278,12 @@ def solve_derivative(request: Request) -> Worked:
         steps = derivative_steps(function, x, name, language, compact)
         if order == 2:
             if not steps[-1].latex.endswith(f" = {tex(first)}"):
-                steps.append(Step(say("simplify_result", language), f"{name}'({tex(x)}) = {tex(first)}",
-                                  f"{name}'({x}) = {plain(first)}"))
+                steps.append(Step(say("simplify_result", language), f"{called(name, PRIME, tex(x), True)} = {tex(first)}",
+                                  f"{called(name, PRIME, str(x), True)} = {plain(first)}"))
             second = derivative_of(first, x)
             steps.append(Step(f"{say('differentiate_again', language)}. {_why(first, x, language)}",
-                              f"{name}''({tex(x)}) = {tex(second)}", f"{name}''({x}) = {plain(second)}"))
+                              f"{called(name, PRIME * 2, tex(x), True)} = {tex(second)}",
+                              f"{called(name, PRIME * 2, str(x), True)} = {plain(second)}"))
         if not steps[-1].latex.endswith(f" = {tex(result)}"):
             steps.append(Step(say("simplify_result", language), latex, text))
         if point is not None and value is not None:
@@ -274,10 +293,11 @@ def solve_derivative(request: Request) -> Worked:
             words = (say("substitute_point", language, var=x.name, point=spoken_point) if spoken_point is not None
                      else say("substitute_given", language))
             middle = f" = {shown}" if shown != tex(value) else ""
-            steps.append(Step(words, f"{name}{primes}({tex(point)}){middle} = {value_latex}",
-                              f"{name}{primes}({plain(point)}) = {shown_plain} = {value_plain}"))
-            text = f"{name}{primes}({plain(point)}) = {value_plain}"
-            latex = f"{name}{primes}({tex(point)}) = {value_latex}"
+            at_latex, at_plain = called(name, primes, tex(point), False), called(name, primes, plain(point), False)
+            steps.append(Step(words, f"{at_latex}{middle} = {value_latex}",
+                              f"{at_plain} = {shown_plain} = {value_plain}"))
+            text = f"{at_plain} = {value_plain}"
+            latex = f"{at_latex} = {value_latex}"
         if len(steps) <= MAX_STEPS:
             break
     operator = rf"\frac{{d}}{{d{tex(x)}}}" if order == 1 else rf"\frac{{d^2}}{{d{tex(x)}^2}}"
@@ -286,7 +306,7 @@ def solve_derivative(request: Request) -> Worked:
         reference = ReferenceAnswer("derivative", text, "number", (x,), values=(value,))
     else:
         reference = ReferenceAnswer("derivative", text, "expression", (x,), expression=result)
-    figure = _function_pair_figure(function, result, x, f"{name}({tex(x)})", f"{name}{primes}({tex(x)})",
+    figure = _function_pair_figure(function, result, x, function_label(name, tex(x)), called(name, primes, tex(x), True),
                                    say("function_and_derivative", language))
     title = say("title.second_derivative" if order == 2 else "title.derivative", language)
     return Worked("derivative", title, problem, tuple(fit_steps(steps)), latex, text, reference, figure)

@@ -50,7 +50,7 @@ _GIVEN_AREA = re.compile(
 )
 _BRACKET_BOUNDS = re.compile(rf"\[\s*({_BOUND})\s*[,;]\s*({_BOUND})\s*\]")
 _DIFFERENTIAL = re.compile(r"(?<![a-z])d([a-z])(?![a-z(])")
-_DERIVATIVE_OPERATOR = re.compile(r"\bd\s*(?:[fgy]\s*)?/\s*d\s*([a-z])\b")  # d/dx, dy/dx, df/dx
+_DERIVATIVE_OPERATOR = re.compile(r"\bd\s*(?P<name>[fgy]\s*)?/\s*d\s*(?P<variable>[a-z])\b")  # d/dx, dy/dx, df/dx
 # f'(x), y'' — but not the French l'équation or d'une.
 # f'(x), f''(x), and f'(2): a number in the brackets is the point to evaluate at.
 _PRIME = re.compile(r"\b[fghy]\s*('+|’+)\s*(?:\(\s*([a-z]|-?\d+(?:\.\d+)?(?:/\d+)?)\s*\))?(?![^\W\d_])")
@@ -83,6 +83,7 @@ class Request:
     unit: str = ""
     source: str = ""  # the formula as written (arithmetic keeps the written order)
     measure: str = "area"  # area: "area" or "perimeter" (a circle's circumference)
+    function_name: str = "f"  # derivative: the name the problem gives the function (y' for "dy/dx")
 
 
 def recognise(text: str, language: str) -> Request:
@@ -238,13 +239,27 @@ def _area_under(text: str, language: str) -> Request:
     return request
 
 
+_NAMED_FUNCTION = re.compile(r"\b([fghy])\s*(?:\(\s*[a-z]\s*\))?\s*=")
+
+
+def _function_name(text: str, operator: re.Match[str] | None, prime: re.Match[str] | None) -> str:
+    """The name the problem calls its function by: y for "dy/dx", "y'" or "y = …"; else f."""
+    if operator and operator.group("name"):
+        return operator.group("name").strip()
+    if prime:
+        return prime.group(0)[0]
+    named = _NAMED_FUNCTION.search(text)
+    return named.group(1) if named else "f"
+
+
 def _derivative(text: str, folded: str, language: str, second: bool) -> Request:
     operator = _DERIVATIVE_OPERATOR.search(text)
-    variable = SYMBOLS.get(operator.group(1)) if operator else None
+    variable = SYMBOLS.get(operator.group("variable")) if operator else None
     order = 2 if second else 1
     prime = _PRIME.search(text)
     if prime and len(prime.group(1)) == 2:
         order = 2
+    function_name = _function_name(text, operator, prime)
     text = _DERIVATIVE_OPERATOR.sub(" ", text)
     text = _PRIME.sub(" ", text)
     point = None
@@ -264,7 +279,8 @@ def _derivative(text: str, folded: str, language: str, second: bool) -> Request:
         raise UnsupportedProblem("The derivative of a constant is 0; the built-in solver needs a function of x.")
     if point is not None and at_point is not None and at_point.group(1) != variable.name:
         raise UnsupportedProblem(f"The point is given for {at_point.group(1)}, but the function is of {variable}.")
-    return Request("derivative", language, expression=expression, variable=variable, order=order, point=point)
+    return Request("derivative", language, expression=expression, variable=variable, order=order, point=point,
+                   function_name=function_name)
 
 
 def _limit(text: str, language: str) -> Request:
