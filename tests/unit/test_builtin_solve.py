@@ -11,8 +11,8 @@ from sympy import S
 
 from appliance.errors import UnsupportedProblem
 from appliance.generation.builtin import KINDS, BuiltinSolution, reference_answer, solve
-from appliance.generation.builtin.solve import work
 from appliance.generation.builtin.language import LANGUAGES, PHRASES, say
+from appliance.generation.builtin.solve import work
 from appliance.validation import validate_and_repair
 
 x, y, t = sympy.symbols("x y t")

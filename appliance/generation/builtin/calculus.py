@@ -278,7 +278,8 @@ def solve_derivative(request: Request) -> Worked:
         steps = derivative_steps(function, x, name, language, compact)
         if order == 2:
             if not steps[-1].latex.endswith(f" = {tex(first)}"):
-                steps.append(Step(say("simplify_result", language), f"{called(name, PRIME, tex(x), True)} = {tex(first)}",
+                first_latex = f"{called(name, PRIME, tex(x), True)} = {tex(first)}"
+                steps.append(Step(say("simplify_result", language), first_latex,
                                   f"{called(name, PRIME, str(x), True)} = {plain(first)}"))
             second = derivative_of(first, x)
             steps.append(Step(f"{say('differentiate_again', language)}. {_why(first, x, language)}",
