@@ -307,8 +307,8 @@ def solve_derivative(request: Request) -> Worked:
         reference = ReferenceAnswer("derivative", text, "number", (x,), values=(value,))
     else:
         reference = ReferenceAnswer("derivative", text, "expression", (x,), expression=result)
-    figure = _function_pair_figure(function, result, x, function_label(name, tex(x)), called(name, primes, tex(x), True),
-                                   say("function_and_derivative", language))
+    figure = _function_pair_figure(function, result, x, function_label(name, tex(x)),
+                                   called(name, primes, tex(x), True), say("function_and_derivative", language))
     title = say("title.second_derivative" if order == 2 else "title.derivative", language)
     return Worked("derivative", title, problem, tuple(fit_steps(steps)), latex, text, reference, figure)
 
