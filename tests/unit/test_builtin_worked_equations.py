@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 import sympy
 
 from appliance.generation.builtin.solve import work
-from appliance.generation.builtin.worked import Step, Worked
+from appliance.generation.builtin.worked import GraphFigure, Step, Worked
 
 
 def worked(problem: str, language: str | None = None) -> Worked:
@@ -294,6 +295,18 @@ def test_a_sine_equation_finds_the_angles_in_one_turn_then_adds_the_period() -> 
     assert r"\sin{\left(\frac{\pi}{6} \right)} = \frac{1}{2}" in check.latex
     assert result.answer_text == "x = π/6 + 2πk, x = 5π/6 + 2πk (k any integer)"
     assert result.reference is None  # a family of solutions: no SymPy answer to hold a model to
+
+
+def test_the_graph_of_a_trigonometric_equation_names_its_ticks_as_angles() -> None:
+    # Before: ticks at 1, 2, 3 ... under markers at π/6 and 5π/6: no angle the steps speak of.
+    figure = worked("Solve sin(x) = 1/2").figure
+    assert isinstance(figure, GraphFigure)
+    assert figure.x_range == pytest.approx((-math.pi, 2 * math.pi, math.pi / 2))
+    assert [label for _, label in figure.x_tick_labels] == [
+        r"- \pi", r"- \pi / 2", r"\pi / 2", r"\pi", r"3 \pi / 2", r"2 \pi"]
+    assert [value for value, _ in figure.x_tick_labels] == pytest.approx(
+        [k * math.pi / 2 for k in (-2, -1, 1, 2, 3, 4)])
+    assert [marker.label for marker in figure.markers] == [r"\pi / 6", r"5 \pi / 6"]
 
 
 @pytest.mark.parametrize(("problem", "answer"), [

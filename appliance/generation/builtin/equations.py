@@ -1093,7 +1093,10 @@ def _periodic_figure(function: sympy.Expr, value: sympy.Expr, x: sympy.Symbol, a
                      language: str) -> GraphFigure | None:
     """The function over one and a half turns and the line y = value; the angles found in the first turn
     marked with their exact values (π/6, not 0.52), as the narration says."""
-    x_range = plots.nice_range(-math.pi, 2 * math.pi)
+    # Ticks every quarter turn, named as angles (π/2, π, 3π/2): the steps speak in π, not 1.57.
+    x_range = (-math.pi, 2 * math.pi, math.pi / 2)
+    quarter_turns = [k * sympy.pi / 2 for k in range(-2, 5) if k != 0]
+    tick_labels = tuple((float(angle), sympy.latex(angle, fold_short_frac=True)) for angle in quarter_turns)
     level = float(value)
     # Whole-number ticks: a tick label at ±0.5 sits where sin and cos pass.
     y_range = plots.nice_range(min(-2.0, level - 1), max(2.0, level + 1)) if isinstance(function, sympy.tan) \
@@ -1103,7 +1106,8 @@ def _periodic_figure(function: sympy.Expr, value: sympy.Expr, x: sympy.Symbol, a
         return None
     # 2π/3 on one line: a stacked fraction is too tall to find room beside a steep curve.
     markers = tuple(Marker(float(angle), level, sympy.latex(angle, fold_short_frac=True)) for angle in angles)
-    return GraphFigure(x_range, y_range, tuple(curves), markers, caption=say("intersection_on_graph", language))
+    return GraphFigure(x_range, y_range, tuple(curves), markers, caption=say("intersection_on_graph", language),
+                       x_tick_labels=tick_labels)
 
 
 # -- systems -----------------------------------------------------------------------------------

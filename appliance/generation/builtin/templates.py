@@ -151,6 +151,19 @@ def runs_through(mobject, points, margin=0.25):
     return False
 
 
+class TickLabel(MathTex):
+    \"\"\"An axis tick's label written as a formula (π/2) where manim would write a number; it
+    answers get_value() like manim's own numbers, so labels are moved off curves alike.\"\"\"
+
+    def __init__(self, axis, value, label):
+        super().__init__(label, font_size=30)
+        self.value = value
+        self.next_to(axis.n2p(value), DOWN, buff=MED_SMALL_BUFF)
+
+    def get_value(self):
+        return self.value
+
+
 def blocked(label, paths, points, reach=0.1):
     \"\"\"Whether a line runs through ``label`` or a marked point sits on it.\"\"\"
     return any(runs_through(label, path) for path in paths) or any(
@@ -298,6 +311,7 @@ VERTICAL_LINES = {verticals}
 HORIZONTAL_LINES = {horizontals}
 AREA = {area}
 NUMBER_DECIMALS = ({x_decimals}, {y_decimals})
+X_TICK_LABELS = {x_tick_labels}
 '''
 
 _GRAPH_METHOD = '''
@@ -305,11 +319,14 @@ _GRAPH_METHOD = '''
         axes = Axes(
             x_range=X_RANGE, y_range=Y_RANGE, x_length=8.4, y_length=4.8, tips=False,
             # Numbers at 30 pt: their digits are 0.21 units tall, over the layout gate's 0.2.
-            x_axis_config={"include_numbers": True, "font_size": 30,
+            x_axis_config={"include_numbers": not X_TICK_LABELS, "font_size": 30,
                            "decimal_number_config": {"num_decimal_places": NUMBER_DECIMALS[0]}},
             y_axis_config={"include_numbers": True, "font_size": 30,
                            "decimal_number_config": {"num_decimal_places": NUMBER_DECIMALS[1]}},
         ).move_to(LEFT * 2.2 + DOWN * 0.15)
+        if X_TICK_LABELS:
+            axes.x_axis.numbers = VGroup(*[TickLabel(axes.x_axis, value, label) for value, label in X_TICK_LABELS])
+            axes.x_axis.add(axes.x_axis.numbers)
         axis_labels = axes.get_axis_labels(x_label=MathTex("x"), y_label=MathTex("y"))
         legend_rows = []
         drawn = []
@@ -540,7 +557,8 @@ def _graph_code(figure: GraphFigure) -> tuple[str, str]:
         area = f"(lambda x: {code}, {low!r}, {high!r})"
     data = _GRAPH_FIGURE.format(x_range=list(figure.x_range), y_range=list(figure.y_range), curves=curves,
                                 markers=marker_text, verticals=verticals, horizontals=horizontals, area=area,
-                                x_decimals=_decimals(figure.x_range[2]), y_decimals=_decimals(figure.y_range[2]))
+                                x_decimals=_decimals(figure.x_range[2]), y_decimals=_decimals(figure.y_range[2]),
+                                x_tick_labels=list(figure.x_tick_labels))
     return data, _GRAPH_METHOD
 
 

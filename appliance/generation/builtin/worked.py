@@ -56,6 +56,9 @@ class GraphFigure:
     horizontal_lines: tuple[tuple[float, str], ...] = ()  # dashed guides: (y, colour)
     area: tuple[str, float, float] | None = None  # (numpy code, a, b) shaded under the curve
     caption: str = ""
+    # x-axis labels written as formulas, (value, LaTeX): π/2, π, 3π/2 on a trigonometric graph,
+    # where 1, 2, 3 would name no angle the steps speak of. Empty: the axis numbers its ticks.
+    x_tick_labels: tuple[tuple[float, str], ...] = ()
 
 
 @dataclass(frozen=True)
