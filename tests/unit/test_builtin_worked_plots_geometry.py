@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from appliance.generation.builtin.solve import work
-from appliance.generation.builtin.worked import Worked
+from appliance.generation.builtin.worked import GraphFigure, Worked
 
 
 def worked(problem: str, language: str | None = None) -> Worked:
@@ -32,6 +34,50 @@ def test_other_functions_find_turning_points_where_the_derivative_is_zero() -> N
     lines = [step.latex for step in result.steps]
     assert r"f'(x) = 3 x^{2} - 3 = 0\ \Rightarrow\ x = -1,\ x = 1" in lines
     assert r"f(-1) = 2\ (\max),\quad f(1) = -2\ (\min)" in lines
+
+
+def test_a_periodic_function_is_studied_over_one_period_and_its_points_given_as_families() -> None:
+    # Before: "zeros: x = -2π, x = -π, x = 0, x = π" (the four nearest 0, while the graph showed
+    # ±3π and 2π too), extrema as single points, and markers labelled (-6.28, 0).
+    result = worked("Plot y = sin(x)")
+    assert [step.latex for step in result.steps] == [
+        r"f(x + 2 \pi) = f(x)",
+        r"f(0) = \sin 0 = 0",
+        r"\sin x = 0\ \Rightarrow\ x = \pi k,\quad k \in \mathbb{Z}",
+        r"f'(x) = \cos x = 0\ \Rightarrow\ x = \frac{\pi}{2} + \pi k,\quad k \in \mathbb{Z}",
+        r"f_{\min} = f\left(- \frac{\pi}{2} + 2 \pi k\right) = -1,\quad "
+        r"f_{\max} = f\left(\frac{\pi}{2} + 2 \pi k\right) = 1",
+    ]
+    assert "repeats every 2π" in result.steps[0].say
+    assert result.answer_text == ("period 2π; f(0) = 0; zeros: x = πk; minimum (-π/2 + 2πk, -1); "
+                                  "maximum (π/2 + 2πk, 1) (k any integer)")
+    figure = result.figure
+    assert isinstance(figure, GraphFigure)
+    # One period's points, labelled as the steps write them, on an axis marked in angles.
+    assert sorted(marker.label for marker in figure.markers) == [
+        r"(0,\ 0)", r"(3 \pi / 2,\ -1)", r"(\pi / 2,\ 1)", r"(\pi,\ 0)"]
+    assert [label for _, label in figure.x_tick_labels] == [
+        r"- \pi", r"- \pi / 2", r"\pi / 2", r"\pi", r"3 \pi / 2", r"2 \pi"]
+
+
+@pytest.mark.parametrize(("problem", "language", "answer"), [
+    # SymPy calls 2π the period of sin²x; it is π, and its maxima are π/2 + πk, not -π/2 + πk.
+    ("Plot y = sin(x)^2", "en", "period π; f(0) = 0; zeros: x = πk; maximum (π/2 + πk, 1); minimum (πk, 0) "
+                                "(k any integer)"),
+    ("Построй график y = cos(2x)", "ru", "период π; f(0) = 1; нули: x = π/4 + πk/2; минимум (π/2 + πk, -1); "
+                                         "максимум (πk, 1) (k целое число)"),
+    ("Grafica y = tan(x)", "es", "periodo π; f(0) = 0; ceros: x = πk (k entero)"),
+])
+def test_periodic_plots_in_other_forms_and_languages(problem: str, language: str, answer: str) -> None:
+    result, chosen = work(problem)
+    assert (chosen, result.kind, result.answer_text) == (language, "plot", answer)
+
+
+def test_a_periodic_function_off_the_angle_table_keeps_the_plain_plot() -> None:
+    # arcsin(1/3) + 2πk is not what a plot of 3 sin x - 1 is for: the window's points, as before.
+    result = worked("Plot y = 3sin(x) - 1")
+    assert not result.answer_text.startswith("period")
+    assert result.figure is not None and not getattr(result.figure, "x_tick_labels", ())
 
 
 def test_the_pythagorean_theorem_substitutes_with_units() -> None:

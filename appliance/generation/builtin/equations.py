@@ -1053,11 +1053,11 @@ def _trigonometric(request: Request, left: sympy.Expr, right: sympy.Expr, x: sym
     steps.append(Step(say(f"trig_angles.{name}", language),
                       rf"{tex(function)} = {tex(value)}\ \Rightarrow\ {angles_latex}",
                       ", ".join(f"{plain(argument)} = {plain(angle)}" for angle in first_turn)))
-    family_latex, family_plain = _families(argument, first_turn, step_size, name)
+    family_latex, family_plain = solution_families(argument, first_turn, step_size, name)
     steps.append(Step(period_words, family_latex + integers, family_plain))
     # Solved for x: each angle moved and divided like a linear equation; the period divided too.
     solutions = [sympy.nsimplify((angle - shift) / slope) for angle in first_turn]
-    family_latex, family_plain = _families(x, solutions, abs(step_size / slope), name)
+    family_latex, family_plain = solution_families(x, solutions, abs(step_size / slope), name)
     if argument != x:
         words = spoken(slope, language) if slope.is_Integer else None
         steps.append(Step(say("divide", language, a=words, var=x.name) if words else say("each_root", language),
@@ -1072,7 +1072,7 @@ def _trigonometric(request: Request, left: sympy.Expr, right: sympy.Expr, x: sym
                   family_latex + integers, text, None, figure)
 
 
-def _families(variable: sympy.Expr, angles: list[sympy.Expr], step_size: sympy.Expr,
+def solution_families(variable: sympy.Expr, angles: list[sympy.Expr], step_size: sympy.Expr,
               name: str) -> tuple[str, str]:
     """(LaTeX, plain) of "x = π/6 + 2πk, x = 5π/6 + 2πk"; a cosine's two as "x = ±π/3 + 2πk"."""
     step_latex = tex(step_size * sympy.Symbol("k"))  # 2πk, \frac{\pi k}{2}
@@ -1093,10 +1093,7 @@ def _periodic_figure(function: sympy.Expr, value: sympy.Expr, x: sympy.Symbol, a
                      language: str) -> GraphFigure | None:
     """The function over one and a half turns and the line y = value; the angles found in the first turn
     marked with their exact values (π/6, not 0.52), as the narration says."""
-    # Ticks every quarter turn, named as angles (π/2, π, 3π/2): the steps speak in π, not 1.57.
-    x_range = (-math.pi, 2 * math.pi, math.pi / 2)
-    quarter_turns = [k * sympy.pi / 2 for k in range(-2, 5) if k != 0]
-    tick_labels = tuple((float(angle), sympy.latex(angle, fold_short_frac=True)) for angle in quarter_turns)
+    x_range, tick_labels = plots.angle_axis(2 * sympy.pi)
     level = float(value)
     # Whole-number ticks: a tick label at ±0.5 sits where sin and cos pass.
     y_range = plots.nice_range(min(-2.0, level - 1), max(2.0, level + 1)) if isinstance(function, sympy.tan) \

@@ -823,6 +823,12 @@ _phrase("extrema_values", "Put them into the function. The second derivative tel
         "Подставляем в функцию. Вторая производная отличает максимум от минимума",
         "Wir setzen sie ein. Die zweite Ableitung unterscheidet Hoch- und Tiefpunkt",
         "Remplaçons dans la fonction. La dérivée seconde distingue maximum et minimum")
+_phrase("plot_period", "The function repeats every {period}, so one period shows the whole graph",
+        "La función se repite cada {period}, así que un periodo muestra toda la gráfica",
+        "Функция повторяется через каждые {period}, поэтому достаточно изучить один период",
+        "Die Funktion wiederholt sich alle {period}, also zeigt eine Periode den ganzen Graphen",
+        "La fonction se répète tous les {period}, donc une période montre toute la courbe")
+_phrase("period_word", "period", "periodo", "период", "Periode", "période")
 _phrase("minimum", "minimum", "mínimo", "минимум", "Tiefpunkt", "minimum")
 _phrase("maximum", "maximum", "máximo", "максимум", "Hochpunkt", "maximum")
 _phrase("zeros_word", "zeros", "ceros", "нули", "Nullstellen", "zéros")

@@ -177,6 +177,20 @@ def real_points(values: Sequence[sympy.Expr]) -> list[float]:
     return found
 
 
+def angle_axis(period: sympy.Expr) -> tuple[tuple[float, float, float], tuple[tuple[float, str], ...]]:
+    """An x range over one and a half periods (-T/2 to T) with a tick every quarter period, and
+    the ticks' labels named as angles (π/2, π, 3π/2; not 1.57, 3.14): what the steps speak of."""
+    quarter = period / 4
+    ticks = [k * quarter for k in range(-2, 5) if k != 0]
+    labels = tuple((float(tick), sympy.latex(tick, fold_short_frac=True)) for tick in ticks)
+    return (float(-2 * quarter), float(4 * quarter), float(quarter)), labels
+
+
+def exact_coordinate_label(x: sympy.Expr, y: sympy.Expr) -> str:
+    """(π/2, 1) as the steps write it; a decimal label would name a point the steps did not."""
+    return rf"({sympy.latex(x, fold_short_frac=True)},\ {sympy.latex(y, fold_short_frac=True)})"
+
+
 def coordinate_label(x: float, y: float) -> str:
     return rf"({_short(x)},\ {_short(y)})"
 

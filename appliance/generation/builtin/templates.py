@@ -151,17 +151,11 @@ def runs_through(mobject, points, margin=0.25):
     return False
 
 
-class TickLabel(MathTex):
-    \"\"\"An axis tick's label written as a formula (π/2) where manim would write a number; it
-    answers get_value() like manim's own numbers, so labels are moved off curves alike.\"\"\"
-
-    def __init__(self, axis, value, label):
-        super().__init__(label, font_size=30)
-        self.value = value
-        self.next_to(axis.n2p(value), DOWN, buff=MED_SMALL_BUFF)
-
-    def get_value(self):
-        return self.value
+def tick_label(axis, value, label):
+    \"\"\"An axis tick's label written as a formula (π/2) where manim would write a number.\"\"\"
+    text = MathTex(label, font_size=30).next_to(axis.n2p(value), DOWN, buff=MED_SMALL_BUFF)
+    text.tick_value = value  # where free_tick_labels finds it again, as manim's numbers answer get_value()
+    return text
 
 
 def blocked(label, paths, points, reach=0.1):
@@ -178,7 +172,8 @@ def free_tick_labels(axes, paths, points):
         for label in list(axis.numbers):
             if not blocked(label, paths, points):
                 continue
-            label.next_to(axis.n2p(label.get_value()), other_side, buff=0.15)
+            value = label.tick_value if hasattr(label, "tick_value") else label.get_value()
+            label.next_to(axis.n2p(value), other_side, buff=0.15)
             if blocked(label, paths, points):
                 axis.numbers.remove(label)
 
@@ -325,7 +320,7 @@ _GRAPH_METHOD = '''
                            "decimal_number_config": {"num_decimal_places": NUMBER_DECIMALS[1]}},
         ).move_to(LEFT * 2.2 + DOWN * 0.15)
         if X_TICK_LABELS:
-            axes.x_axis.numbers = VGroup(*[TickLabel(axes.x_axis, value, label) for value, label in X_TICK_LABELS])
+            axes.x_axis.numbers = VGroup(*[tick_label(axes.x_axis, value, label) for value, label in X_TICK_LABELS])
             axes.x_axis.add(axes.x_axis.numbers)
         axis_labels = axes.get_axis_labels(x_label=MathTex("x"), y_label=MathTex("y"))
         legend_rows = []
