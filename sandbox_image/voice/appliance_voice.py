@@ -164,7 +164,7 @@ def speakable(text: str, language: str) -> str:
     text = re.sub(r"(?<=\w)\s*'" + bare, " " + words["prime"].rsplit(" ", 1)[0], text)
     text = re.sub(r"\b([A-Za-z])_\{?(\d+)\}?", r"\1 \2", text)
     text = re.sub(rf"(?<={_OPERAND_LEFT})\s+-\s+|\s+-\s+(?={_OPERAND_RIGHT})", f" {words['minus']} ", text)
-    text = re.sub(r"(?:(?<=^)|(?<=[\s(=,<>:;\[^]))-(?=[\d√(]|[A-Za-z]\b)", f"{words['minus']} ", text)
+    text = re.sub(r"(?:(?<=^)|(?<=[\s(=,<>:;\[^]))-(?=[\d√(π]|[A-Za-z]\b)", f"{words['minus']} ", text)
     text = re.sub(r"\^2\b|²", f" {words['squared']}", text)
     text = re.sub(r"\^3\b|³", f" {words['cubed']}", text)
     text = re.sub(r"\^\(([^()]*)\)|\^(\w+)", lambda m: f" {words['power']} {m.group(1) or m.group(2)} ", text)

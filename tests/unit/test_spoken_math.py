@@ -91,6 +91,8 @@ def test_answers_that_were_already_speakable_keep_their_reading() -> None:
     ("Ответ: y'' = 6x.", "ru", "Ответ: игрек два штриха равно 6 икс."),
     ("Respuesta: y' = 2x.", "es", "Respuesta: ye prima igual a 2x."),
     ("Résous l'équation: y' = 2x", "fr", "Résous l'équation: i grec prime égale 2x"),
+    # A family of angles: the minus before π was silent.
+    ("minimum (-π/2 + 2πk, -1)", "en", "minimum (minus pi over 2 + 2 pi k, minus 1)"),
 ])
 def test_the_sandbox_voice_reads_math_in_its_own_words(text: str, language: str, said: str) -> None:
     assert sandbox_voice().speakable(text, language) == said
