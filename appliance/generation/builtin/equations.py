@@ -1072,9 +1072,9 @@ def _trigonometric(request: Request, left: sympy.Expr, right: sympy.Expr, x: sym
                   family_latex + integers, text, None, figure)
 
 
-def solution_families(variable: sympy.Expr, angles: list[sympy.Expr], step_size: sympy.Expr,
-              name: str) -> tuple[str, str]:
-    """(LaTeX, plain) of "x = π/6 + 2πk, x = 5π/6 + 2πk"; a cosine's two as "x = ±π/3 + 2πk"."""
+def family_members(angles: list[sympy.Expr], step_size: sympy.Expr, name: str) -> list[tuple[str, str]]:
+    """(LaTeX, plain) of each family's right-hand side: "π/6 + 2πk", "πk"; a cosine's two
+    angles ±α as one, "±π/3 + 2πk"."""
     step_latex = tex(step_size * sympy.Symbol("k"))  # 2πk, \frac{\pi k}{2}
     numerator, denominator = sympy.fraction(step_size)
     step_plain = ("k" if numerator == 1 else f"{plain(numerator)}k") + ("" if denominator == 1 else f"/{denominator}")
@@ -1082,11 +1082,17 @@ def solution_families(variable: sympy.Expr, angles: list[sympy.Expr], step_size:
         shown = [(rf"\pm {tex(angles[1])}", f"±{plain(angles[1])}")]
     else:
         shown = [(tex(angle), plain(angle)) for angle in angles]
-    latex = r",\quad ".join(f"{tex(variable)} = {step_latex}" if angle_latex == "0"
-                             else f"{tex(variable)} = {angle_latex} + {step_latex}" for angle_latex, _ in shown)
-    text = ", ".join(f"{plain(variable)} = {step_plain}" if angle_text == "0"
-                     else f"{plain(variable)} = {angle_text} + {step_plain}" for _, angle_text in shown)
-    return latex, text
+    return [(step_latex, step_plain) if angle_latex == "0" else (f"{angle_latex} + {step_latex}",
+                                                                 f"{angle_plain} + {step_plain}")
+            for angle_latex, angle_plain in shown]
+
+
+def solution_families(variable: sympy.Expr, angles: list[sympy.Expr], step_size: sympy.Expr,
+                      name: str) -> tuple[str, str]:
+    """(LaTeX, plain) of "x = π/6 + 2πk, x = 5π/6 + 2πk"; a cosine's two as "x = ±π/3 + 2πk"."""
+    members = family_members(angles, step_size, name)
+    return (r",\quad ".join(f"{tex(variable)} = {latex}" for latex, _ in members),
+            ", ".join(f"{plain(variable)} = {text}" for _, text in members))
 
 
 def _periodic_figure(function: sympy.Expr, value: sympy.Expr, x: sympy.Symbol, angles: list[sympy.Expr],

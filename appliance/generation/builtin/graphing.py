@@ -19,6 +19,7 @@ from appliance.errors import UnsupportedProblem
 from appliance.generation.builtin import plots
 from appliance.generation.builtin.equations import (
     factored_latex,
+    family_members,
     ordered_factors,
     solution_families,
     substituted,
@@ -278,10 +279,10 @@ def _solve_periodic_plot(function: sympy.Expr, x: sympy.Symbol, period: sympy.Ex
                           f"f'({x}) = {plain(derivative)} = 0"))
         lines, said = [], []
         for point, value, kind in extrema:
-            at_latex, at_plain = solution_families(x, [_written(point, period)], period, "")
+            [(at_latex, at_plain)] = family_members([_written(point, period)], period, "")
             short = "min" if kind == "minimum" else "max"
-            lines.append(rf"f_{{\{short}}} = f\left({at_latex.split(' = ', 1)[1]}\right) = {tex(value)}")
-            said.append(f"{say(kind, language)} ({at_plain.split(' = ', 1)[1]}, {plain(value)})")
+            lines.append(rf"f_{{\{short}}} = f\left({at_latex}\right) = {tex(value)}")
+            said.append(f"{say(kind, language)} ({at_plain}, {plain(value)})")
             markers += [Marker(float(m), float(value), plots.exact_coordinate_label(m, value), "GREEN")
                         for m in _in_first_period([point], period, period)
                         if not any(abs(old.x - float(m)) < 1e-9 for old in markers)]  # a zero that is a minimum
