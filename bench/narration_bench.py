@@ -7,7 +7,9 @@
 For each built-in kind (one problem each, spread over the five languages) it renders the
 scene twice in the real sandbox, voice on and voice off, alternating the order, and prints:
 render time with and without voice and their ratio (goal: at most 1.25x), the video's length
-and its length per narrated step, and how much of it the voice speaks. It then submits one
+and its length per narrated step, how much of it the voice speaks, and render time per second
+of video with voice over without (the voice's own cost: a voiced video is longer, its steps
+lasting as long as their sentences rather than their captions' reading time). It then submits one
 problem through the whole appliance and times submission -> the steps text (goal: under 1 s
 for the built-in solver; the steps are known before the render starts).
 
@@ -81,11 +83,11 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="narration-bench-"))
     settings = make_sandbox_settings(data_dir, warm_pool_size=0, render_timeout_s=300.0)
     sandbox = open_sandbox(settings)
-    ratios = []
+    ratios, per_second_ratios = [], []
     # "video s": the voiced video's length; "silent video": the silent one's, which differs (a silent
     # step lasts as long as its caption takes to read, a voiced one as long as its sentence).
     print(f"{'kind':<22}{'lang':>5}{'silent s':>10}{'voiced s':>10}{'ratio':>7}{'video s':>9}{'silent video':>13}"
-          f"{'steps':>6}{'s/step':>8}{'spoken':>8}")
+          f"{'steps':>6}{'s/step':>8}{'spoken':>8}{'per video s':>12}")
     try:
         for index, kind in enumerate(kinds):
             problem = ONE_PER_KIND[kind]
@@ -102,13 +104,19 @@ def main() -> None:
             video_s, spoken_s = runs[True][0][1], runs[True][0][2]
             silent_video_s = runs[False][0][1]
             ratios.append(voiced / silent)
+            # Render seconds per second of video, voiced over silent: the voice's own cost, apart
+            # from the voiced video being longer (its steps last as long as their sentences).
+            per_second = (voiced / max(video_s, 0.01)) / (silent / max(silent_video_s, 0.01))
+            per_second_ratios.append(per_second)
             print(f"{kind:<22}{language:>5}{silent:>10.1f}{voiced:>10.1f}{voiced / silent:>7.2f}{video_s:>9.1f}"
                   f"{silent_video_s:>13.1f}"
-                  f"{narrated:>6}{video_s / narrated:>8.1f}{spoken_s / max(video_s, 0.01):>8.0%}")
+                  f"{narrated:>6}{video_s / narrated:>8.1f}{spoken_s / max(video_s, 0.01):>8.0%}{per_second:>12.2f}")
     finally:
         sandbox.close()
     print(f"\nrender time with voice / without: median {statistics.median(ratios):.2f}x, "
           f"max {max(ratios):.2f}x (goal: at most 1.25x)")
+    print(f"render time per second of video, with voice / without: median {statistics.median(per_second_ratios):.2f}x, "
+          f"max {max(per_second_ratios):.2f}x")
     steps_s = asyncio.run(seconds_to_steps(settings, "Solve 2x + 3 = 11"))
     print(f"submission -> steps text (built-in solver, whole appliance): {steps_s:.3f} s (goal: under 1 s)")
 
