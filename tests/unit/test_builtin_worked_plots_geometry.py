@@ -51,6 +51,13 @@ def test_a_periodic_function_is_studied_over_one_period_and_its_points_given_as_
     assert "repeats every 2π" in result.steps[0].say
     assert result.answer_text == ("period 2π; f(0) = 0; zeros: x = πk; minimum (-π/2 + 2πk, -1); "
                                   "maximum (π/2 + 2πk, 1) (k any integer)")
+    # Three lines in the answer box (five were shrunk too small to read on a phone).
+    assert result.answer_latex.split(r" \\ ") == [
+        r"T = 2 \pi,\quad f(0) = 0",
+        r"f(x) = 0\ \Leftrightarrow\ x = \pi k",
+        r"f_{\min} = f\left(- \frac{\pi}{2} + 2 \pi k\right) = -1,\quad "
+        r"f_{\max} = f\left(\frac{\pi}{2} + 2 \pi k\right) = 1",
+    ]
     figure = result.figure
     assert isinstance(figure, GraphFigure)
     # One period's points, labelled as the steps write them, on an axis marked in angles.

@@ -251,7 +251,7 @@ def _solve_periodic_plot(function: sympy.Expr, x: sympy.Symbol, period: sympy.Ex
         shown, shown_plain, _ = _shown_value(function, x, S.Zero)
         steps.append(Step(say("y_intercept", language, var=x.name), f"f(0) = {shown}", f"f(0) = {shown_plain}"))
         summary.append(f"f(0) = {plain(y_intercept)}")
-        answer.append(f"f(0) = {tex(y_intercept)}")
+        answer[0] += rf",\quad f(0) = {tex(y_intercept)}"  # three lines in the box, not five: readable on a phone
         markers.append(Marker(0.0, float(y_intercept), plots.exact_coordinate_label(S.Zero, y_intercept), "YELLOW"))
     if zeros:
         family, step = _joined(zeros, period)
@@ -288,7 +288,7 @@ def _solve_periodic_plot(function: sympy.Expr, x: sympy.Symbol, period: sympy.Ex
                         if not any(abs(old.x - float(m)) < 1e-9 for old in markers)]  # a zero that is a minimum
         steps.append(Step(say("extrema_values", language), r",\quad ".join(lines), "; ".join(said)))
         summary += said
-        answer += lines
+        answer.append(r",\quad ".join(lines))
     x_range, tick_labels = plots.angle_axis(period)
     f = plots.numeric(function, x)
     if function.has(sympy.tan):  # the branches rise without bound: show a few units around the points

@@ -345,7 +345,9 @@ _GRAPH_METHOD = '''
                 self.draw_points(axes, legend_rows)
         else:
             self.draw_points(axes, legend_rows)
-        self.wait(0.5)
+        # The finished graph stays a moment once its last label is in: it used to give way to
+        # the answer half a second after the last point appeared, too soon to take it in.
+        self.wait(1.5)
 
     def draw_points(self, axes, legend_rows):
         for x_value, label, colour in VERTICAL_LINES:
