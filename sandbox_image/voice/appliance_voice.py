@@ -165,6 +165,9 @@ def speakable(text: str, language: str) -> str:
     text = re.sub(r"\b([A-Za-z])_\{?(\d+)\}?", r"\1 \2", text)
     text = re.sub(rf"(?<={_OPERAND_LEFT})\s+-\s+|\s+-\s+(?={_OPERAND_RIGHT})", f" {words['minus']} ", text)
     text = re.sub(r"(?:(?<=^)|(?<=[\s(=,<>:;\[^]))-(?=[\d√(π]|[A-Za-z]\b)", f"{words['minus']} ", text)
+    # "= - pi/4", "(- root of 2": a sign the answer's words moved apart from what it negates.
+    # A binary minus became a word above, so a "-" right after "(", "=" or "," is a sign.
+    text = re.sub(r"(?<=[(=,:;])(\s?)-\s+(?=[\w√π])", rf"\1{words['minus']} ", text)
     text = re.sub(r"\^2\b|²", f" {words['squared']}", text)
     text = re.sub(r"\^3\b|³", f" {words['cubed']}", text)
     text = re.sub(r"\^\(([^()]*)\)|\^(\w+)", lambda m: f" {words['power']} {m.group(1) or m.group(2)} ", text)

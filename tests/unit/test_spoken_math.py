@@ -48,6 +48,9 @@ def test_what_has_no_reliable_reading_is_not_said() -> None:
      "Answer: the second derivative is x times, x squared plus 6 x plus 6, times e to the x."),
     ("Calcula la integral de 1/(x^2+1)", "Respuesta: una primitiva es arcotangente x, más C."),
     ("Find the derivative of x^2 at x = 3", "Answer: f'(3) = 6."),  # the voice says "f prime of 3"
+    # Before: the bare word "Answer" (the text was longer than the voice would read).
+    ("Plot sin(x) + cos(x)", "Answer: period 2 pi, f(0) = 1, zeros: x = - pi/4 + pi k, minimum (-3 pi/4 + 2 pi k, "
+                             "- root of 2), maximum ( pi/4 + 2 pi k, root of 2) (k any integer)."),
 ])
 def test_a_formula_answer_is_read_out_not_just_announced(problem: str, ending: str) -> None:
     worked, language = work(problem)
@@ -93,6 +96,10 @@ def test_answers_that_were_already_speakable_keep_their_reading() -> None:
     ("Résous l'équation: y' = 2x", "fr", "Résous l'équation: i grec prime égale 2x"),
     # A family of angles: the minus before π was silent.
     ("minimum (-π/2 + 2πk, -1)", "en", "minimum (minus pi over 2 + 2 pi k, minus 1)"),
+    # The answer's words put a space after a sign: "- pi/4", "- root of 2" (both were silent).
+    ("x = - pi/4 + pi k, minimum (- 3 pi/4 + 2 pi k, - root of 2)", "en",
+     "x equals minus pi over 4 + pi k, minimum (minus 3 pi over 4 + 2 pi k, minus root of 2)"),
+    ("x = 2 - 3, Antwort - fertig", "de", "x gleich 2 minus 3, Antwort - fertig"),
 ])
 def test_the_sandbox_voice_reads_math_in_its_own_words(text: str, language: str, said: str) -> None:
     assert sandbox_voice().speakable(text, language) == said

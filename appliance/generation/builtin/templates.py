@@ -665,7 +665,9 @@ _SPOKEN_SYMBOLS: dict[str, dict[str, str]] = {
            "·": " fois ", "√": " racine de ", "±": " plus ou moins ", "≤": " au plus ", "≥": " au moins ",
            "∞": " infini "},
 }
-_SPEAKABLE_ANSWER = re.compile(r"^[\w\s=.,;:+()/'-]{1,120}$")
+# Up to about 12 s of speech: a periodic plot's answer (period, zeros, both extrema as families)
+# runs to 150 characters, and was announced as the bare word "Answer".
+_SPEAKABLE_ANSWER = re.compile(r"^[\w\s=.,;:+()/'-]{1,160}$")
 
 
 def spoken_answer(worked: Worked, language: str) -> str:
@@ -676,9 +678,9 @@ def spoken_answer(worked: Worked, language: str) -> str:
     text = worked.answer_text.strip()
     for symbol, words in _SPOKEN_SYMBOLS.get(language, _SPOKEN_SYMBOLS["en"]).items():
         text = text.replace(symbol, words)
-    text = " ".join(text.split()).replace(" ,", ",").replace(" /", "/")
+    text = " ".join(text.replace(";", ",").split()).replace(" ,", ",").replace(" /", "/")
     if text and _SPEAKABLE_ANSWER.match(text) and not re.search(r"[a-z]{2,}\(", text):
-        return f"{word}: {text.replace(';', ',')}."
+        return f"{word}: {text}."
     formula = _spoken_formula_answer(worked, language)
     return f"{word}: {formula}." if formula else f"{word}."
 
