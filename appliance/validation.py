@@ -29,6 +29,7 @@ import textwrap
 from dataclasses import dataclass, field
 
 from appliance.errors import CodeRejected
+from appliance.python_syntax import parse_module
 from appliance.repair.context import names_bound_by
 from appliance.repair.extract import extract_code
 from appliance.repair.manim_names import MANIM_NAMES, MANIM_VERSION
@@ -87,13 +88,13 @@ def validate_and_repair(code_or_reply: str, max_bytes: int = DEFAULT_MAX_BYTES) 
 
 def _parse(code: str) -> tuple[ast.Module, bool]:
     try:
-        return ast.parse(code, filename="scene.py"), False
+        return parse_module(code, filename="scene.py"), False
     except SyntaxError as exc:
         # Code pasted with a common indent (from a list item or a quote) is still code.
         dedented = textwrap.dedent(code)
         if dedented != code:
             try:
-                return ast.parse(dedented, filename="scene.py"), True
+                return parse_module(dedented, filename="scene.py"), True
             except SyntaxError:
                 pass
         detail = f": {exc.text.strip()}" if exc.text and exc.text.strip() else ""
@@ -104,7 +105,7 @@ def _parse(code: str) -> tuple[ast.Module, bool]:
 
 def _prelude_names() -> frozenset[str]:
     names: set[str] = set()
-    for node in ast.parse(COMPAT_PRELUDE).body:
+    for node in parse_module(COMPAT_PRELUDE).body:
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Assign):

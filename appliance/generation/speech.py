@@ -41,6 +41,7 @@ from appliance.generation.llm import (
     load_litellm,
     map_litellm_exceptions,
 )
+from appliance.python_syntax import parse_module
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def narration_in(code: str, *, all_or_nothing: bool = False) -> list[str]:
     by one voice. Code that does not parse has no narration.
     """
     try:
-        tree = ast.parse(code)
+        tree = parse_module(code)
     except (SyntaxError, ValueError, RecursionError):
         return []
     calls = sorted(

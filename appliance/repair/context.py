@@ -6,6 +6,7 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from appliance.python_syntax import parse_expression, parse_module
 from appliance.repair.manim_names import MANIM_NAMES
 from appliance.repair.scenes import scene_classes
 
@@ -74,11 +75,11 @@ def names_bound_by(tree: ast.AST) -> set[str]:
 
 def expr(source: str) -> ast.expr:
     """An expression node from source text (for building replacements readably)."""
-    return ast.parse(source, mode="eval").body
+    return parse_expression(source).body
 
 
 def stmt(source: str) -> ast.stmt:
-    return ast.parse(source).body[0]
+    return parse_module(source).body[0]
 
 
 def call_name(node: ast.Call) -> str | None:

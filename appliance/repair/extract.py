@@ -8,8 +8,9 @@ out of tokens. The block that defines a Scene subclass is the one to render.
 
 from __future__ import annotations
 
-import ast
 import re
+
+from appliance.python_syntax import parse_module
 
 # An opening fence, its info string, then everything up to a matching closing fence
 # (or the end of the text, for a reply cut off mid-block).
@@ -74,7 +75,7 @@ def _is_prose(line: str) -> bool:
 
 def _parses(source: str) -> bool:
     try:
-        ast.parse(source)
+        parse_module(source)
     except (SyntaxError, ValueError):
         return False
     return True

@@ -26,6 +26,7 @@ import builtins
 import re
 
 from appliance.errors import CodeRejected
+from appliance.python_syntax import parse_expression
 
 ALLOWED_IMPORT_ROOTS: frozenset[str] = frozenset({
     "__future__", "manim", "numpy", "scipy", "sympy", "networkx", "math", "cmath", "random",
@@ -298,7 +299,7 @@ def _evaluated_string_refusal(node: ast.Call, name: str) -> CodeRejected | None:
 
 def _expression_string_refusal(node: ast.Call, name: str, text: str) -> CodeRejected | None:
     try:
-        parsed = ast.parse(text.replace("^", "**"), mode="eval")
+        parsed = parse_expression(text.replace("^", "**"))
     except SyntaxError:
         return _refuse(node, f"`{name}({text!r})` is not a plain expression; write it with SymPy objects")
     for part in ast.walk(parsed):
